@@ -1,0 +1,248 @@
+"""Expectations → test items → verdicts: thresholds, relative, segments, random margin,
+monotonic and min_dims, each judged from a spec's scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .evaluation import SpecResult
+from .spec import Spec
+from .views import dims_label, prefix_label, random_label, window_label
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """One test item: its name (the last part of the node id) and what it checks."""
+
+    name: str
+    kind: str
+    line: int
+    xfail: str | None = None
+    dims: int | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a verdict's table: a view, its score, the bound it met or missed."""
+
+    view: str
+    score: float | None
+    bound: str
+    gap: float | None
+    ok: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    kind: str
+    passed: bool
+    value: float | None
+    bound: float | None
+    summary: str
+    rows: tuple[Row, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = "passed" if self.passed else "failed"
+        return data
+
+
+def plan_checks(spec: Spec) -> list[CheckPlan]:
+    """Every item a spec yields, in a stable order."""
+    checks = spec.checks
+    plans: list[CheckPlan] = []
+    if checks.prefix:
+        plans += [CheckPlan(prefix_label(t.dims), "prefix", t.line, dims=t.dims) for t in checks.prefix.thresholds]
+    if checks.relative:
+        plans += [CheckPlan(f"relative[{t.dims}]", "relative", t.line, dims=t.dims) for t in checks.relative.thresholds]
+    if checks.segments:
+        plans.append(CheckPlan("segments", "segments", checks.segments.line, checks.segments.xfail))
+    if checks.random:
+        plans += [
+            CheckPlan(random_label(k), "random", checks.random.line, checks.random.xfail, dims=k)
+            for k in checks.random.dims
+        ]
+    if checks.monotonic:
+        plans.append(CheckPlan("monotonic", "monotonic", checks.monotonic.line, checks.monotonic.xfail))
+    if checks.min_dims:
+        plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
+    if checks.dims:
+        plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    return plans
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _minimum(name: str, kind: str, view: str, score: float, minimum: float) -> Verdict:
+    ok = score >= minimum
+    summary = (
+        f"{view} scores {_fmt(score)} ≥ {_fmt(minimum)}"
+        if ok
+        else f"{view} scores {_fmt(score)}, below the minimum {_fmt(minimum)} (gap {score - minimum:+.4f})"
+    )
+    row = Row(view, score, f"≥ {_fmt(minimum)}", score - minimum, ok)
+    return Verdict(name, kind, ok, score, minimum, summary, (row,))
+
+
+def _judge_prefix(plan: CheckPlan, result: SpecResult) -> Verdict:
+    checks = result.spec.checks
+    assert checks.prefix and plan.dims
+    minimum = next(t.value for t in checks.prefix.thresholds if t.dims == plan.dims)
+    return _minimum(plan.name, "prefix", prefix_label(plan.dims), result.prefix(plan.dims), minimum)
+
+
+def _judge_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
+    checks = result.spec.checks
+    assert checks.dims and plan.label
+    minimum = next(t.value for t in checks.dims.thresholds if t.label == plan.label)
+    view = dims_label(plan.label)
+    return _minimum(plan.name, "dims", view, result.scores[view], minimum)
+
+
+def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
+    checks = result.spec.checks
+    assert checks.relative and plan.dims
+    ratio = next(t.value for t in checks.relative.thresholds if t.dims == plan.dims)
+    score, full = result.prefix(plan.dims), result.full_score
+    target = ratio * full
+    achieved = score / full if full else float("nan")
+    ok = score >= target
+    view = prefix_label(plan.dims)
+    summary = (
+        f"{view} keeps {achieved:.1%} of the full score"
+        if ok
+        else f"{view} keeps {achieved:.1%} of the full score {_fmt(full)}; "
+        f"at least {ratio:.1%} ({_fmt(target)}) is required (gap {score - target:+.4f})"
+    )
+    row = Row(view, score, f"≥ {ratio:.1%} of full = {_fmt(target)}", score - target, ok)
+    return Verdict(plan.name, "relative", ok, achieved, ratio, summary, (row,))
+
+
+def _judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
+    seg = result.spec.checks.segments
+    assert seg
+    rows = []
+    for start in range(0, result.full_dim - seg.width + 1, seg.step):
+        view = window_label(start, start + seg.width)
+        score = result.scores[view]
+        rows.append(Row(view, score, f"≥ {_fmt(seg.min)}", score - seg.min, score >= seg.min))
+    worst = min(rows, key=lambda r: r.score or 0.0)
+    failing = [r for r in rows if not r.ok]
+    ok = not failing
+    summary = (
+        f"all {len(rows)} windows of {seg.width} dims score ≥ {_fmt(seg.min)} (lowest {worst.view} {_fmt(worst.score or 0)})"
+        if ok
+        else f"{len(failing)} of {len(rows)} windows of {seg.width} dims score below {_fmt(seg.min)} "
+        f"(lowest {worst.view} {_fmt(worst.score or 0)})"
+    )
+    return Verdict(plan.name, "segments", ok, worst.score, seg.min, summary, tuple(rows))
+
+
+def _judge_random(plan: CheckPlan, result: SpecResult) -> Verdict:
+    rnd = result.spec.checks.random
+    assert rnd and plan.dims
+    stats = result.random[plan.dims]
+    advantage = stats.prefix - stats.mean
+    ok = advantage >= rnd.margin
+    note = (
+        f"prefix {_fmt(stats.prefix)}; random mean {_fmt(stats.mean)} ± {_fmt(stats.sd)} "
+        f"over {len(stats.scores)} subsets; prefix beats {stats.percentile:.0f}% of them"
+    )
+    rows = (
+        Row(prefix_label(plan.dims), stats.prefix, "", None, ok),
+        Row(random_label(plan.dims), stats.mean, f"prefix − mean ≥ {rnd.margin:+.4f}", advantage - rnd.margin, ok, note),
+    )
+    summary = (
+        f"prefix[{plan.dims}] beats random subsets by {advantage:+.4f} (margin {rnd.margin:+.4f}); {note}"
+        if ok
+        else f"prefix[{plan.dims}] − mean(random[{plan.dims}]) = {advantage:+.4f}, "
+        f"below the margin {rnd.margin:+.4f}; {note}"
+    )
+    return Verdict(plan.name, "random", ok, advantage, rnd.margin, summary, rows)
+
+
+def _judge_monotonic(plan: CheckPlan, result: SpecResult) -> Verdict:
+    mono = result.spec.checks.monotonic
+    assert mono
+    ladder = list(result.plan.prefixes)
+    rows = [Row(prefix_label(ladder[0]), result.prefix(ladder[0]), "", None, True)]
+    worst = 0.0
+    for before, after in zip(ladder, ladder[1:], strict=False):
+        previous, current = result.prefix(before), result.prefix(after)
+        floor = previous - mono.tolerance
+        worst = max(worst, previous - current)
+        rows.append(Row(prefix_label(after), current, f"≥ prefix[{before}] − {mono.tolerance:g} = {_fmt(floor)}",
+                        current - floor, current >= floor))
+    failing = [r for r in rows if not r.ok]
+    ok = not failing
+    summary = (
+        f"the score never drops by more than {mono.tolerance:g} as dimensions grow (largest drop {worst:.4f})"
+        if ok
+        else f"the score drops by up to {worst:.4f} (> {mono.tolerance:g}) at "
+        + ", ".join(r.view for r in failing)
+    )
+    return Verdict(plan.name, "monotonic", ok, worst, mono.tolerance, summary, tuple(rows))
+
+
+def _judge_min_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
+    md = result.spec.checks.min_dims
+    assert md
+    full = result.full_score
+    target = md.ratio * full
+    candidates = sorted({*result.sweep, *result.plan.prefixes})
+    reached = next((k for k in candidates if result.prefix(k) >= target), None)
+    if reached is None:  # only possible with a non-positive full score
+        summary = f"no prefix reaches {md.ratio:.1%} of the full score {_fmt(full)}"
+        row = Row(prefix_label(result.full_dim), full, f"≥ {_fmt(target)}", full - target, False)
+        return Verdict(plan.name, "min_dims", False, None, float(md.max), summary, (row,))
+    ok = reached <= md.max
+    score = result.prefix(reached)
+    row = Row(prefix_label(reached), score, f"{md.ratio:.1%} of full = {_fmt(target)}; k ≤ {md.max}",
+              float(md.max - reached), ok, note=f"searched every {md.step} dims")
+    summary = (
+        f"{reached} dims keep {md.ratio:.1%} of the full score (limit {md.max})"
+        if ok
+        else f"the smallest prefix keeping {md.ratio:.1%} of the full score {_fmt(full)} has {reached} dims, "
+        f"more than the allowed {md.max}"
+    )
+    return Verdict(plan.name, "min_dims", ok, float(reached), float(md.max), summary, (row,))
+
+
+_JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "prefix": _judge_prefix,
+    "relative": _judge_relative,
+    "segments": _judge_segments,
+    "random": _judge_random,
+    "monotonic": _judge_monotonic,
+    "min_dims": _judge_min_dims,
+    "dims": _judge_dims,
+}
+
+
+def judge(plan: CheckPlan, result: SpecResult) -> Verdict:
+    return _JUDGES[plan.kind](plan, result)
+
+
+def failure_table(verdict: Verdict, limit: int = 12) -> str:
+    """The failure message: a headline and a small plain-text table of the failing views."""
+    rows = [r for r in verdict.rows if not r.ok] or list(verdict.rows)
+    shown = rows[:limit]
+    header = ("view", "score", "bound", "gap")
+    body = [
+        (r.view, "" if r.score is None else _fmt(r.score), r.bound, "" if r.gap is None else f"{r.gap:+.4f}")
+        for r in shown
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(4)]
+    lines = [verdict.summary, ""]
+    for line in [header, *body]:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+    if len(rows) > limit:
+        lines.append(f"  … and {len(rows) - limit} more")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Dataset loaders for local files (csv, tsv, jsonl) → task data with every text's role."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+from .spec import DataSpec
+
+
+@dataclass(frozen=True)
+class StsData:
+    """Sentence pairs with gold scores; ``texts`` is the de-duplicated list the pairs index into."""
+
+    texts: tuple[str, ...]
+    left: np.ndarray
+    right: np.ndarray
+    gold: np.ndarray
+    source: Path
+
+    @property
+    def pairs(self) -> int:
+        return len(self.gold)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the texts and labels actually used, in order."""
+        digest = hashlib.sha256()
+        for i, j, score in zip(self.left, self.right, self.gold, strict=True):
+            digest.update(self.texts[i].encode())
+            digest.update(b"\x00")
+            digest.update(self.texts[j].encode())
+            digest.update(f"\x00{score!r}\n".encode())
+        return digest.hexdigest()
+
+
+def _rows(spec: DataSpec) -> Iterator[tuple[int, dict[Any, Any] | list[str]]]:
+    """(line number, row) for each data row of the file."""
+    path = spec.path
+    if not path.is_file():
+        raise DataError(
+            f"data file not found: {path}",
+            hint="task.data.path is relative to the spec file's folder",
+        )
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataError(f"cannot open data file {path}: {exc.strerror}") from None
+    with handle:
+        try:
+            if spec.format == "jsonl":
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}:{number}: expected a JSON object per line")
+                    yield number, row
+                return
+            reader = csv.reader(handle, delimiter="," if spec.format == "csv" else "\t")
+            header: list[str] | None = None
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if spec.header and header is None:
+                    header = [cell.strip() for cell in row]
+                    _check_header(spec, header, reader.line_num)
+                    continue
+                if header is not None:
+                    yield reader.line_num, dict(zip(header, row, strict=False))
+                else:
+                    yield reader.line_num, row
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not valid UTF-8 text") from None
+        except csv.Error as exc:
+            raise DataError(f"{path}: CSV error: {exc}") from None
+
+
+def _check_header(spec: DataSpec, header: list[str], line: int) -> None:
+    for role, column in spec.columns.items():
+        if isinstance(column, str) and column not in header:
+            raise DataError(
+                f"{spec.path}:{line}: column {column!r} (for {role}) is not in the header {header}",
+                hint=f"map it in task.data.columns, e.g. columns: {{{role}: {header[0]!r}}}; "
+                "or set header: false for a file without a header",
+            )
+
+
+def _cell(spec: DataSpec, row: dict[Any, Any] | list[str], role: str, line: int) -> Any:
+    column = spec.columns[role]
+    if isinstance(row, list):
+        assert isinstance(column, int)
+        if column >= len(row):
+            raise DataError(
+                f"{spec.path}:{line}: row has {len(row)} columns, {role} is column {column}",
+                hint="check the delimiter (format: csv or tsv) and task.data.columns",
+            )
+        return row[column]
+    if column not in row or row[column] is None:
+        raise DataError(
+            f"{spec.path}:{line}: missing field {column!r} (for {role})",
+            hint="map the field names in task.data.columns",
+        )
+    return row[column]
+
+
+def load_sts(spec: DataSpec) -> StsData:
+    """Read sentence pairs and gold scores; clear errors for missing columns and bad scores."""
+    index: dict[str, int] = {}
+    left: list[int] = []
+    right: list[int] = []
+    gold: list[float] = []
+    for line, row in _rows(spec):
+        if spec.limit is not None and len(gold) >= spec.limit:
+            break
+        first = _cell(spec, row, "text1", line)
+        second = _cell(spec, row, "text2", line)
+        raw_score = _cell(spec, row, "score", line)
+        try:
+            score = float(raw_score)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"{spec.path}:{line}: score {raw_score!r} is not a number",
+                hint="the score column must hold numbers; check task.data.columns.score",
+            ) from None
+        if not math.isfinite(score):
+            raise DataError(f"{spec.path}:{line}: score {raw_score!r} is not a finite number")
+        for text in (first, second):
+            if not isinstance(text, str):
+                raise DataError(f"{spec.path}:{line}: expected text, got {type(text).__name__} {text!r}")
+        left.append(index.setdefault(first, len(index)))
+        right.append(index.setdefault(second, len(index)))
+        gold.append(score)
+    if not gold:
+        raise DataError(f"{spec.path}: no sentence pairs found (the dataset is empty)")
+    if len(gold) < 3:
+        raise DataError(f"{spec.path}: only {len(gold)} pairs; a correlation needs at least 3")
+    if len(set(gold)) == 1:
+        raise DataError(f"{spec.path}: every gold score is {gold[0]}; a correlation needs varied scores")
+    return StsData(
+        texts=tuple(index),
+        left=np.array(left, dtype=np.intp),
+        right=np.array(right, dtype=np.intp),
+        gold=np.array(gold, dtype=np.float64),
+        source=spec.path,
+    )

@@ -1,0 +1,77 @@
+"""Full-dimension vectors for a list of texts: cache hits read, only misses encoded, then stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ProviderError
+from .providers import Encoder
+from .store import VectorStore, text_key
+
+_WRITE_EVERY = 2048
+
+
+@dataclass
+class EncodeStats:
+    """Counts for one run: texts encoded by a provider vs served from the cache."""
+
+    encoded: int = 0
+    cache_hits: int = 0
+    per_model: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, model: str, encoded: int, hits: int) -> None:
+        self.encoded += encoded
+        self.cache_hits += hits
+        entry = self.per_model.setdefault(model, {"encoded": 0, "cache_hits": 0})
+        entry["encoded"] += encoded
+        entry["cache_hits"] += hits
+
+
+def model_key(identity: dict[str, Any], role: str, prompt: str | None) -> tuple[str, str]:
+    """(key, canonical identity JSON) for everything that changes a vector of this role."""
+    canonical = json.dumps({**identity, "role": role, "prompt": prompt}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest(), canonical
+
+
+def embed_texts(
+    texts: Sequence[str],
+    role: str,
+    prompt: str | None,
+    encoder: Encoder,
+    store: VectorStore,
+    stats: EncodeStats,
+    label: str,
+) -> np.ndarray:
+    """``len(texts) × d`` float32 matrix; encodes each missing text once, under a per-model lock."""
+    key, canonical = model_key(encoder.identity(), role, prompt)
+    keys = [text_key(text) for text in texts]
+    found = store.get_many(key, keys)
+    hits = len(found)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    encoded = 0
+    if missing:
+        with store.encode_lock(key):
+            found.update(store.get_many(key, [keys[i] for i in missing]))
+            still = [i for i in missing if keys[i] not in found]
+            hits += len(missing) - len(still)
+            for start in range(0, len(still), _WRITE_EVERY):
+                batch = still[start : start + _WRITE_EVERY]
+                vectors = encoder.encode([texts[i] for i in batch], role)
+                fresh = {keys[i]: vectors[j] for j, i in enumerate(batch)}
+                store.put_many(key, canonical, fresh)
+                found.update(fresh)
+                encoded += len(batch)
+    stats.add(label, encoded, hits)
+    dims = {found[k].shape[0] for k in keys}
+    if len(dims) != 1:
+        raise ProviderError(
+            f"model {label} gave vectors of different sizes {sorted(dims)} for the same settings",
+            hint="remove the cache folder (see --mrlcheck-cache-dir) and re-run",
+        )
+    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -1,0 +1,104 @@
+"""Collection nodes: a spec file, one collector per spec, one item per expectation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+from .checks import CheckPlan, Verdict, failure_table, judge, plan_checks
+from .errors import MrlcheckError, SpecError
+from .spec import Spec, load_specs
+from .state import STATE_KEY, worker_id
+
+
+class CheckFailed(Exception):
+    """An expectation was not met; carries the verdict for the failure table."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.summary)
+        self.verdict = verdict
+
+
+class SpecFile(pytest.File):
+    """A ``*.mrl.yaml`` file: one or more specs separated by ``---``."""
+
+    def collect(self) -> list[SpecNode]:
+        try:
+            specs = load_specs(self.path)
+        except SpecError as exc:
+            raise self.CollectError(str(exc)) from None
+        return [SpecNode.from_parent(self, name=spec.name, spec=spec) for spec in specs]
+
+
+class SpecNode(pytest.Collector):
+    """One spec: evaluated once, however many of its items run."""
+
+    def __init__(self, *, spec: Spec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def collect(self) -> list[CheckItem]:
+        items = []
+        for plan in plan_checks(self.spec):
+            item = CheckItem.from_parent(self, name=plan.name, spec=self.spec, plan=plan)
+            item.add_marker(pytest.mark.mrlcheck)
+            if plan.xfail:
+                item.add_marker(pytest.mark.xfail(reason=plan.xfail, raises=CheckFailed))
+            items.append(item)
+        return items
+
+
+class CheckItem(pytest.Item):
+    """One expectation of one spec, e.g. ``prefix[64]`` or ``segments``."""
+
+    def __init__(self, *, spec: Spec, plan: CheckPlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.plan = plan
+        self.verdict: Verdict | None = None
+        self.error: MrlcheckError | None = None
+        self.summary: dict[str, Any] | None = None
+
+    @property
+    def spec_id(self) -> str:
+        assert self.parent is not None
+        return self.parent.nodeid
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE_KEY]
+        try:
+            result = state.result_for(self.spec_id, self.spec)
+        except MrlcheckError as exc:
+            self.error = exc
+            raise
+        from .report.summary import summarize
+
+        self.summary = summarize(self.spec_id, result)
+        self.verdict = judge(self.plan, result)
+        if not self.verdict.passed:
+            raise CheckFailed(self.verdict)
+
+    def repr_failure(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, CheckFailed):
+            return failure_table(excinfo.value.verdict)
+        if isinstance(excinfo.value, MrlcheckError):
+            return f"spec {self.spec.name!r} could not be evaluated:\n{excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, self.plan.line - 1, f"{self.spec.name}::{self.plan.name}"
+
+    def report_payload(self) -> dict[str, Any]:
+        """What the controller needs for tables and JSON; plain data, so it survives xdist."""
+        return {
+            "spec": self.spec_id,
+            "item": self.nodeid,
+            "worker": worker_id(),
+            "check": self.verdict.to_dict() if self.verdict else {"name": self.plan.name, "kind": self.plan.kind},
+            "error": str(self.error) if self.error else None,
+            "summary": self.summary,
+        }

@@ -1,0 +1,91 @@
+"""Command-line options (``--mrlcheck-*``), their ini twins, and one resolver: CLI > ini > default."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TABLE_CHOICES = ("all", "failed", "none")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    flag: str
+    ini_type: str
+    default: Any
+    help: str
+    kind: str = "value"  # value | flag | path
+
+
+def _table_choice(value: str) -> str:
+    if value not in TABLE_CHOICES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(TABLE_CHOICES)}, got {value!r}")
+    return value
+
+
+OPTIONS = (
+    Option("cache_dir", "--mrlcheck-cache-dir", "string", None,
+           "folder of the persistent embedding cache (default: inside pytest's cache dir, "
+           ".pytest_cache/d/mrlcheck)", "path"),
+    Option("no_cache", "--mrlcheck-no-cache", "bool", False,
+           "do not read or write the embedding cache (vectors are kept only for this run)", "flag"),
+    Option("json", "--mrlcheck-json", "string", None,
+           "write every spec's scores and check outcomes as JSON to this file (default: off)", "path"),
+    Option("device", "--mrlcheck-device", "string", None,
+           "device for local models, e.g. cpu or cuda:0 (default: the library's choice)"),
+    Option("tables", "--mrlcheck-tables", "string", "all",
+           "which result tables to print after the run: all, failed or none (default: all)"),
+)
+_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mrlcheck", "truncated-embedding checks (pytest-mrlcheck)")
+    for option in OPTIONS:
+        dest = f"mrlcheck_{option.name}"
+        if option.kind == "flag":
+            group.addoption(option.flag, action="store_true", default=None, dest=dest, help=option.help)
+        elif option.name == "tables":
+            group.addoption(option.flag, default=None, dest=dest, type=_table_choice,
+                            metavar="{" + ",".join(TABLE_CHOICES) + "}", help=option.help)
+        else:
+            group.addoption(option.flag, default=None, dest=dest, help=option.help,
+                            metavar="PATH" if option.kind == "path" else "VALUE")
+        parser.addini(f"mrlcheck_{option.name}", f"ini twin of {option.flag}: {option.help}",
+                      type=option.ini_type, default=option.default)  # type: ignore[arg-type]
+    parser.addini(
+        "mrlcheck_patterns",
+        "glob patterns of spec files to collect (default: *.mrl.yaml *.mrl.yml)",
+        type="linelist",
+        default=["*.mrl.yaml", "*.mrl.yml"],
+    )
+
+
+def get_option(config: pytest.Config, name: str) -> Any:
+    """The option's value: command line first, then the ini file, then the default.
+
+    Path options come back as absolute paths: command-line values relative to the invocation
+    folder, ini values relative to the ini file's folder.
+    """
+    option = _BY_NAME[name]
+    value = config.getoption(f"mrlcheck_{name}", default=None)
+    from_cli = value is not None
+    if not from_cli:
+        value = config.getini(f"mrlcheck_{name}")
+    if value in (None, ""):
+        return option.default
+    if option.kind == "path":
+        base = config.invocation_params.dir if from_cli else (
+            config.inipath.parent if config.inipath else config.rootpath
+        )
+        path = Path(str(value)).expanduser()
+        return path if path.is_absolute() else base / path
+    if name == "tables" and not from_cli:
+        if value not in TABLE_CHOICES:
+            raise pytest.UsageError(f"mrlcheck_tables: expected one of {', '.join(TABLE_CHOICES)}, got {value!r}")
+    return value

@@ -1,0 +1,95 @@
+"""pytest hooks, and nothing else: collect ``*.mrl.yaml`` specs, carry results, print reports.
+
+Imports only pytest and the standard library at load; everything else loads when used.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import options
+
+if TYPE_CHECKING:
+    from .state import RunState
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from .state import STATE_KEY, RunState
+
+    config.addinivalue_line("markers", "mrlcheck: an expectation collected from a *.mrl.yaml spec")
+    options.get_option(config, "tables")  # validate the ini value early
+    state = RunState(config)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(ResultsReporter(state), "mrlcheck-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from .state import STATE_KEY
+
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    patterns = parent.config.getini("mrlcheck_patterns")
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+        from .nodes import SpecFile
+
+        return SpecFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    from .nodes import CheckItem
+
+    if isinstance(item, CheckItem) and report.when == "call":
+        report.mrlcheck = item.report_payload()
+    return report
+
+
+class ResultsReporter:
+    """Gathers item payloads from test reports (also those sent by xdist workers) and reports them."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "mrlcheck", None)
+        if payload is None:
+            return
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        self.state.payloads.append({**payload, "outcome": outcome})
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from .state import is_xdist_worker
+
+        if is_xdist_worker(session.config):
+            return
+        path = options.get_option(session.config, "json")
+        if path is not None:
+            from .report.json_report import write_json
+
+            write_json(Path(path), self.state.payloads)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        from .state import is_xdist_worker
+
+        if is_xdist_worker(config) or not self.state.payloads:
+            return
+        from .report.terminal import render_tables
+
+        render_tables(terminalreporter, config, self.state.payloads)

@@ -1,0 +1,58 @@
+"""``--mrlcheck-json PATH``: a stable, machine-readable record of every spec's scores and checks."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .summary import group_by_spec
+
+SCHEMA = "pytest-mrlcheck/report/1"
+
+
+def build_report(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    specs = []
+    outcomes: Counter[str] = Counter()
+    encoded = hits = 0
+    for record in group_by_spec(payloads):
+        summary = record["summary"] or {"id": record["id"]}
+        checks = [
+            {key: check.get(key) for key in ("item", "name", "kind", "outcome", "value", "bound", "summary")}
+            for check in record["checks"]
+        ]
+        outcomes.update(check["outcome"] for check in checks)
+        encoded += record["encoding"]["encoded"]
+        hits += record["encoding"]["cache_hits"]
+        spec = {**summary, "encoding": record["encoding"], "checks": checks, "error": record["error"]}
+        spec.pop("seconds", None)
+        specs.append(spec)
+    return {
+        "schema": SCHEMA,
+        "plugin_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "specs": specs,
+        "totals": {"specs": len(specs), "checks": sum(outcomes.values()), **dict(sorted(outcomes.items())),
+                   "encoded": encoded, "cache_hits": hits},
+    }
+
+
+def write_json(path: Path, payloads: list[dict[str, Any]]) -> None:
+    """Write atomically: a reader never sees a half-written report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(build_report(payloads), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,73 @@
+"""A spec's result as plain data (JSON-ready), and the grouping of item payloads by spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..evaluation import SpecResult
+from ..views import random_label
+
+
+def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
+    """Everything the reports show of one evaluated spec, in the JSON report's shape."""
+    spec = result.spec
+    scores: dict[str, Any] = dict(result.scores)
+    for k, stats in result.random.items():
+        scores[random_label(k)] = stats.to_dict()
+    return {
+        "id": spec_id,
+        "name": spec.name,
+        "file": str(spec.path),
+        "model": {
+            "provider": spec.model.provider,
+            "name": spec.model.label,
+            "revision": spec.model.revision,
+            "normalize": spec.model.normalize,
+        },
+        "task": {
+            "kind": spec.task.kind,
+            "data": str(spec.task.data.path),
+            "split": spec.task.data.split,
+            "units": result.units,
+            "texts": result.texts,
+            "dataset_fingerprint": result.dataset_fingerprint,
+        },
+        "metric": spec.task.metric,
+        "similarity": spec.task.similarity,
+        "full_dim": result.full_dim,
+        "full_score": result.full_score,
+        "scores": scores,
+        "sweep": {str(k): v for k, v in result.sweep.items()},
+        "layout": {
+            "prefixes": list(result.plan.prefixes),
+            "windows": [list(w) for w in result.plan.windows],
+            "random": [family.k for family in result.plan.random],
+            "dims": {name: len(dims) for name, dims in result.plan.dims.items()},
+        },
+        "encoding": dict(result.encoding),
+        "seconds": dict(result.seconds),
+    }
+
+
+def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Item payloads (from any worker) → one record per spec: summary, checks, error, encoding."""
+    specs: dict[str, dict[str, Any]] = {}
+    encoding_seen: set[tuple[str, str]] = set()
+    for payload in payloads:
+        record = specs.setdefault(
+            payload["spec"],
+            {"id": payload["spec"], "summary": None, "checks": [], "error": None,
+             "encoding": {"encoded": 0, "cache_hits": 0}},
+        )
+        summary = payload.get("summary")
+        if summary is not None:
+            if record["summary"] is None:
+                record["summary"] = summary
+            if (payload["spec"], payload["worker"]) not in encoding_seen:
+                encoding_seen.add((payload["spec"], payload["worker"]))
+                for key in ("encoded", "cache_hits"):
+                    record["encoding"][key] += summary["encoding"].get(key, 0)
+        if payload.get("error") and record["error"] is None:
+            record["error"] = payload["error"]
+        record["checks"].append({**payload["check"], "item": payload["item"], "outcome": payload["outcome"]})
+    return list(specs.values())

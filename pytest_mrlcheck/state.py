@@ -1,0 +1,76 @@
+"""Run state, one object per pytest process, kept in ``config.stash``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .errors import MrlcheckError
+from .evaluation import RunContext, SpecResult, evaluate
+from .options import get_option
+from .spec import Spec
+from .store import MemoryStore, SqliteStore, VectorStore
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def default_cache_dir(config: pytest.Config) -> Path:
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("mrlcheck"))
+    return config.rootpath / ".mrlcheck_cache"
+
+
+@dataclass
+class RunState:
+    """Evaluations done in this process, and report payloads gathered (on the controller)."""
+
+    config: pytest.Config
+    _context: RunContext | None = None
+    results: dict[str, SpecResult | MrlcheckError] = field(default_factory=dict)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def cache_dir(self) -> Path | None:
+        if get_option(self.config, "no_cache"):
+            return None
+        return get_option(self.config, "cache_dir") or default_cache_dir(self.config)
+
+    @property
+    def context(self) -> RunContext:
+        if self._context is None:
+            directory = self.cache_dir
+            store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
+            self._context = RunContext(
+                store=store, rootdir=self.config.rootpath, device=get_option(self.config, "device")
+            )
+        return self._context
+
+    def result_for(self, key: str, spec: Spec) -> SpecResult:
+        """Evaluate ``spec`` the first time any of its items runs; later items reuse the outcome."""
+        if key not in self.results:
+            try:
+                self.results[key] = evaluate(spec, self.context)
+            except MrlcheckError as exc:
+                self.results[key] = exc
+        outcome = self.results[key]
+        if isinstance(outcome, MrlcheckError):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        if self._context is not None and isinstance(self._context.store, SqliteStore):
+            self._context.store.close()
+
+
+STATE_KEY = pytest.StashKey[RunState]()

@@ -1,0 +1,281 @@
+"""The persistent embedding cache: SQLite (WAL), one row per (model key, text), float32 blobs.
+
+- Safe with several processes: SQLite transactions, plus a per-model file lock around "find
+  misses → encode → write" so each text is encoded once in total across pytest-xdist workers.
+- Atomic: every write is one transaction; a killed run leaves the last committed state.
+- Self-checking: every row carries a CRC of its key and bytes; a bad row is dropped and
+  recomputed, a file SQLite cannot read is moved aside (kept, never deleted) and rebuilt.
+- No pickle: vectors are raw little-endian float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from .errors import CacheError
+
+SCHEMA_VERSION = "1"
+DB_NAME = "embeddings.sqlite3"
+_BATCH = 500
+_T = TypeVar("_T")
+
+
+class MrlcheckCacheWarning(UserWarning):
+    """The embedding cache was damaged and has been repaired."""
+
+
+def text_key(text: str) -> bytes:
+    """SHA-256 of the text: the per-text part of a cache key."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _crc(model_key: str, key: bytes, blob: bytes) -> int:
+    return zlib.crc32(blob, zlib.crc32(key, zlib.crc32(model_key.encode())))
+
+
+class VectorStore(Protocol):
+    """Where full-dimension vectors live between runs."""
+
+    def get_many(self, model_key: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]: ...
+
+    def put_many(self, model_key: str, identity: str, items: dict[bytes, np.ndarray]) -> None: ...
+
+    def encode_lock(self, model_key: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def file_digest(self, path: Path) -> str: ...
+
+
+class MemoryStore:
+    """A store that lives for one process (used with ``--mrlcheck-no-cache``)."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, bytes], np.ndarray] = {}
+        self._digests: dict[tuple[str, int, int], str] = {}
+
+    def get_many(self, model_key: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        return {k: self._data[(model_key, k)] for k in keys if (model_key, k) in self._data}
+
+    def put_many(self, model_key: str, identity: str, items: dict[bytes, np.ndarray]) -> None:
+        for k, v in items.items():
+            self._data[(model_key, k)] = v
+
+    @contextlib.contextmanager
+    def encode_lock(self, model_key: str) -> Iterator[None]:
+        yield
+
+    def file_digest(self, path: Path) -> str:
+        stat = path.stat()
+        memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if memo_key not in self._digests:
+            self._digests[memo_key] = sha256_file(path)
+        return self._digests[memo_key]
+
+
+class SqliteStore:
+    """The on-disk cache shared by every process that points at the same folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / DB_NAME
+        self._conn: sqlite3.Connection | None = None
+
+    # -- connection and repair -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheError(
+                    f"cannot create the embedding cache folder {self.directory}: {exc.strerror}",
+                    hint="set --mrlcheck-cache-dir to a writable folder, or use --mrlcheck-no-cache",
+                ) from None
+            conn = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=120000")
+                conn.executescript(
+                    """
+                    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS models (
+                        model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
+                        created REAL NOT NULL, last_used REAL NOT NULL);
+                    CREATE TABLE IF NOT EXISTS vectors (
+                        model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
+                        data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
+                        PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS digests (
+                        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                        digest TEXT NOT NULL);
+                    """
+                )
+                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                elif row[0] != SCHEMA_VERSION:
+                    raise CacheError(
+                        f"{self.path} was written by another version of pytest-mrlcheck "
+                        f"(schema {row[0]}, this one reads {SCHEMA_VERSION})",
+                        hint="point --mrlcheck-cache-dir elsewhere, or remove that file",
+                    )
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _quarantine(self, error: sqlite3.DatabaseError) -> None:
+        """Move an unreadable database aside (kept for inspection) so a fresh one is built."""
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{DB_NAME}.corrupt-{stamp}-{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            self.path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(DB_NAME + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                side.replace(target.with_name(target.name + suffix))
+        warnings.warn(
+            f"the embedding cache {self.path} could not be read ({error}); it was moved to "
+            f"{target.name} and is being rebuilt",
+            MrlcheckCacheWarning,
+            stacklevel=3,
+        )
+
+    def _guarded(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
+        try:
+            return action(self._connect())
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise CacheError(f"the embedding cache {self.path} stayed locked: {exc}") from None
+            if "no such table" not in str(exc) and "malformed" not in str(exc):
+                raise CacheError(f"the embedding cache {self.path} cannot be used: {exc}") from None
+            self._quarantine(exc)
+        except sqlite3.DatabaseError as exc:
+            self._quarantine(exc)
+        return action(self._connect())
+
+    # -- vectors ------------------------------------------------------------------------------
+
+    def get_many(self, model_key: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        def read(conn: sqlite3.Connection) -> dict[bytes, np.ndarray]:
+            found: dict[bytes, np.ndarray] = {}
+            bad: list[bytes] = []
+            for start in range(0, len(keys), _BATCH):
+                chunk = list(keys[start : start + _BATCH])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT text_key, dim, data, crc FROM vectors WHERE model_key=? AND text_key IN ({marks})",
+                    [model_key, *chunk],
+                ).fetchall()
+                for key, dim, data, crc in rows:
+                    if len(data) != 4 * dim or _crc(model_key, key, data) != crc:
+                        bad.append(key)
+                        continue
+                    found[key] = np.frombuffer(data, dtype="<f4")
+            if bad:
+                conn.executemany(
+                    "DELETE FROM vectors WHERE model_key=? AND text_key=?", [(model_key, k) for k in bad]
+                )
+                warnings.warn(
+                    f"{len(bad)} damaged entries in the embedding cache {self.path} were dropped "
+                    "and will be recomputed",
+                    MrlcheckCacheWarning,
+                    stacklevel=4,
+                )
+            if found:
+                conn.execute("UPDATE models SET last_used=? WHERE model_key=?", (time.time(), model_key))
+            return found
+
+        return self._guarded(read)
+
+    def put_many(self, model_key: str, identity: str, items: dict[bytes, np.ndarray]) -> None:
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            rows = []
+            for key, vector in items.items():
+                blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+                rows.append((model_key, key, len(blob) // 4, blob, _crc(model_key, key, blob), now))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT(model_key) DO UPDATE SET last_used=?",
+                    (model_key, identity, now, now, now),
+                )
+                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        self._guarded(write)
+
+    # -- cross-process encode lock --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def encode_lock(self, model_key: str) -> Iterator[None]:
+        """Hold an exclusive lock per model while misses are found, encoded and written."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: SQLite still keeps the data consistent
+            yield
+            return
+        lock_dir = self.directory / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with (lock_dir / f"{model_key[:32]}.lock").open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # -- digests of local weight files (so a warm run never re-hashes a model) ---------------
+
+    def file_digest(self, path: Path) -> str:
+        stat = path.stat()
+
+        def lookup(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT size, mtime_ns, digest FROM digests WHERE path=?", (str(path),)).fetchone()
+            if row and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
+                return str(row[2])
+            return None
+
+        known = self._guarded(lookup)
+        if known is not None:
+            return known
+        digest = sha256_file(path)
+
+        def remember(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?)",
+                (str(path), stat.st_size, stat.st_mtime_ns, digest),
+            )
+
+        self._guarded(remember)
+        return digest
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

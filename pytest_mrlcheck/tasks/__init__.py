@@ -1,0 +1,1 @@
+"""Task scorers: (full-dimension vectors, views) → one score per view, vectorised over views."""
