@@ -121,7 +121,7 @@ def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
         else f"{view} keeps {achieved:.1%} of the full score {_fmt(full)}; "
         f"at least {ratio:.1%} ({_fmt(target)}) is required (gap {score - target:+.4f})"
     )
-    row = Row(view, score, f"≥ {ratio:.1%} of full = {_fmt(target)}", score - target, ok)
+    row = Row(view, score, f"≥ {ratio:.1%} of full ({_fmt(target)})", score - target, ok)
     return Verdict(plan.name, "relative", ok, achieved, ratio, summary, (row,))
 
 

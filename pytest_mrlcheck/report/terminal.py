@@ -26,7 +26,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") == "monotonic":  # shown on its own row; its bounds would clutter every prefix
+        if check.get("kind") in ("monotonic", "min_dims"):  # shown on their own rows
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -64,6 +64,7 @@ def build_table(record: dict[str, Any]) -> Any:
     table.add_column("of full", justify="right")
     table.add_column("bound")
     table.add_column("status")
+    table.add_column("note")
     scores = summary["scores"]
     full = summary["full_score"]
     bounds = _view_bounds(record)
@@ -73,9 +74,7 @@ def build_table(record: dict[str, Any]) -> Any:
         bound_text = "; ".join(b for b, _ in entries)
         statuses = [s for _, s in entries]
         status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
-        if extra:
-            bound_text = f"{bound_text}  ({extra})" if bound_text else extra
-        table.add_row(label, score_text, share, bound_text, Text(status, style=_STATUS_STYLE.get(status, "")))
+        table.add_row(label, score_text, share, bound_text, Text(status, style=_STATUS_STYLE.get(status, "")), extra)
 
     def share_of(value: float) -> str:
         return f"{value / full:.1%}" if full else ""
@@ -94,15 +93,15 @@ def build_table(record: dict[str, Any]) -> Any:
     for label in shown:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     if hidden:
-        table.add_row(f"… {hidden} more windows", "", "", "see --mrlcheck-json", "")
+        table.add_row(f"… {hidden} more windows", "", "", "", "", "all are in --mrlcheck-json")
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     for check in checks:
         if check.get("kind") in ("monotonic", "min_dims"):
             status = _status_of(check["outcome"], check["outcome"] != "failed")
-            table.add_row(check["name"], "", "", check.get("summary", ""),
-                          Text(status, style=_STATUS_STYLE.get(status, "")))
+            table.add_row(check["name"], "", "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
+                          check.get("summary", ""))
     return table
 
 
@@ -128,7 +127,8 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
         file=buffer,
         force_terminal=markup,
         color_system="standard" if markup else None,
-        width=max(terminalreporter._tw.fullwidth, 80),
+        # a terminal gets its own width; logs (CI) get room for the table
+        width=terminalreporter._tw.fullwidth if markup else max(terminalreporter._tw.fullwidth, 132),
         highlight=False,
         emoji=False,
     )

@@ -1,0 +1,33 @@
+"""Fixtures: a pytester folder with the fake encoder and data, and a spec writer."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import FAKE_ENCODER, write_sts_csv
+
+
+@pytest.fixture
+def fake_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester folder with the fake encoder, an STS csv, and an encode log."""
+    pytester.makepyfile(fake_encoder=FAKE_ENCODER)
+    write_sts_csv(pytester.path / "data" / "pairs.csv")
+    monkeypatch.setenv("FAKE_ENCODER_LOG", str(pytester.path / "encoded.log"))
+    monkeypatch.delenv("FAKE_DIM", raising=False)
+    return pytester
+
+
+@pytest.fixture
+def write_spec(pytester: pytest.Pytester) -> Callable[..., Path]:
+    """Write ``<name>.mrl.yaml`` from a YAML body (dedented)."""
+
+    def write(body: str, name: str = "demo") -> Path:
+        path = pytester.path / f"{name}.mrl.yaml"
+        path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+        return path
+
+    return write
