@@ -3,6 +3,7 @@ monotonic and min_dims, each judged from a spec's scores."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -137,7 +138,8 @@ def _judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
     failing = [r for r in rows if not r.ok]
     ok = not failing
     summary = (
-        f"all {len(rows)} windows of {seg.width} dims score ≥ {_fmt(seg.min)} (lowest {worst.view} {_fmt(worst.score or 0)})"
+        f"all {len(rows)} windows of {seg.width} dims score ≥ {_fmt(seg.min)} "
+        f"(lowest {worst.view} {_fmt(worst.score or 0)})"
         if ok
         else f"{len(failing)} of {len(rows)} windows of {seg.width} dims score below {_fmt(seg.min)} "
         f"(lowest {worst.view} {_fmt(worst.score or 0)})"
@@ -157,7 +159,8 @@ def _judge_random(plan: CheckPlan, result: SpecResult) -> Verdict:
     )
     rows = (
         Row(prefix_label(plan.dims), stats.prefix, "", None, ok),
-        Row(random_label(plan.dims), stats.mean, f"prefix − mean ≥ {rnd.margin:+.4f}", advantage - rnd.margin, ok, note),
+        Row(random_label(plan.dims), stats.mean, f"prefix − mean ≥ {rnd.margin:+.4f}", advantage - rnd.margin, ok,
+            note),
     )
     summary = (
         f"prefix[{plan.dims}] beats random subsets by {advantage:+.4f} (margin {rnd.margin:+.4f}); {note}"
@@ -174,7 +177,7 @@ def _judge_monotonic(plan: CheckPlan, result: SpecResult) -> Verdict:
     ladder = list(result.plan.prefixes)
     rows = [Row(prefix_label(ladder[0]), result.prefix(ladder[0]), "", None, True)]
     worst = 0.0
-    for before, after in zip(ladder, ladder[1:], strict=False):
+    for before, after in itertools.pairwise(ladder):
         previous, current = result.prefix(before), result.prefix(after)
         floor = previous - mono.tolerance
         worst = max(worst, previous - current)

@@ -85,7 +85,6 @@ def get_option(config: pytest.Config, name: str) -> Any:
         )
         path = Path(str(value)).expanduser()
         return path if path.is_absolute() else base / path
-    if name == "tables" and not from_cli:
-        if value not in TABLE_CHOICES:
-            raise pytest.UsageError(f"mrlcheck_tables: expected one of {', '.join(TABLE_CHOICES)}, got {value!r}")
+    if name == "tables" and not from_cli and value not in TABLE_CHOICES:
+        raise pytest.UsageError(f"mrlcheck_tables: expected one of {', '.join(TABLE_CHOICES)}, got {value!r}")
     return value

@@ -45,7 +45,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
         from .nodes import SpecFile
 
-        return SpecFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return SpecFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -69,7 +69,7 @@ class ResultsReporter:
         payload = getattr(report, "mrlcheck", None)
         if payload is None:
             return
-        outcome = report.outcome
+        outcome: str = report.outcome
         if hasattr(report, "wasxfail"):
             outcome = "xfailed" if report.skipped else "xpassed"
         self.state.payloads.append({**payload, "outcome": outcome})

@@ -357,13 +357,12 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
         if callable_path is not None:
             raise ctx.error("model.callable", model.line_of("callable"),
                             "'callable' belongs to provider: python")
-    if provider == "python":
-        if callable_path is None or ":" not in callable_path:
-            raise ctx.error(
-                "model.callable", model.line_of("callable"),
-                f"expected 'package.module:function', got {_type_name(callable_path)}",
-                "the function takes (texts: list[str], role: str) and returns an array",
-            )
+    if provider == "python" and (callable_path is None or ":" not in callable_path):
+        raise ctx.error(
+            "model.callable", model.line_of("callable"),
+            f"expected 'package.module:function', got {_type_name(callable_path)}",
+            "the function takes (texts: list[str], role: str) and returns an array",
+        )
     prompts_raw = model.get("prompts") or LineDict()
     prompts_map = _mapping(ctx, prompts_raw, "model.prompts", model.line_of("prompts"))
     _reject_unknown(ctx, prompts_map, ["query", "document"], "model.prompts")
@@ -498,7 +497,8 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     if "segments" in checks:
         seg = _mapping(ctx, checks["segments"], "checks.segments", checks.line_of("segments"))
         _reject_unknown(ctx, seg, ["width", "step", "min", "xfail"], "checks.segments")
-        width = _int(ctx, _required(ctx, seg, "width", "checks.segments"), "checks.segments.width", seg.line_of("width"))
+        width = _int(ctx, _required(ctx, seg, "width", "checks.segments"), "checks.segments.width",
+                     seg.line_of("width"))
         result["segments"] = SegmentsCheck(
             width=width,
             step=_int(ctx, seg.get("step", max(1, width // 4)), "checks.segments.step", seg.line_of("step")),
@@ -511,7 +511,8 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         rnd = _mapping(ctx, checks["random"], "checks.random", checks.line_of("random"))
         _reject_unknown(ctx, rnd, ["dims", "samples", "seed", "margin", "xfail"], "checks.random")
         result["random"] = RandomCheck(
-            dims=_dims_list(ctx, _required(ctx, rnd, "dims", "checks.random"), "checks.random.dims", rnd.line_of("dims")),
+            dims=_dims_list(ctx, _required(ctx, rnd, "dims", "checks.random"), "checks.random.dims",
+                            rnd.line_of("dims")),
             samples=_int(ctx, rnd.get("samples", 32), "checks.random.samples", rnd.line_of("samples")),
             seed=_int(ctx, rnd.get("seed", 0), "checks.random.seed", rnd.line_of("seed"), minimum=0),
             margin=_float(ctx, rnd.get("margin", 0.0), "checks.random.margin", rnd.line_of("margin"), -1.0, 1.0),
@@ -596,7 +597,8 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                 dims[str(label)] = tuple(sorted(indices))
             else:
                 raise ctx.error(key, dm.line_of(label),
-                                f"expected a list of 0-based indices or a text like \"0:64, 100\", got {_type_name(value)}")
+                                "expected a list of 0-based indices or a text like \"0:64, 100\", "
+                                f"got {_type_name(value)}")
     return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims)
 
 
@@ -605,7 +607,8 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
     _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views"], "")
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ctx.error("name", doc.line_of("name"), f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
+        raise ctx.error("name", doc.line_of("name"),
+                        f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
     model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
     task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
     checks = _parse_checks(ctx, _required(ctx, doc, "checks", ""), doc.line_of("checks"))

@@ -100,10 +100,10 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
     """Resolve a spec's checks and report views against ``full_dim``; clear errors when they do not fit."""
     checks = spec.checks
 
-    def fits(k: int, what: str) -> int:
+    def fits(k: int, key: str, line: int) -> int:
         if k > full_dim:
             raise EvaluationError(
-                f"{spec.path.name}: {what} asks for {k} dimensions but the model gives {full_dim}",
+                f"{spec.path}:{line}: {key}: asks for {k} dimensions but the model gives {full_dim}",
                 hint=f"use sizes up to {full_dim}",
             )
         return k
@@ -111,30 +111,33 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
     prefixes = set(spec.views.prefix or default_ladder(full_dim))
     prefixes.add(full_dim)
     if checks.prefix:
-        prefixes.update(fits(t.dims, f"checks.prefix.{t.dims} (line {t.line})") for t in checks.prefix.thresholds)
+        prefixes.update(fits(t.dims, f"checks.prefix.{t.dims}", t.line) for t in checks.prefix.thresholds)
     if checks.relative:
-        prefixes.update(fits(t.dims, f"checks.relative.{t.dims} (line {t.line})") for t in checks.relative.thresholds)
+        prefixes.update(fits(t.dims, f"checks.relative.{t.dims}", t.line) for t in checks.relative.thresholds)
     for k in list(prefixes):
-        fits(k, f"views.prefix {k}")
+        fits(k, "views.prefix", spec.line)
 
     randoms: dict[int, RandomFamily] = {}
     if spec.views.random:
         for k in spec.views.random.dims:
-            randoms[k] = RandomFamily(fits(k, "views.random.dims"), spec.views.random.samples, spec.views.random.seed)
+            randoms[k] = RandomFamily(fits(k, "views.random.dims", spec.line), spec.views.random.samples,
+                                      spec.views.random.seed)
     if checks.random:
         for k in checks.random.dims:
             randoms[k] = RandomFamily(
-                fits(k, f"checks.random.dims (line {checks.random.line})"), checks.random.samples, checks.random.seed
+                fits(k, "checks.random.dims", checks.random.line), checks.random.samples, checks.random.seed
             )
     prefixes.update(randoms)
 
     windows: dict[tuple[int, int], None] = {}
-    for source, cfg in (("views.windows", spec.views.windows), ("checks.segments", checks.segments)):
+    segments_line = checks.segments.line if checks.segments else spec.line
+    for source, cfg, line in (("views.windows", spec.views.windows, spec.line),
+                              ("checks.segments", checks.segments, segments_line)):
         if cfg is None:
             continue
         if cfg.width > full_dim:
             raise EvaluationError(
-                f"{spec.path.name}: {source} width {cfg.width} is wider than the vector ({full_dim} dims)",
+                f"{spec.path}:{line}: {source}.width: {cfg.width} is wider than the vector ({full_dim} dims)",
                 hint=f"use a width of at most {full_dim}",
             )
         for start in range(0, full_dim - cfg.width + 1, cfg.step):
@@ -149,7 +152,7 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
     for name, indices in spec.views.dims.items():
         if indices[-1] >= full_dim:
             raise EvaluationError(
-                f"{spec.path.name}: views.dims.{name} uses dimension index {indices[-1]} "
+                f"{spec.path}:{spec.line}: views.dims.{name}: uses dimension index {indices[-1]} "
                 f"but the model gives {full_dim} (indices 0..{full_dim - 1})",
             )
         dims[name] = indices

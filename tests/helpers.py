@@ -39,11 +39,12 @@ def broken(texts, role):
     return out
 '''
 
-WORDS = (
-    "river stone bread music train garden window doctor market winter cloud violin harbor "
-    "ticket lemon castle forest engine pencil summer bridge candle mirror planet rocket "
-    "tiger saddle parrot coffee island ladder meadow silver copper lantern anchor valley"
-).split()
+WORDS = [
+    "river", "stone", "bread", "music", "train", "garden", "window", "doctor", "market", "winter", "cloud",
+    "violin", "harbor", "ticket", "lemon", "castle", "forest", "engine", "pencil", "summer", "bridge",
+    "candle", "mirror", "planet", "rocket", "tiger", "saddle", "parrot", "coffee", "island", "ladder",
+    "meadow", "silver", "copper", "lantern", "anchor", "valley",
+]
 
 
 def write_sts_csv(path: Path, pairs: int = 80, seed: int = 0, header: bool = True) -> Path:

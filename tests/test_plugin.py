@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import FAKE_SPEC, encoded_lines
 
+
 def esc(pattern: str) -> str:
     """Escape ``[`` for fnmatch (view labels contain brackets)."""
     return pattern.replace("[", "[[]")

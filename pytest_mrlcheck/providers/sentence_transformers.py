@@ -66,10 +66,9 @@ def _hub_revision(name: str, revision: str | None) -> str:
     """The pinned revision, else the commit the local Hugging Face cache resolved ``main`` to."""
     if revision:
         return revision
-    hub_cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub"
-    )
-    ref = Path(hub_cache) / f"models--{name.replace('/', '--')}" / "refs" / "main"
+    hf_home = Path(os.environ.get("HF_HOME") or Path("~/.cache/huggingface").expanduser())
+    hub_cache = Path(os.environ.get("HF_HUB_CACHE") or hf_home / "hub")
+    ref = hub_cache / f"models--{name.replace('/', '--')}" / "refs" / "main"
     try:
         return "main@" + ref.read_text().strip()
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -51,14 +52,16 @@ def build_table(record: dict[str, Any]) -> Any:
 
     summary = record["summary"]
     checks = record["checks"]
-    failed = sum(1 for c in checks if c["outcome"] == "failed")
+    counts = Counter(c["outcome"] for c in checks)
+    outcome_text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     title = f"{summary['name']} · {summary['model']['name']} · {summary['task']['kind']} {summary['metric']}"
     caption = (
         f"{summary['task']['units']} pairs, {summary['task']['texts']} texts, {summary['full_dim']} dims · "
         f"{record['encoding']['encoded']} encoded, {record['encoding']['cache_hits']} from cache · "
-        f"{len(checks) - failed}/{len(checks)} checks ok"
+        f"checks: {outcome_text}"
     )
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    table = Table(title=Text(title, style="bold"), caption=Text(caption), title_justify="left",
+                  caption_justify="left")
     table.add_column("view")
     table.add_column("score", justify="right")
     table.add_column("of full", justify="right")
@@ -74,7 +77,8 @@ def build_table(record: dict[str, Any]) -> Any:
         bound_text = "; ".join(b for b, _ in entries)
         statuses = [s for _, s in entries]
         status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
-        table.add_row(label, score_text, share, bound_text, Text(status, style=_STATUS_STYLE.get(status, "")), extra)
+        table.add_row(Text(label), score_text, share, Text(bound_text),
+                      Text(status, style=_STATUS_STYLE.get(status, "")), Text(extra))
 
     def share_of(value: float) -> str:
         return f"{value / full:.1%}" if full else ""
@@ -93,15 +97,15 @@ def build_table(record: dict[str, Any]) -> Any:
     for label in shown:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     if hidden:
-        table.add_row(f"… {hidden} more windows", "", "", "", "", "all are in --mrlcheck-json")
+        table.add_row(Text(f"… {hidden} more windows"), "", "", "", "", "all are in --mrlcheck-json")
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     for check in checks:
         if check.get("kind") in ("monotonic", "min_dims"):
             status = _status_of(check["outcome"], check["outcome"] != "failed")
-            table.add_row(check["name"], "", "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
-                          check.get("summary", ""))
+            table.add_row(Text(check["name"]), "", "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
+                          Text(check.get("summary", "")))
     return table
 
 
