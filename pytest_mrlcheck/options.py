@@ -36,6 +36,11 @@ OPTIONS = (
            "do not read or write the embedding cache (vectors are kept only for this run)", "flag"),
     Option("json", "--mrlcheck-json", "string", None,
            "write every spec's scores and check outcomes as JSON to this file (default: off)", "path"),
+    Option("markdown", "--mrlcheck-markdown", "string", None,
+           "write a Markdown report to this file (default: off; appended to $GITHUB_STEP_SUMMARY "
+           "whenever that is set)", "path"),
+    Option("plots", "--mrlcheck-plots", "string", None,
+           "write one PNG per spec into this folder (needs matplotlib; default: off)", "path"),
     Option("device", "--mrlcheck-device", "string", None,
            "device for local models, e.g. cpu or cuda:0 (default: the library's choice)"),
     Option("tables", "--mrlcheck-tables", "string", "all",

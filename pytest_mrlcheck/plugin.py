@@ -77,13 +77,11 @@ class ResultsReporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from .state import is_xdist_worker
 
-        if is_xdist_worker(session.config):
+        if is_xdist_worker(session.config) or not self.state.payloads:
             return
-        path = options.get_option(session.config, "json")
-        if path is not None:
-            from .report.json_report import write_json
+        from .report.files import write_reports
 
-            write_json(Path(path), self.state.payloads)
+        write_reports(session.config, self.state.payloads)
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         from .state import is_xdist_worker

@@ -18,6 +18,7 @@ def fake_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
     write_sts_csv(pytester.path / "data" / "pairs.csv")
     monkeypatch.setenv("FAKE_ENCODER_LOG", str(pytester.path / "encoded.log"))
     monkeypatch.delenv("FAKE_DIM", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     return pytester
 
 

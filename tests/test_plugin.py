@@ -177,3 +177,21 @@ def test_ini_patterns_and_cache_dir(fake_project: pytest.Pytester, write_spec: C
     fake_project.makeini("[pytest]\nmrlcheck_patterns = *.embed.yaml\nmrlcheck_cache_dir = vectors\n")
     fake_project.runpytest().assert_outcomes(passed=len(EXPECTED_IDS))
     assert (fake_project.path / "vectors" / "embeddings.sqlite3").is_file()
+
+
+def test_markdown_step_summary_and_plots_options(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_spec(FAKE_SPEC.replace("prefix: {8: 0.3, 64: 0.5}", "prefix: {8: 0.99, 64: 0.5}"))
+    summary = fake_project.path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = fake_project.runpytest("--mrlcheck-markdown", "out/report.md", "--mrlcheck-plots", "out/plots")
+    result.assert_outcomes(passed=7, failed=1)
+    markdown = (fake_project.path / "out" / "report.md").read_text()
+    assert "fake-sts" in markdown
+    assert "❌" in markdown
+    assert summary.read_text().startswith("earlier step\n")
+    assert markdown.strip() in summary.read_text()
+    (plot,) = (fake_project.path / "out" / "plots").glob("*.png")
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

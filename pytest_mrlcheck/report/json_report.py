@@ -23,7 +23,7 @@ def build_report(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     for record in group_by_spec(payloads):
         summary = record["summary"] or {"id": record["id"]}
         checks = [
-            {key: check.get(key) for key in ("item", "name", "kind", "outcome", "value", "bound", "summary")}
+            {key: check.get(key) for key in ("item", "name", "kind", "outcome", "value", "bound", "summary", "rows")}
             for check in record["checks"]
         ]
         outcomes.update(check["outcome"] for check in checks)
@@ -42,10 +42,10 @@ def build_report(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, payloads: list[dict[str, Any]]) -> None:
+def write_json(path: Path, report: dict[str, Any]) -> None:
     """Write atomically: a reader never sees a half-written report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(build_report(payloads), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -1,0 +1,336 @@
+"""The JSON report as GitHub-flavoured Markdown, e.g. for ``$GITHUB_STEP_SUMMARY``.
+
+Input is the dict built by :func:`pytest_mrlcheck.report.json_report.build_report` (or read back
+from ``--mrlcheck-json``). Only plain data is used, so a report from another machine renders too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
+_CHECK_ICON = {"passed": "✅", "failed": "❌", "xfailed": "⚠️", "xpassed": "⚠️"}
+_CHECK_NOTE = {"xfailed": " *(expected failure)*", "xpassed": " *(unexpectedly passed)*"}
+_UNIT_NOUN = {"sts": "pairs", "ranking": "queries"}
+# Every ASCII punctuation character CommonMark/GFM could read as markup inside a line of text.
+_SPECIAL = re.compile(r"([\\`*_~\[\]<>|&#!])")
+_WIDTH_IN_SUMMARY = re.compile(r"windows of (\d+) dims")
+
+
+def escape(text: str) -> str:
+    """Plain text → inline Markdown that shows exactly ``text`` (also safe inside table cells)."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code(text: str, *, in_table: bool = False) -> str:
+    """An inline code span showing ``text`` exactly.
+
+    Code spans take no backslash escapes, except that in a GFM table cell ``\\|`` is the way to
+    keep a pipe from ending the cell; so pipes are escaped only ``in_table``.
+    """
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    if in_table:
+        text = text.replace("|", "\\|")
+    return f"{fence}{text}{fence}"
+
+
+def _code_block(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip()}\n{fence}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else ""
+
+
+def _status_of(outcome: str, ok: bool) -> str:
+    """A view's status under one check: its own pass/fail, coloured by the check's outcome."""
+    if outcome == "xfailed":
+        return "xfail" if not ok else "pass"
+    if outcome == "xpassed":
+        return "XPASS"
+    if outcome == "failed":
+        return "FAIL" if not ok else "pass"
+    return "pass"
+
+
+@dataclass
+class _Bounds:
+    """view label → [(bound text, status)] reconstructed from the checks' values and bounds."""
+
+    entries: dict[str, list[tuple[str, str]]]
+
+    def add(self, view: str, text: str, status: str) -> None:
+        self.entries.setdefault(view, []).append((text, status))
+
+    def text(self, view: str) -> str:
+        entries = self.entries.get(view, [])
+        if len({status for _, status in entries}) > 1:  # say which bound failed
+            return "; ".join(f"{text} ({status})" for text, status in entries)
+        return "; ".join(text for text, _ in entries)
+
+    def status(self, view: str) -> str:
+        statuses = [status for _, status in self.entries.get(view, [])]
+        return next((s for s in ("FAIL", "XPASS", "xfail", "pass") if s in statuses), "")
+
+
+def _window_label(start: int, end: int) -> str:
+    return f"window[{start}:{end}]"
+
+
+def _view_bounds(spec: Mapping[str, Any]) -> _Bounds:
+    scores: Mapping[str, Any] = spec.get("scores") or {}
+    full = spec.get("full_score")
+    windows = [(int(s), int(e)) for s, e in (spec.get("layout") or {}).get("windows", [])]
+    bounds = _Bounds({})
+    for check in spec.get("checks", []):
+        kind, name, outcome, bound = (
+            check.get("kind"),
+            check.get("name", ""),
+            check.get("outcome", ""),
+            check.get("bound"),
+        )
+        if not isinstance(bound, (int, float)):
+            continue
+        if kind in ("prefix", "dims"):
+            bounds.add(name, f"≥ {bound:.4f}", _status_of(outcome, outcome in ("passed", "xpassed")))
+        elif kind == "relative" and isinstance(full, (int, float)):
+            view = name.replace("relative[", "prefix[", 1)
+            bounds.add(
+                view,
+                f"≥ {bound:.1%} of full = {bound * full:.4f}",
+                _status_of(outcome, outcome in ("passed", "xpassed")),
+            )
+        elif kind == "random":
+            bounds.add(
+                name,
+                f"prefix − mean ≥ {bound:+.4f}",
+                _status_of(outcome, outcome in ("passed", "xpassed")),
+            )
+        elif kind == "segments":
+            # The report does not record the segment width; the check's summary names it.
+            # Without it, every window is held to the minimum.
+            match = _WIDTH_IN_SUMMARY.search(check.get("summary") or "")
+            width = int(match.group(1)) if match else None
+            for start, end in windows:
+                label = _window_label(start, end)
+                score = scores.get(label)
+                if (width is None or end - start == width) and isinstance(score, (int, float)):
+                    bounds.add(label, f"≥ {bound:.4f}", _status_of(outcome, score >= bound))
+    return bounds
+
+
+def _share(value: Any, full: Any) -> str:
+    if isinstance(value, (int, float)) and isinstance(full, (int, float)) and full:
+        return f"{value / full:.1%}"
+    return ""
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _condensed_windows(
+    labels: list[str], scores: Mapping[str, Any], bounds: _Bounds, limit: int, keep: int
+) -> list[str | tuple[int, float, float]]:
+    """Window labels in start order; when more than ``limit``, only the ``keep`` lowest and highest
+    and every failing one, with ``(count, low, high)`` gaps in between."""
+    scored = [label for label in labels if isinstance(scores.get(label), (int, float))]
+    if len(scored) <= limit:
+        return list(scored)
+    ordered = sorted(scored, key=lambda label: scores[label])
+    kept = set(ordered[:keep] + ordered[-keep:])
+    kept.update(label for label in scored if bounds.status(label) in ("FAIL", "XPASS", "xfail"))
+    for i, label in enumerate(scored):  # a gap of a single window hides nothing: show it
+        if label not in kept and (i == 0 or scored[i - 1] in kept) and (i == len(scored) - 1 or scored[i + 1] in kept):
+            kept.add(label)
+    out: list[str | tuple[int, float, float]] = []
+    gap: list[float] = []
+    for label in scored:
+        if label in kept:
+            if gap:
+                out.append((len(gap), min(gap), max(gap)))
+                gap = []
+            out.append(label)
+        else:
+            gap.append(float(scores[label]))
+    if gap:
+        out.append((len(gap), min(gap), max(gap)))
+    return out
+
+
+def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
+    scores: Mapping[str, Any] = spec.get("scores") or {}
+    layout: Mapping[str, Any] = spec.get("layout") or {}
+    full = spec.get("full_score")
+    bounds = _view_bounds(spec)
+    lines = [_row("view", "score", "of full", "bound", "status"), "|---|---:|---:|---|---|"]
+
+    def add(label: str, score_text: str, share: str) -> None:
+        status = bounds.status(label)
+        lines.append(
+            _row(code(label, in_table=True), score_text, share, escape(bounds.text(label)), _STATUS.get(status, ""))
+        )
+
+    for k in layout.get("prefixes", []):
+        label = f"prefix[{k}]"
+        if label in scores:
+            add(label, _fmt(scores[label]), _share(scores[label], full))
+    for k in layout.get("random", []):
+        label = f"random[{k}]"
+        stats = scores.get(label)
+        if not isinstance(stats, Mapping):
+            continue
+        text = f"{_fmt(stats.get('mean'))} ± {_fmt(stats.get('sd'))}"
+        if isinstance(stats.get("prefix_percentile"), (int, float)):
+            text += f" (prefix beats {stats['prefix_percentile']:.0f}%)"
+        add(label, escape(text), _share(stats.get("mean"), full))
+    windows = [_window_label(int(s), int(e)) for s, e in layout.get("windows", [])]
+    keep = max(1, min(3, max_windows // 4))
+    for entry in _condensed_windows(windows, scores, bounds, max_windows, keep):
+        if isinstance(entry, str):
+            add(entry, _fmt(scores[entry]), _share(scores[entry], full))
+        else:
+            count, low, high = entry
+            noun = "window" if count == 1 else "windows"
+            lines.append(_row(f"*⋯ {count} more {noun}*", f"{low:.4f}–{high:.4f}", "", "", ""))
+    for name in layout.get("dims", {}):
+        label = f"dims[{name}]"
+        if label in scores:
+            add(label, _fmt(scores[label]), _share(scores[label], full))
+    return lines
+
+
+def _has_failure(spec: Mapping[str, Any]) -> bool:
+    return bool(spec.get("error")) or any(c.get("outcome") == "failed" for c in spec.get("checks", []))
+
+
+def _description(spec: Mapping[str, Any]) -> str:
+    model: Mapping[str, Any] = spec.get("model") or {}
+    task: Mapping[str, Any] = spec.get("task") or {}
+    model_text = f"**{escape(model.get('name', '?'))}**"
+    if model.get("provider"):
+        model_text += f" ({escape(model['provider'])})"
+    if model.get("revision"):
+        model_text += f" @ {code(model['revision'])}"
+    task_text = escape(task.get("kind", "?"))
+    if task.get("data"):
+        task_text += f" on {code(Path(str(task['data'])).name)}"
+        if task.get("split"):
+            task_text += f" ({escape(task['split'])})"
+    metric = escape(spec.get("metric", "?"))
+    if spec.get("similarity"):
+        metric += f" of {escape(spec['similarity'])} similarity"
+    noun = _UNIT_NOUN.get(str(task.get("kind")), "units")
+    size = f"{task.get('units', '?')} {noun}"
+    if task.get("texts") is not None:
+        size += f", {task['texts']} texts"
+    return (
+        f"{model_text} · {task_text} · {metric} · {size} · "
+        f"{spec.get('full_dim', '?')} dims · full score **{_fmt(spec.get('full_score'))}**"
+    )
+
+
+def _checks_list(spec: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for check in spec.get("checks", []):
+        outcome = check.get("outcome", "")
+        icon = _CHECK_ICON.get(outcome, "❔")
+        summary = check.get("summary")
+        if not summary:
+            summary = "not evaluated" if spec.get("error") else outcome
+        name = code(check.get("name") or "?")
+        lines.append(f"- {icon} {name}{_CHECK_NOTE.get(outcome, '')}: {escape(summary)}")
+    return lines
+
+
+def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
+    checks = spec.get("checks", [])
+    failed = sum(1 for c in checks if c.get("outcome") == "failed")
+    icon = "❌" if _has_failure(spec) else "✅"
+    title = spec.get("name") or spec.get("id", "?")
+    lines = [f"### {icon} {escape(title)}", ""]
+    counted = f"{len(checks) - failed}/{len(checks)} checks ok"
+    if "full_score" not in spec:  # not evaluated: only id, checks and error are known
+        lines += [f"{code(spec.get('id', '?'))} · **not evaluated** · {counted}", ""]
+    else:
+        encoding: Mapping[str, Any] = spec.get("encoding") or {}
+        lines += [
+            _description(spec),
+            "",
+            f"{code(spec.get('id', '?'))} · {counted} · {encoding.get('encoded', 0)} texts "
+            f"encoded, {encoding.get('cache_hits', 0)} from cache",
+            "",
+        ]
+    if spec.get("error"):
+        lines += ["**Error:**", "", _code_block(str(spec["error"])), ""]
+    if "full_score" in spec:
+        lines += [*_views_table(spec, max_windows), ""]
+    if checks:
+        lines += [*_checks_list(spec), ""]
+    return lines
+
+
+def render_markdown(report: Mapping[str, Any], *, max_windows: int = 12) -> str:
+    """The whole report: a heading with the totals, then one section per spec (failing ones first).
+
+    ``max_windows``: above this many sliding windows a spec's table keeps only the lowest and
+    highest few and every failing one.
+    """
+    specs = list(report.get("specs", []))
+    totals: Mapping[str, Any] = report.get("totals") or {}
+    outcomes = [(key, totals.get(key, 0)) for key in ("failed", "passed", "xfailed", "xpassed")]
+    counts = ", ".join(f"{n} {key}" for key, n in outcomes if n)
+    errors = sum(1 for spec in specs if spec.get("error"))
+    failing = any(_has_failure(spec) for spec in specs)
+    plural = "spec" if totals.get("specs", len(specs)) == 1 else "specs"
+    heading = f"## {'❌' if failing else '✅'} mrlcheck: {counts or 'no checks'}"
+    lines = [heading, ""]
+    meta = [
+        f"{totals.get('specs', len(specs))} {plural}",
+        f"{totals.get('checks', 0)} checks",
+    ]
+    if errors:
+        meta.append(f"**{errors} not evaluated**")
+    meta.append(f"{totals.get('encoded', 0)} texts encoded, {totals.get('cache_hits', 0)} from cache")
+    stamp = " · ".join(
+        str(part)
+        for part in (
+            f"pytest-mrlcheck {report['plugin_version']}" if report.get("plugin_version") else "",
+            report.get("created") or "",
+        )
+        if part
+    )
+    if stamp:
+        meta.append(escape(stamp))
+    lines += [" · ".join(meta), ""]
+    ordered = sorted(specs, key=lambda spec: not _has_failure(spec))  # stable: failures first
+    for spec in ordered:
+        lines += _spec_section(spec, max_windows)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def append_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Path | None:
+    """Append ``markdown`` to the file named by ``$GITHUB_STEP_SUMMARY``.
+
+    Returns that file's path, or None when the variable is unset or empty (nothing written).
+    """
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as stream:
+        if path.stat().st_size:
+            stream.write("\n")
+        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return path

@@ -1,0 +1,346 @@
+"""Markdown report, step-summary append and PNG plots, all from hand-built JSON-report dicts."""
+
+from __future__ import annotations
+
+import copy
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mrlcheck.report.markdown import append_step_summary, render_markdown
+from pytest_mrlcheck.report.plots import plot_name, write_plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check(spec_id: str, name: str, kind: str, outcome: str, value: Any, bound: Any, summary: Any) -> dict[str, Any]:
+    return {
+        "item": f"{spec_id}::{name}",
+        "name": name,
+        "kind": kind,
+        "outcome": outcome,
+        "value": value,
+        "bound": bound,
+        "summary": summary,
+    }
+
+
+def tiny_spec() -> dict[str, Any]:
+    """64 dims; prefix[32] misses its relative bound, one of two windows is below the segment minimum."""
+    sid = "tiny.mrl.yaml::tiny"
+    return {
+        "id": sid,
+        "name": "tiny",
+        "file": "/specs/tiny.mrl.yaml",
+        "model": {"provider": "python", "name": "acme/embed|v2", "revision": None, "normalize": True},
+        "task": {
+            "kind": "sts",
+            "data": "/data/pairs.csv",
+            "split": None,
+            "units": 10,
+            "texts": 20,
+            "dataset_fingerprint": "abc",
+        },
+        "metric": "spearman",
+        "similarity": "cosine",
+        "full_dim": 64,
+        "full_score": 0.8,
+        "scores": {
+            "prefix[16]": 0.6,
+            "prefix[32]": 0.7,
+            "prefix[64]": 0.8,
+            "window[0:32]": 0.7,
+            "window[32:64]": 0.45,
+            "random[16]": {
+                "mean": 0.55,
+                "sd": 0.02,
+                "min": 0.5,
+                "max": 0.61,
+                "samples": 8,
+                "prefix": 0.6,
+                "prefix_percentile": 87.5,
+            },
+        },
+        "sweep": {},
+        "layout": {"prefixes": [16, 32, 64], "windows": [[0, 32], [32, 64]], "random": [16], "dims": {}},
+        "encoding": {"encoded": 20, "cache_hits": 0},
+        "checks": [
+            _check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "prefix[16] scores 0.6000 ≥ 0.5000"),
+            _check(
+                sid,
+                "relative[32]",
+                "relative",
+                "failed",
+                0.875,
+                0.9,
+                "prefix[32] keeps 87.5% of the full score 0.8000; at least 90.0% (0.7200) is required",
+            ),
+            _check(
+                sid,
+                "segments",
+                "segments",
+                "failed",
+                0.45,
+                0.5,
+                "1 of 2 windows of 32 dims score below 0.5000 (lowest window[32:64] 0.4500)",
+            ),
+            _check(sid, "random[16]", "random", "xfailed", 0.05, 0.1, "a | b"),
+        ],
+        "error": None,
+    }
+
+
+def passing_spec() -> dict[str, Any]:
+    spec = copy.deepcopy(tiny_spec())
+    sid = "ok.mrl.yaml::ok"
+    spec.update(
+        id=sid,
+        name="ok",
+        scores={"prefix[16]": 0.6, "prefix[64]": 0.8},
+        sweep={},
+        layout={"prefixes": [16, 64], "windows": [], "random": [], "dims": {}},
+        checks=[_check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "fine")],
+    )
+    return spec
+
+
+def error_spec() -> dict[str, Any]:
+    sid = "broken.mrl.yaml::broken"
+    return {
+        "id": sid,
+        "checks": [_check(sid, "prefix[16]", "prefix", "failed", None, None, None)],
+        "error": "broken.mrl.yaml: checks.prefix.512 asks for 512 dimensions but the model gives 64\n"
+        "  hint: use sizes up to 64 ```",
+    }
+
+
+def report_of(*specs: dict[str, Any]) -> dict[str, Any]:
+    outcomes: dict[str, int] = {}
+    for spec in specs:
+        for check in spec["checks"]:
+            outcomes[check["outcome"]] = outcomes.get(check["outcome"], 0) + 1
+    return {
+        "schema": "pytest-mrlcheck/report/1",
+        "plugin_version": "0.1.0",
+        "created": "2024-05-01T12:00:00+00:00",
+        "specs": list(specs),
+        "totals": {
+            "specs": len(specs),
+            "checks": sum(outcomes.values()),
+            **dict(sorted(outcomes.items())),
+            "encoded": 20,
+            "cache_hits": 5,
+        },
+    }
+
+
+EXPECTED_TINY = """\
+## ❌ mrlcheck: 2 failed, 1 passed, 1 xfailed
+
+1 spec · 4 checks · 20 texts encoded, 5 from cache · pytest-mrlcheck 0.1.0 · 2024-05-01T12:00:00+00:00
+
+### ❌ tiny
+
+{description}
+
+`tiny.mrl.yaml::tiny` · 2/4 checks ok · 20 texts encoded, 0 from cache
+
+| view | score | of full | bound | status |
+|---|---:|---:|---|---|
+| `prefix[16]` | 0.6000 | 75.0% | ≥ 0.5000 | ✅ pass |
+| `prefix[32]` | 0.7000 | 87.5% | ≥ 90.0% of full = 0.7200 | ❌ FAIL |
+| `prefix[64]` | 0.8000 | 100.0% |  |  |
+| `random[16]` | 0.5500 ± 0.0200 (prefix beats 88%) | 68.8% | prefix − mean ≥ +0.1000 | ⚠️ xfail |
+| `window[0:32]` | 0.7000 | 87.5% | ≥ 0.5000 | ✅ pass |
+| `window[32:64]` | 0.4500 | 56.2% | ≥ 0.5000 | ❌ FAIL |
+
+- ✅ `prefix[16]`: prefix\\[16\\] scores 0.6000 ≥ 0.5000
+- ❌ `relative[32]`: prefix\\[32\\] keeps 87.5% of the full score 0.8000; at least 90.0% (0.7200) is required
+- ❌ `segments`: 1 of 2 windows of 32 dims score below 0.5000 (lowest window\\[32:64\\] 0.4500)
+- ⚠️ `random[16]` *(expected failure)*: a \\| b
+""".format(
+    description="**acme/embed\\|v2** (python) · sts on `pairs.csv` · spearman of cosine similarity · "
+    "10 pairs, 20 texts · 64 dims · full score **0.8000**"
+)
+
+
+def test_markdown_exact_for_a_small_report() -> None:
+    assert render_markdown(report_of(tiny_spec())) == EXPECTED_TINY
+
+
+def _unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def _table_lines(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("|")]
+
+
+def test_pipes_in_text_never_break_a_table_row() -> None:
+    spec = tiny_spec()
+    spec["layout"]["dims"] = {"a|b": 3}
+    spec["scores"]["dims[a|b]"] = 0.5
+    spec["checks"].append(_check(spec["id"], "dims[a|b]", "dims", "failed", 0.5, 0.6, "x | y | z"))
+    markdown = render_markdown(report_of(spec))
+    rows = _table_lines(markdown)
+    assert rows and all(_unescaped_pipes(row) == 6 for row in rows), rows
+    assert "| `dims[a\\|b]` | 0.5000 | 62.5% | ≥ 0.6000 | ❌ FAIL |" in rows
+    assert "- ❌ `dims[a|b]`: x \\| y \\| z" in markdown  # outside tables a code span keeps its pipe
+
+
+def test_rendered_html_shows_the_text_exactly() -> None:
+    markdown_it = pytest.importorskip("markdown_it")  # a dependency of rich
+    spec = tiny_spec()
+    spec["layout"]["dims"] = {"a|b": 3}
+    spec["scores"]["dims[a|b]"] = 0.5
+    spec["checks"].append(_check(spec["id"], "dims[a|b]", "dims", "failed", 0.5, 0.6, "x | y `z` *w* <b>"))
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(render_markdown(report_of(spec)))
+    assert html.count("<tr>") == 1 + 7  # header + 3 prefixes, random, 2 windows, dims
+    assert "<td><code>dims[a|b]</code></td>" in html
+    assert "<li>❌ <code>dims[a|b]</code>: x | y `z` *w* &lt;b&gt;</li>" in html
+    assert "<strong>acme/embed|v2</strong>" in html
+
+
+def test_markup_in_names_is_escaped() -> None:
+    spec = tiny_spec()
+    spec["name"] = "*bold* _it_ <b>x</b> [l](u) `c`"
+    markdown = render_markdown(report_of(spec))
+    assert "### ❌ \\*bold\\* \\_it\\_ \\<b\\>x\\</b\\> \\[l\\](u) \\`c\\`" in markdown
+
+
+def test_failing_and_errored_specs_come_first_and_errors_are_shown() -> None:
+    markdown = render_markdown(report_of(passing_spec(), tiny_spec(), error_spec()))
+    headings = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert headings == ["### ❌ tiny", "### ❌ broken.mrl.yaml::broken", "### ✅ ok"]
+    assert "**1 not evaluated**" in markdown.splitlines()[2]
+    section = markdown.split("### ❌ broken.mrl.yaml::broken")[1].split("### ")[0]
+    assert "**not evaluated**" in section
+    # the error sits in a fence longer than any backtick run inside it
+    assert "````text\nbroken.mrl.yaml: checks.prefix.512 asks for 512 dimensions" in section
+    assert "  hint: use sizes up to 64 ```\n````" in section
+    assert "- ❌ `prefix[16]`: not evaluated" in section
+    assert "| view |" not in section
+
+
+def windows_spec(n: int = 40, failing: tuple[int, ...] = (17, 18, 30)) -> dict[str, Any]:
+    spec = tiny_spec()
+    spec["full_dim"] = 8 * n + 8
+    windows = [[8 * i, 8 * i + 16] for i in range(n)]
+    spec["layout"]["windows"] = windows
+    for key in [key for key in spec["scores"] if key.startswith("window[")]:
+        del spec["scores"][key]
+    for i, (start, end) in enumerate(windows):
+        score = 0.6 + 0.003 * ((i * 7) % n)  # distinct, unordered
+        spec["scores"][f"window[{start}:{end}]"] = 0.4 + 0.001 * i if i in failing else score
+    spec["checks"][2] = _check(
+        spec["id"],
+        "segments",
+        "segments",
+        "failed",
+        0.4,
+        0.5,
+        f"{len(failing)} of {n} windows of 16 dims score below 0.5000",
+    )
+    return spec
+
+
+def _group(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match, (pattern, text)
+    return match.group(1)
+
+
+def test_many_windows_are_condensed_keeping_extremes_and_failures() -> None:
+    spec = windows_spec()
+    markdown = render_markdown(report_of(spec))
+    rows = _table_lines(markdown)
+    window_rows = [row for row in rows if row.startswith("| `window[")]
+    gap_rows = [row for row in rows if row.startswith("| *⋯ ")]
+    shown = [_group(r"window\[(\d+):", row) for row in window_rows]
+    assert len(window_rows) < 40 / 2
+    assert [int(s) for s in shown] == sorted(int(s) for s in shown)  # still in start order
+    scores = {label: v for label, v in spec["scores"].items() if label.startswith("window[")}
+    ordered = sorted(scores, key=scores.__getitem__)
+    must = {*ordered[:3], *ordered[-3:], "window[136:152]", "window[144:160]", "window[240:256]"}
+    assert {f"window[{s}:{int(s) + 16}]" for s in shown} >= must
+    assert sum(1 for row in window_rows if "❌ FAIL" in row) == 3
+    hidden = sum(int(_group(r"⋯ (\d+) more", row)) for row in gap_rows)
+    assert hidden + len(window_rows) == 40
+    assert all(_unescaped_pipes(row) == 6 for row in rows)
+    # a handful of windows is listed in full
+    assert (
+        len([r for r in _table_lines(render_markdown(report_of(windows_spec(10, (3,))))) if r.startswith("| `window[")])
+        == 10
+    )
+
+
+def test_step_summary_is_appended_not_overwritten(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    target.write_text("# earlier step\n", encoding="utf-8")
+    env = {"GITHUB_STEP_SUMMARY": str(target)}
+    assert append_step_summary("## first\n", env=env) == target
+    assert append_step_summary("## second", env=env) == target
+    assert target.read_text(encoding="utf-8") == "# earlier step\n\n## first\n\n## second\n"
+
+
+def test_step_summary_without_the_variable_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert append_step_summary("## x\n", env={}) is None
+    assert append_step_summary("## x\n", env={"GITHUB_STEP_SUMMARY": ""}) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    length, chunk = struct.unpack(">I4s", data[8:16])
+    assert (length, chunk) == (13, b"IHDR")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_plots_one_png_per_evaluated_spec(tmp_path: Path) -> None:
+    with_sweep = windows_spec()
+    with_sweep["sweep"] = {str(k): 0.5 + k / 1000 for k in range(8, 65, 8)}
+    with_sweep["checks"].append(_check(with_sweep["id"], "min_dims", "min_dims", "passed", 24.0, 64.0, "ok"))
+    report = report_of(tiny_spec(), error_spec(), passing_spec())
+    report["specs"].append({**with_sweep, "id": "sub/dir/w.mrl.yaml::w"})
+    out = tmp_path / "plots"
+    paths = write_plots(report, out)
+    assert [p.name for p in paths] == [
+        "tiny.mrl.yaml_tiny.png",
+        "ok.mrl.yaml_ok.png",
+        "sub_dir_w.mrl.yaml_w.png",
+    ]
+    assert sorted(out.iterdir()) == sorted(paths)
+    sizes = [_png_size(p) for p in paths]
+    assert sizes[0][0] > sizes[1][0]  # the window panel makes the figure wider
+    assert sizes[0][1] == sizes[1][1]
+    for path, (width, height) in zip(paths, sizes, strict=True):
+        assert 600 <= width <= 2400 and 400 <= height <= 1200
+        assert path.stat().st_size > 20_000  # a drawn figure, not an empty canvas
+
+
+def test_an_errored_spec_gets_no_plot_and_no_crash(tmp_path: Path) -> None:
+    assert write_plots(report_of(error_spec()), tmp_path / "none") == []
+    assert not (tmp_path / "none").exists()
+
+
+def test_plot_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
+    assert plot_name("../../etc/passwd") == "etc_passwd.png"
+    assert plot_name(":::") == "spec.png"
+    one, two = tiny_spec(), tiny_spec()
+    one["id"], two["id"] = "a b::c", "a/b::c"  # same slug
+    paths = write_plots(report_of(one, two), tmp_path)
+    assert len({p.name for p in paths}) == 2
+    assert all(p.parent == tmp_path and re.fullmatch(r"[A-Za-z0-9._-]+\.png", p.name) for p in paths)
+
+
+def test_importing_the_plots_module_does_not_import_matplotlib() -> None:
+    code = "import sys, pytest_mrlcheck.report.plots; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
