@@ -1,0 +1,52 @@
+"""Paired bootstrap speed: the vectorised intervals vs a plain loop over resamples (scipy).
+
+Synthetic STS-like data the size of STS-B test (1379 pairs, tied gold scores), 60 views,
+1000 resamples. The loop reference is timed on 50 resamples and scaled (it is linear in R).
+Run: .venv/bin/python benchmarks/bench_bootstrap.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import stats
+
+from pytest_mrlcheck.bootstrap import bootstrap_indices, sts_intervals
+
+PAIRS, VIEWS, RESAMPLES, LOOP_RESAMPLES = 1379, 60, 1000, 50
+
+
+def _median_time(function: object, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    rng = np.random.default_rng(12)
+    gold = np.round(rng.uniform(0, 5, PAIRS) * 5) / 5
+    sims = gold[:, None] * 0.1 + rng.normal(0, 0.3, (PAIRS, VIEWS))
+    rows = []
+    for metric, reference in (("spearman", stats.spearmanr), ("pearson", stats.pearsonr)):
+        fast = _median_time(lambda m=metric: sts_intervals(sims, gold, m, resamples=RESAMPLES))
+        indices = bootstrap_indices(PAIRS, LOOP_RESAMPLES, 0)
+
+        def loop(ref=reference) -> None:
+            for sample in indices:
+                for view in range(VIEWS):
+                    ref(sims[sample, view], gold[sample])
+
+        slow = _median_time(loop, repeats=1) * RESAMPLES / LOOP_RESAMPLES
+        rows.append((metric, fast, slow))
+    print(f"bootstrap: {RESAMPLES} resamples × {VIEWS} views × {PAIRS} pairs")
+    print(f"{'metric':<10} {'vectorised s':>13} {'scipy loop s':>13} {'speed-up':>9} {'target':>10} {'met?':>5}")
+    for metric, fast, slow in rows:
+        print(f"{metric:<10} {fast:>13.3f} {slow:>13.1f} {slow / fast:>8.0f}× {'< 1 s':>10} {'yes' if fast < 1 else 'NO':>5}")
+
+
+if __name__ == "__main__":
+    main()
