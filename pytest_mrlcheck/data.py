@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, MrlcheckWarning
 from .spec import DataSpec
 
 
@@ -154,4 +155,131 @@ def load_sts(spec: DataSpec) -> StsData:
         right=np.array(right, dtype=np.intp),
         gold=np.array(gold, dtype=np.float64),
         source=spec.path,
+    )
+
+
+class MrlcheckDataWarning(MrlcheckWarning):
+    """Data was usable but not clean (e.g. judgements naming unknown documents)."""
+
+
+@dataclass(frozen=True)
+class RetrievalData:
+    """Queries, a corpus and graded judgements (BEIR layout)."""
+
+    query_ids: tuple[str, ...]
+    queries: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    documents: tuple[str, ...]
+    qrels: dict[str, dict[str, int]]
+    unjudged_queries: int
+    source: Path
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for ids, texts in ((self.query_ids, self.queries), (self.doc_ids, self.documents)):
+            for identifier, text in zip(ids, texts, strict=True):
+                digest.update(f"{identifier}\x00{text}\n".encode())
+        for query in sorted(self.qrels):
+            for doc, grade in sorted(self.qrels[query].items()):
+                digest.update(f"{query}\x00{doc}\x00{grade}\n".encode())
+        return digest.hexdigest()
+
+
+def _read_jsonl_records(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise DataError(f"{what} file not found: {path}",
+                        hint="a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "_id" not in row:
+                raise DataError(f"{path}:{number}: expected a JSON object with an \"_id\"")
+            records.append((number, row))
+    return records
+
+
+def _unique_ids(records: list[tuple[int, dict[str, Any]]], path: Path) -> None:
+    seen: dict[str, int] = {}
+    for number, row in records:
+        identifier = str(row["_id"])
+        if identifier in seen:
+            raise DataError(f"{path}:{number}: duplicate id {identifier!r} (first on line {seen[identifier]})")
+        seen[identifier] = number
+
+
+def load_beir(spec: DataSpec) -> RetrievalData:
+    """Read a BEIR folder; judgements naming unknown ids are counted and warned about, not fatal."""
+    folder = spec.path
+    if not folder.is_dir():
+        raise DataError(f"BEIR folder not found: {folder}", hint="task.data.path is relative to the spec file")
+    corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
+    qrels_path = folder / "qrels" / f"{spec.split or 'test'}.tsv"
+    corpus = _read_jsonl_records(corpus_path, "corpus")
+    queries = _read_jsonl_records(queries_path, "queries")
+    _unique_ids(corpus, corpus_path)
+    _unique_ids(queries, queries_path)
+    if not corpus:
+        raise DataError(f"{corpus_path}: the corpus is empty")
+    if not qrels_path.is_file():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise DataError(f"judgements file not found: {qrels_path}",
+                        hint=f"splits available: {', '.join(available) or 'none'}; set task.data.split")
+    doc_ids = tuple(str(row["_id"]) for _, row in corpus)
+    documents = tuple(
+        spec.document.format(title=str(row.get("title") or ""), text=str(row.get("text") or "")).strip()
+        for _, row in corpus
+    )
+    query_text = {str(row["_id"]): str(row.get("text") or "") for _, row in queries}
+    known_docs = set(doc_ids)
+    qrels: dict[str, dict[str, int]] = {}
+    unknown_docs = unknown_queries = 0
+    with qrels_path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
+            if not row or (number == 1 and not row[-1].strip().lstrip("-").isdigit()):
+                continue  # blank line or header
+            if len(row) == 4:  # TREC style: query 0 doc grade
+                row = [row[0], row[2], row[3]]
+            if len(row) != 3:
+                raise DataError(f"{qrels_path}:{number}: expected query-id, corpus-id, score; got {row}")
+            query, doc, grade_text = (cell.strip() for cell in row)
+            try:
+                grade = int(float(grade_text))
+            except ValueError:
+                raise DataError(f"{qrels_path}:{number}: score {grade_text!r} is not a number") from None
+            if query not in query_text:
+                unknown_queries += 1
+                continue
+            if doc not in known_docs:
+                unknown_docs += 1
+                continue
+            qrels.setdefault(query, {})[doc] = grade
+    if unknown_docs or unknown_queries:
+        warnings.warn(
+            f"{qrels_path}: {unknown_docs} judgements name documents and {unknown_queries} name queries "
+            "that are not in the corpus/queries files; they were ignored",
+            MrlcheckDataWarning,
+            stacklevel=2,
+        )
+    judged = [q for q in query_text if q in qrels]
+    unjudged = len(query_text) - len(judged)
+    if not judged:
+        raise DataError(f"{qrels_path}: no query in {queries_path.name} has a judgement",
+                        hint="check that the qrels ids match the _id fields")
+    if spec.limit is not None:
+        judged = judged[: spec.limit]
+        qrels = {q: qrels[q] for q in judged}
+    return RetrievalData(
+        query_ids=tuple(judged),
+        queries=tuple(query_text[q] for q in judged),
+        doc_ids=doc_ids,
+        documents=documents,
+        qrels=qrels,
+        unjudged_queries=unjudged,
+        source=folder,
     )

@@ -59,3 +59,7 @@ class EvaluationError(MrlcheckError):
 
 class CacheError(MrlcheckError):
     """The embedding cache cannot be used."""
+
+
+class MrlcheckWarning(UserWarning):
+    """Something was repaired or skipped; the run goes on (base of the plugin's warnings)."""

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .data import StsData, load_sts
+from .data import load_beir, load_sts
 from .embed import EncodeStats, embed_texts
 from .errors import EvaluationError
 from .providers import Encoder, ProviderContext, make_encoder
 from .spec import Spec
 from .store import VectorStore
 from .tasks import sts
-from .views import ViewPlan, dims_label, plan_views, prefix_label, random_label, window_label
+from .views import ViewPlan, plan_views, prefix_label, random_label, window_label
 
 
 @dataclass
@@ -88,6 +89,7 @@ class SpecResult:
     units: int
     texts: int
     dataset_fingerprint: str
+    details: dict[str, Any]
     encoding: dict[str, int]
     seconds: dict[str, float]
 
@@ -105,35 +107,84 @@ class SpecResult:
         return self.scores[prefix_label(k)]
 
 
-def _load_data(spec: Spec) -> StsData:
-    if spec.task.kind == "sts":
-        return load_sts(spec.task.data)
-    raise EvaluationError(f"task kind {spec.task.kind!r} is not supported")  # pragma: no cover
+@dataclass(frozen=True)
+class Prepared:
+    """A task's data embedded at full dimension, and how to score any set of views of it."""
+
+    full_dim: int
+    units: int
+    texts: int
+    fingerprint: str
+    score: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray]
+    details: dict[str, Any]
+
+
+def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
+    return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats, spec.model.label)
+
+
+def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    data = load_sts(spec.task.data)
+    vectors = _embed(spec, run, encoder, data.texts, "query")
+    left, right = vectors[data.left], vectors[data.right]
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return sts.score_views(left, right, data.gold, ranges, masks, spec.task.metric, spec.task.similarity)
+
+    return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, {})
+
+
+def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .tasks import retrieval
+
+    data = load_beir(spec.task.data)
+    _, depth = retrieval.parse_metric(spec.task.metric)
+    if depth > len(data.doc_ids):
+        raise EvaluationError(
+            f"{spec.path}:{spec.task.line}: task.metric: {spec.task.metric} looks at {depth} documents "
+            f"but the corpus has {len(data.doc_ids)}",
+            hint=f"use a cut-off of at most {len(data.doc_ids)}",
+        )
+    queries = _embed(spec, run, encoder, data.queries, "query")
+    documents = _embed(spec, run, encoder, data.documents, "document")
+    if queries.shape[1] != documents.shape[1]:
+        raise EvaluationError(f"query vectors have {queries.shape[1]} dims, document vectors {documents.shape[1]}")
+    relevance = retrieval.Relevance.from_qrels(data.qrels, data.query_ids, data.doc_ids)
+    exclude = (retrieval.identical_id_exclusions(data.query_ids, data.doc_ids)
+               if spec.task.ignore_identical_ids else None)
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        views = retrieval.views_from_plan(ranges, masks)
+        scored = retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
+                                       spec.task.similarity, exclude=exclude)
+        return np.asarray(scored.means[spec.task.metric], dtype=np.float64)
+
+    details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
+               "unjudged_queries": data.unjudged_queries}
+    return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
+                    data.fingerprint(), score, details)
+
+
+_PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
+    "sts": _prepare_sts,
+    "retrieval": _prepare_retrieval,
+}
 
 
 def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     """Score every view the spec's checks and report need, from one full-dimension encoding."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    data = _load_data(spec)
-    timings["load_data"] = time.perf_counter() - started
-
-    started = time.perf_counter()
     encoder = run.encoder_for(spec)
     before = (run.stats.encoded, run.stats.cache_hits)
-    role = "query"
-    vectors = embed_texts(
-        data.texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats, spec.model.label
-    )
-    timings["embed"] = time.perf_counter() - started
+    prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
+    timings["load_and_embed"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    plan = plan_views(spec, vectors.shape[1])
+    plan = plan_views(spec, prepared.full_dim)
     ranges = plan.ranges()
     masks, mask_keys = plan.masks()
-    values = sts.score_views(
-        vectors[data.left], vectors[data.right], data.gold, ranges, masks, spec.task.metric, spec.task.similarity
-    )
+    values = prepared.score(ranges, masks)
     if not np.isfinite(values).all():
         raise EvaluationError(
             f"{spec.path.name}: some views score NaN (constant similarities)",
@@ -156,8 +207,6 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         family.k: RandomStats(family.k, tuple(random_scores[random_label(family.k)]), scores[prefix_label(family.k)])
         for family in plan.random
     }
-    for name in plan.dims:
-        assert dims_label(name) in scores
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -165,9 +214,10 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         scores=scores,
         sweep=sweep,
         random=random,
-        units=data.pairs,
-        texts=len(data.texts),
-        dataset_fingerprint=data.fingerprint(),
+        units=prepared.units,
+        texts=prepared.texts,
+        dataset_fingerprint=prepared.fingerprint,
+        details=prepared.details,
         encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
         seconds=timings,
     )

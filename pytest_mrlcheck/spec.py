@@ -14,11 +14,13 @@ from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
 PROVIDERS = ("sentence-transformers", "python")
-TASK_KINDS = ("sts",)
-DATA_FORMATS = ("csv", "tsv", "jsonl")
+TASK_KINDS = ("sts", "retrieval")
+DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
 METRICS: Mapping[str, tuple[str, ...]] = {"sts": ("spearman", "pearson")}
-DEFAULT_METRIC: Mapping[str, str] = {"sts": "spearman"}
+RETRIEVAL_METRIC_KINDS = ("ndcg", "recall", "mrr", "map", "precision", "hit")
+DEFAULT_METRIC: Mapping[str, str] = {"sts": "spearman", "retrieval": "ndcg@10"}
+_RETRIEVAL_METRIC_RE = re.compile(r"^(ndcg|recall|mrr|map|precision|hit)@([1-9][0-9]*)$")
 STS_COLUMNS = ("text1", "text2", "score")
 STS_DEFAULT_FIELDS = {"text1": "sentence1", "text2": "sentence2", "score": "score"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+@-]*$")
@@ -61,6 +63,7 @@ class DataSpec:
     header: bool
     split: str | None = None
     limit: int | None = None
+    document: str = "{title} {text}"
     line: int = 0
 
 
@@ -70,6 +73,7 @@ class TaskSpec:
     data: DataSpec
     metric: str
     similarity: str = "cosine"
+    ignore_identical_ids: bool = False
     line: int = 0
 
 
@@ -404,8 +408,31 @@ def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
     return mapping[suffix]
 
 
+def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
+    _reject_unknown(ctx, data, ["path", "format", "split", "limit", "document"], "task.data")
+    path_text = _required(ctx, data, "path", "task.data",
+                          "path: data/my-beir-folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
+    if not isinstance(path_text, str):
+        raise ctx.error("task.data.path", data.line_of("path"), f"expected a folder path, got {_type_name(path_text)}")
+    path = Path(path_text) if Path(path_text).is_absolute() else (ctx.path.parent / path_text).resolve()
+    _choice(ctx, data, "format", "task.data", ("beir",), "beir")
+    document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
+    unknown = set(re.findall(r"{([^{}]*)}", document)) - {"title", "text"}
+    if unknown or "{text}" not in document:
+        raise ctx.error("task.data.document", data.line_of("document"),
+                        f"the document template must contain {{text}} and may contain {{title}}; got {document!r}")
+    limit = data.get("limit")
+    if limit is not None:
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
+    return DataSpec(path=path, format="beir", columns={}, header=True,
+                    split=_str(ctx, data, "split", "task.data", "test"), limit=limit, document=document,
+                    line=data.line)
+
+
 def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     data = _mapping(ctx, raw, "task.data", line)
+    if kind == "retrieval":
+        return _parse_retrieval_data(ctx, data)
     _reject_unknown(ctx, data, ["path", "format", "columns", "header", "split", "limit"], "task.data")
     path_text = _required(ctx, data, "path", "task.data",
                           "path: data/pairs.csv (relative to the spec file)")
@@ -422,7 +449,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     if fmt is None:
         fmt = _infer_format(ctx, path, data.line_of("path"))
     else:
-        fmt = _choice(ctx, data, "format", "task.data", DATA_FORMATS, None)
+        fmt = _choice(ctx, data, "format", "task.data", ("csv", "tsv", "jsonl"), None)
     columns_raw = data.get("columns") or LineDict()
     columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
     _reject_unknown(ctx, columns_map, STS_COLUMNS, "task.data.columns")
@@ -449,20 +476,31 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     limit = data.get("limit")
     if limit is not None:
         limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
-    del kind
     return DataSpec(path=path, format=fmt, columns=columns, header=header if fmt != "jsonl" else True,
                     split=split, limit=limit, line=data.line)
 
 
 def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     task = _mapping(ctx, raw, "task", line)
-    _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity"], "task")
+    _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity", "ignore_identical_ids"], "task")
     kind = _choice(ctx, task, "kind", "task", TASK_KINDS, None)
     data = _parse_data(ctx, _required(ctx, task, "data", "task", "data: {path: pairs.csv}"),
                        task.line_of("data"), kind)
-    metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
+    if kind == "retrieval":
+        metric = task.get("metric", DEFAULT_METRIC[kind])
+        if not isinstance(metric, str) or not _RETRIEVAL_METRIC_RE.match(metric):
+            raise ctx.error("task.metric", task.line_of("metric"),
+                            f"expected a retrieval metric like ndcg@10, got {_type_name(metric)}",
+                            f"kinds: {', '.join(RETRIEVAL_METRIC_KINDS)}; write kind@k, e.g. recall@10")
+    else:
+        metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
     similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
-    return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity, line=task.line)
+    ignore_ids = _bool(ctx, task, "ignore_identical_ids", "task", False)
+    if ignore_ids and kind != "retrieval":
+        raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
+                        "only retrieval tasks have document ids to ignore")
+    return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity,
+                    ignore_identical_ids=ignore_ids, line=task.line)
 
 
 def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: float) -> tuple[Threshold, ...]:

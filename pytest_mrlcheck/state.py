@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .errors import MrlcheckError
+from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
 from .evaluation import RunContext, SpecResult, evaluate
 from .options import get_option
 from .spec import Spec
@@ -63,6 +63,11 @@ class RunState:
                 self.results[key] = evaluate(spec, self.context)
             except MrlcheckError as exc:
                 self.results[key] = exc
+            except MrlcheckWarning as warning:  # a warning filter turned it into an error
+                self.results[key] = EvaluationError(
+                    f"{warning} (a warning, raised as an error by the warning filters in effect)",
+                    hint="fix the cause, or allow it: filterwarnings = default::pytest_mrlcheck.errors.MrlcheckWarning",
+                )
         outcome = self.results[key]
         if isinstance(outcome, MrlcheckError):
             raise outcome

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from .errors import CacheError
+from .errors import CacheError, MrlcheckWarning
 
 SCHEMA_VERSION = "1"
 DB_NAME = "embeddings.sqlite3"
@@ -31,7 +31,7 @@ _BATCH = 500
 _T = TypeVar("_T")
 
 
-class MrlcheckCacheWarning(UserWarning):
+class MrlcheckCacheWarning(MrlcheckWarning):
     """The embedding cache was damaged and has been repaired."""
 
 

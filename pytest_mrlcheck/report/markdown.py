@@ -16,7 +16,7 @@ from typing import Any
 _STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
 _CHECK_ICON = {"passed": "✅", "failed": "❌", "xfailed": "⚠️", "xpassed": "⚠️"}
 _CHECK_NOTE = {"xfailed": " *(expected failure)*", "xpassed": " *(unexpectedly passed)*"}
-_UNIT_NOUN = {"sts": "pairs", "ranking": "queries"}
+_UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
 # Every ASCII punctuation character CommonMark/GFM could read as markup inside a line of text.
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>|&#!])")
 _WIDTH_IN_SUMMARY = re.compile(r"windows of (\d+) dims")

@@ -31,6 +31,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
             "units": result.units,
             "texts": result.texts,
             "dataset_fingerprint": result.dataset_fingerprint,
+            **result.details,
         },
         "metric": spec.task.metric,
         "similarity": spec.task.similarity,

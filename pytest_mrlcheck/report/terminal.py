@@ -12,6 +12,7 @@ from ..options import get_option
 from .summary import group_by_spec
 
 _MAX_WINDOW_ROWS = 24
+_UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
 _STATUS_STYLE = {"pass": "green", "FAIL": "bold red", "xfail": "yellow", "XPASS": "yellow", "error": "bold red"}
 
 
@@ -56,7 +57,8 @@ def build_table(record: dict[str, Any]) -> Any:
     outcome_text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     title = f"{summary['name']} · {summary['model']['name']} · {summary['task']['kind']} {summary['metric']}"
     caption = (
-        f"{summary['task']['units']} pairs, {summary['task']['texts']} texts, {summary['full_dim']} dims · "
+        f"{summary['task']['units']} {_UNIT_NOUN.get(summary['task']['kind'], 'units')}, "
+        f"{summary['task']['texts']} texts, {summary['full_dim']} dims · "
         f"{record['encoding']['encoded']} encoded, {record['encoding']['cache_hits']} from cache · "
         f"checks: {outcome_text}"
     )

@@ -1,0 +1,441 @@
+"""Retrieval: the top-k documents of every query under every view, and IR metrics of the rankings.
+
+Each view slices the full-dimension vectors, renormalises them (cosine) and multiplies the queries
+by one chunk of documents at a time; a running top-k per query keeps memory at one
+``queries × chunk`` block whatever the corpus size. Metrics follow pytrec_eval (what BEIR and MTEB
+use) and are computed for all views at once from the ``V × Q × k`` rankings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+
+View: TypeAlias = tuple[int, int] | np.ndarray | Sequence[int]
+"""A ``(start, end)`` tuple is a half-open range of dims; an array or list holds dimension indices."""
+
+METRICS = ("ndcg", "recall", "mrr", "map", "precision", "hit")
+
+_BLOCK_BYTES = 64 * 2**20
+_PAD = np.iinfo(np.int64).max  # index of an empty top-k slot while merging; -1 in the result
+
+
+# --------------------------------------------------------------------------------------- top-k
+
+
+def top_k(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    views: Sequence[View],
+    k: int,
+    similarity: str = "cosine",
+    chunk_docs: int = 8192,
+    exclude: Sequence[Collection[int]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best documents of every query under every view.
+
+    ``queries`` is ``Q × d`` and ``corpus`` ``N × d`` (full-dimension vectors). Returns
+    ``(indices, scores)``, both ``V × Q × k``: corpus row indices (int64) and float32 similarities,
+    best first; equal scores are ordered by ascending document index. Slots left without a
+    document (``k > N``, or everything excluded) hold index ``-1`` and score ``-inf``.
+
+    ``similarity`` is ``"cosine"`` (each sliced vector renormalised; a zero slice has similarity 0
+    with everything) or ``"dot"``. ``exclude[q]`` holds corpus rows never returned for query
+    ``q`` (self-matches). Scores are float32, computed ``chunk_docs`` documents (and at most
+    ~64 MB of scores) at a time.
+    """
+    if similarity not in ("cosine", "dot"):
+        raise ValueError(f"unknown similarity {similarity!r} (use 'cosine' or 'dot')")
+    if k < 1 or chunk_docs < 1:
+        raise ValueError(f"k and chunk_docs must be positive, got k={k}, chunk_docs={chunk_docs}")
+    if queries.ndim != 2 or corpus.ndim != 2 or queries.shape[1] != corpus.shape[1]:
+        raise ValueError(f"need Q × d queries, N × d corpus; got {queries.shape}, {corpus.shape}")
+    n_queries, dim = queries.shape
+    n_docs = corpus.shape[0]
+    selectors = [_selector(view, dim) for view in views]
+    query_block = _finite_float32(queries, "queries")
+    excluded_rows, excluded_docs = _exclusions(exclude, n_queries, n_docs)
+
+    best_scores = np.full((len(selectors), n_queries, k), -np.inf, dtype=np.float32)
+    best_docs = np.full((len(selectors), n_queries, k), _PAD, dtype=np.int64)
+    rows_per_block = max(1, _BLOCK_BYTES // (4 * max(1, min(chunk_docs, n_docs))))
+    for begin in range(0, n_docs, chunk_docs):
+        docs_block = _finite_float32(corpus[begin : begin + chunk_docs], "corpus")
+        end = begin + docs_block.shape[0]
+        here = (excluded_docs >= begin) & (excluded_docs < end)
+        chunk_rows, chunk_cols = excluded_rows[here], excluded_docs[here] - begin
+        for v, selector in enumerate(selectors):
+            docs = _prepare(docs_block[:, selector], similarity)
+            for first in range(0, n_queries, rows_per_block):
+                last = min(n_queries, first + rows_per_block)
+                sims = _prepare(query_block[first:last, selector], similarity) @ docs.T
+                mine = (chunk_rows >= first) & (chunk_rows < last)
+                sims[chunk_rows[mine] - first, chunk_cols[mine]] = -np.inf
+                _merge(sims, begin, best_scores[v, first:last], best_docs[v, first:last])
+    best_docs[np.isneginf(best_scores)] = -1
+    return best_docs, best_scores
+
+
+def _selector(view: View, dim: int) -> slice | np.ndarray:
+    """A column selector for one view, checked against the vector size ``dim``."""
+    if isinstance(view, tuple):
+        if len(view) != 2:
+            raise ValueError(
+                f"a tuple view is a (start, end) range, got {view!r}; "
+                "pass dimension indices as an array"
+            )
+        start, end = int(view[0]), int(view[1])
+        if not 0 <= start < end <= dim:
+            raise ValueError(f"range view {view!r} does not fit {dim} dimensions")
+        return slice(start, end)
+    indices = np.asarray(view)
+    if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"an index view must be a non-empty 1-D integer array, got {view!r}")
+    if indices.min() < 0 or indices.max() >= dim:
+        raise ValueError(f"index view uses dimensions outside 0..{dim - 1}")
+    return indices.astype(np.intp)
+
+
+def _finite_float32(values: np.ndarray, what: str) -> np.ndarray:
+    out = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{what} contain NaN or infinite values")
+    return out
+
+
+def _exclusions(
+    exclude: Sequence[Collection[int]] | None, n_queries: int, n_docs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ``(query row, document row)`` pairs to exclude (documents outside the corpus dropped)."""
+    if exclude is None:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    if len(exclude) != n_queries:
+        raise ValueError(f"exclude has {len(exclude)} entries for {n_queries} queries")
+    pairs = [(row, doc) for row, docs in enumerate(exclude) for doc in docs if 0 <= doc < n_docs]
+    if not pairs:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    flat = np.array(pairs, dtype=np.intp)
+    return flat[:, 0], flat[:, 1]
+
+
+def _prepare(vectors: np.ndarray, similarity: str) -> np.ndarray:
+    """Rows scaled to unit length for cosine (zero rows stay zero); unchanged for dot."""
+    if similarity == "dot":
+        return vectors
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+    scale = np.zeros_like(norms)
+    np.divide(1.0, norms, out=scale, where=norms > 0)
+    scaled: np.ndarray = vectors * scale[:, None]
+    return scaled
+
+
+def _merge(sims: np.ndarray, offset: int, best_scores: np.ndarray, best_docs: np.ndarray) -> None:
+    """Fold a ``rows × cols`` block of scores (documents ``offset..``) into the running top-k.
+
+    Candidates are every score at least a lower bound of the row's k-th largest, so ties at the
+    boundary all enter; one lexsort by (row, -score, document) then keeps the first k of each row.
+    The bound is the k-th largest of G group maxima (k groups reach it, so ≥ k scores do): much
+    cheaper than a partition of the whole row, and barely looser.
+    """
+    rows, cols = sims.shape
+    k = best_scores.shape[1]
+    groups = max(256, 4 * k)
+    if cols >= 2 * groups:
+        width = cols // groups
+        maxima = sims[:, : groups * width].reshape(rows, width, groups).max(axis=1)
+        bound = np.partition(maxima, groups - k, axis=1)[:, groups - k]
+    elif cols > k:
+        bound = np.partition(sims, cols - k, axis=1)[:, cols - k]
+    else:
+        bound = np.full(rows, -np.inf, dtype=sims.dtype)
+    bound = np.maximum(bound, best_scores[:, -1])
+    cand_rows, cand_cols = np.divmod(np.flatnonzero(sims >= bound[:, None]), cols)
+    all_rows = np.concatenate([np.repeat(np.arange(rows), k), cand_rows])
+    all_scores = np.concatenate([best_scores.ravel(), sims[cand_rows, cand_cols]])
+    all_docs = np.concatenate([best_docs.ravel(), cand_cols + offset])
+    order = np.lexsort((all_docs, -all_scores, all_rows))
+    counts = np.bincount(all_rows, minlength=rows)
+    starts = np.cumsum(counts) - counts
+    take = order[starts[:, None] + np.arange(k)]
+    best_scores[...] = all_scores[take]
+    best_docs[...] = all_docs[take]
+
+
+# ------------------------------------------------------------------------------------ judgements
+
+
+@dataclass(frozen=True, eq=False)
+class Relevance:
+    """Graded judgements aligned with the rows of the query and corpus arrays.
+
+    ``judged[q]``: query row ``q`` has at least one judgement (any grade, 0 included) and is
+    evaluated; pytrec_eval skips the others. ``keys``/``grades``: sorted ``q * n_docs + doc`` of
+    every pair with grade > 0 whose document is in the corpus. ``ideal_ptr``/``ideal_grades``:
+    per query (CSR) the positive grades of all its judged documents, best first, including
+    documents missing from the corpus, as pytrec_eval counts them for recall, MAP and ideal DCG.
+    Grades ≤ 0 are non-relevant and gain nothing.
+    """
+
+    n_docs: int
+    judged: np.ndarray
+    keys: np.ndarray
+    grades: np.ndarray
+    ideal_ptr: np.ndarray
+    ideal_grades: np.ndarray
+
+    @property
+    def n_queries(self) -> int:
+        return int(self.judged.shape[0])
+
+    @property
+    def relevant(self) -> np.ndarray:
+        """``Q`` counts of relevant (grade > 0) judged documents."""
+        return np.diff(self.ideal_ptr)
+
+    @classmethod
+    def from_qrels(
+        cls,
+        qrels: Mapping[str, Mapping[str, int]],
+        query_ids: Sequence[str],
+        doc_ids: Sequence[str],
+    ) -> Relevance:
+        """From ``{query id: {doc id: grade}}``; rows follow ``query_ids`` and ``doc_ids``."""
+        doc_row = {doc: j for j, doc in enumerate(doc_ids)}
+        if len(doc_row) != len(doc_ids):
+            raise ValueError("doc_ids contain duplicates")
+        n_docs = len(doc_ids)
+        judged = np.zeros(len(query_ids), dtype=bool)
+        keys: list[int] = []
+        grades: list[float] = []
+        ideal: list[list[float]] = []
+        for q, query in enumerate(query_ids):
+            judgements = qrels.get(query) or {}
+            judged[q] = bool(judgements)
+            positive = {doc: float(grade) for doc, grade in judgements.items() if grade > 0}
+            ideal.append(sorted(positive.values(), reverse=True))
+            for doc, grade in positive.items():
+                if doc in doc_row:
+                    keys.append(q * n_docs + doc_row[doc])
+                    grades.append(grade)
+        return cls._build(n_docs, judged, np.array(keys, dtype=np.int64), np.array(grades), ideal)
+
+    @classmethod
+    def from_matrix(cls, grades: np.ndarray, judged: np.ndarray | None = None) -> Relevance:
+        """From a dense ``Q × N`` grade matrix; ``judged`` defaults to rows with a non-zero grade."""
+        grades = np.asarray(grades, dtype=np.float64)
+        n_docs = grades.shape[1]
+        judged = (grades != 0).any(axis=1) if judged is None else np.asarray(judged, dtype=bool)
+        rows, cols = np.nonzero(grades > 0)
+        ideal = [sorted(row[row > 0].tolist(), reverse=True) for row in grades]
+        keys = rows.astype(np.int64) * n_docs + cols
+        return cls._build(n_docs, judged, keys, grades[rows, cols], ideal)
+
+    @classmethod
+    def _build(
+        cls,
+        n_docs: int,
+        judged: np.ndarray,
+        keys: np.ndarray,
+        grades: np.ndarray,
+        ideal: list[list[float]],
+    ) -> Relevance:
+        order = np.argsort(keys, kind="stable")
+        ptr = np.zeros(len(ideal) + 1, dtype=np.int64)
+        np.cumsum([len(row) for row in ideal], out=ptr[1:])
+        flat = np.array([grade for row in ideal for grade in row], dtype=np.float64)
+        return cls(n_docs, judged, keys[order], grades[order].astype(np.float64), ptr, flat)
+
+    def select(self, rows: np.ndarray) -> Relevance:
+        """The judgements of query ``rows`` only, renumbered ``0..len(rows)-1`` in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        new_row = np.full(self.n_queries, -1, dtype=np.int64)
+        new_row[rows] = np.arange(rows.size)
+        old_q, docs = np.divmod(self.keys, max(1, self.n_docs))
+        kept = new_row[old_q] >= 0
+        keys = new_row[old_q[kept]] * self.n_docs + docs[kept]
+        ptr = self.ideal_ptr
+        ideal = [self.ideal_grades[ptr[r] : ptr[r + 1]].tolist() for r in rows]
+        return Relevance._build(self.n_docs, self.judged[rows], keys, self.grades[kept], ideal)
+
+    def gains(self, indices: np.ndarray) -> np.ndarray:
+        """Grades (0 if not relevant or empty slot) of ``... × Q × k`` retrieved document rows."""
+        if self.keys.size == 0:
+            return np.zeros(indices.shape)
+        rows = np.arange(self.n_queries).reshape(-1, 1)
+        wanted = rows * self.n_docs + np.maximum(indices, 0)
+        found = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        hit = (self.keys[found] == wanted) & (indices >= 0)
+        return np.where(hit, self.grades[found], 0.0)
+
+    def ideal(self, depth: int) -> np.ndarray:
+        """``Q × depth`` positive grades per query, best first, zero-padded."""
+        out = np.zeros((self.n_queries, depth))
+        counts = np.minimum(np.diff(self.ideal_ptr), depth)
+        rows = np.repeat(np.arange(self.n_queries), counts)
+        ranks = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        out[rows, ranks] = self.ideal_grades[self.ideal_ptr[rows] + ranks]
+        return out
+
+
+def identical_id_exclusions(query_ids: Sequence[str], doc_ids: Sequence[str]) -> list[set[int]]:
+    """For ``top_k(exclude=...)``: each query's corpus rows with the same id (MTEB ignores them)."""
+    doc_row = {doc: j for j, doc in enumerate(doc_ids)}
+    return [{doc_row[query]} if query in doc_row else set() for query in query_ids]
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+
+def parse_metric(name: str) -> tuple[str, int]:
+    """``"ndcg@10"`` → ``("ndcg", 10)``; kinds are :data:`METRICS`."""
+    kind, at, cut = name.partition("@")
+    if not at or kind not in METRICS or not cut.isdigit() or int(cut) < 1:
+        raise ValueError(
+            f"unknown retrieval metric {name!r} (use e.g. 'ndcg@10'; kinds: {', '.join(METRICS)})"
+        )
+    return kind, int(cut)
+
+
+def metric_values(
+    indices: np.ndarray, relevance: Relevance, metrics: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Per-query values ``V × J`` of each metric, for the ``J`` judged queries in row order.
+
+    ``indices`` is ``V × Q × K`` ranked corpus rows (``-1`` = empty slot) with ``Q`` the rows of
+    ``relevance``; a ranking shorter than a metric's cut-off counts as padded with non-relevant
+    documents. Definitions are pytrec_eval's: ``ndcg@k`` = ndcg_cut (gain = grade, discount
+    log2(rank + 1), ideal from all judged grades), ``recall@k``, ``precision@k`` = P (divides by
+    k), ``map@k`` = map_cut (divides by all relevant), ``mrr@k`` = recip_rank of the run cut at k,
+    ``hit@k`` = 1 if any relevant document is in the top k.
+    """
+    parsed = [parse_metric(name) for name in metrics]
+    if indices.ndim != 3 or indices.shape[1] != relevance.n_queries:
+        raise ValueError(f"need V × {relevance.n_queries} × K indices, got {indices.shape}")
+    depth = max((cut for _, cut in parsed), default=1)
+    if indices.shape[2] < depth:
+        pad = np.full((*indices.shape[:2], depth - indices.shape[2]), -1, dtype=indices.dtype)
+        indices = np.concatenate([indices, pad], axis=2)
+    rows = np.flatnonzero(relevance.judged)
+    gains = relevance.gains(indices[:, :, :depth])[:, rows]
+    hits = gains > 0
+    found = np.cumsum(hits, axis=2)
+    ranks = np.arange(1, depth + 1)
+    discount = 1.0 / np.log2(ranks + 1.0)
+    relevant = relevance.relevant[rows]
+    ideal = relevance.ideal(depth)[rows]
+
+    out: dict[str, np.ndarray] = {}
+    for name, (kind, cut) in zip(metrics, parsed, strict=True):
+        if kind == "ndcg":
+            value = _ratio(gains[:, :, :cut] @ discount[:cut], ideal[:, :cut] @ discount[:cut])
+        elif kind == "recall":
+            value = _ratio(found[:, :, cut - 1], relevant)
+        elif kind == "precision":
+            value = found[:, :, cut - 1] / cut
+        elif kind == "hit":
+            value = (found[:, :, cut - 1] > 0).astype(np.float64)
+        elif kind == "mrr":
+            first = np.argmax(hits[:, :, :cut], axis=2)
+            value = np.where(found[:, :, cut - 1] > 0, 1.0 / (first + 1.0), 0.0)
+        else:  # map
+            precision_at_hits = np.where(hits[:, :, :cut], found[:, :, :cut] / ranks[:cut], 0.0)
+            value = _ratio(precision_at_hits.sum(axis=2), relevant)
+        out[name] = value
+    return out
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` broadcast over views; 0 where the denominator is 0."""
+    denominator = np.broadcast_to(denominator, numerator.shape)
+    out = np.zeros(numerator.shape)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _means(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
+        name: per_query.mean(axis=1) if per_query.shape[1] else np.full(per_query.shape[0], np.nan)
+        for name, per_query in values.items()
+    }
+
+
+def evaluate_run(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Sequence[str]],
+    metrics: Sequence[str],
+) -> dict[str, float]:
+    """Mean of each metric over the queries of ``run`` that have judgements, like pytrec_eval.
+
+    ``run`` maps a query id to its ranked document ids, best first (repeats after the first
+    occurrence are dropped). Queries without qrels, and judged queries absent from the run, are
+    skipped; ``nan`` when no query is left.
+    """
+    depth = max((parse_metric(name)[1] for name in metrics), default=1)
+    queries = [query for query in run if qrels.get(query)]
+    rankings = [list(dict.fromkeys(run[query]))[:depth] for query in queries]
+    doc_ids = list(dict.fromkeys(doc for ranking in rankings for doc in ranking))
+    doc_row = {doc: j for j, doc in enumerate(doc_ids)}
+    indices = np.full((1, len(queries), depth), -1, dtype=np.int64)
+    for q, ranking in enumerate(rankings):
+        indices[0, q, : len(ranking)] = [doc_row[doc] for doc in ranking]
+    relevance = Relevance.from_qrels(qrels, queries, doc_ids)
+    means = _means(metric_values(indices, relevance, metrics))
+    return {name: float(mean[0]) for name, mean in means.items()}
+
+
+# ------------------------------------------------------------------------------------ glue
+
+
+@dataclass(frozen=True, eq=False)
+class ViewScores:
+    """Retrieval metrics of every view.
+
+    ``means[metric]`` is ``V`` (mean over judged queries; ``nan`` if none), ``per_query[metric]``
+    is ``V × J`` for bootstrapping; ``queries`` holds the ``J`` judged query rows, ``skipped`` the
+    number of query rows without judgements (not scored).
+    """
+
+    means: dict[str, np.ndarray]
+    per_query: dict[str, np.ndarray]
+    queries: np.ndarray
+    skipped: int
+
+
+def score_views(
+    query_vecs: np.ndarray,
+    doc_vecs: np.ndarray,
+    views: Sequence[View],
+    relevance: Relevance,
+    metrics: Sequence[str],
+    similarity: str = "cosine",
+    chunk_docs: int = 8192,
+    exclude: Sequence[Collection[int]] | None = None,
+) -> ViewScores:
+    """Rank the corpus under every view and score the rankings.
+
+    ``query_vecs`` is ``Q × d``, ``doc_vecs`` ``N × d``; ``relevance`` is aligned with their rows
+    (see :meth:`Relevance.from_qrels`), ``exclude`` (length ``Q``) as in :func:`top_k`. Only
+    judged queries are ranked, to the deepest cut-off among ``metrics``.
+    """
+    if relevance.n_queries != query_vecs.shape[0] or relevance.n_docs != doc_vecs.shape[0]:
+        raise ValueError(
+            f"relevance is {relevance.n_queries} × {relevance.n_docs}, "
+            f"vectors are {query_vecs.shape[0]} queries × {doc_vecs.shape[0]} documents"
+        )
+    depth = max((parse_metric(name)[1] for name in metrics), default=1)
+    rows = np.flatnonzero(relevance.judged)
+    kept_exclude = None if exclude is None else [exclude[int(row)] for row in rows]
+    indices, _ = top_k(
+        query_vecs[rows], doc_vecs, views, depth, similarity, chunk_docs, kept_exclude
+    )
+    per_query = metric_values(indices, relevance.select(rows), metrics)
+    return ViewScores(_means(per_query), per_query, rows, relevance.n_queries - rows.size)
+
+
+def views_from_plan(ranges: Sequence[tuple[int, int]], masks: np.ndarray) -> list[View]:
+    """Views in the order :mod:`.sts` scores them: contiguous ranges, then 0/1 mask columns."""
+    columns: list[View] = [np.flatnonzero(masks[:, j]) for j in range(masks.shape[1])]
+    return [*((int(start), int(end)) for start, end in ranges), *columns]
