@@ -35,6 +35,7 @@ class Row:
     gap: float | None
     ok: bool
     note: str = ""
+    baseline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    if spec.baseline:
+        plans.append(CheckPlan("baseline", "baseline", spec.baseline.line))
     return plans
 
 
@@ -237,15 +240,73 @@ def failure_table(verdict: Verdict, limit: int = 12) -> str:
     """The failure message: a headline and a small plain-text table of the failing views."""
     rows = [r for r in verdict.rows if not r.ok] or list(verdict.rows)
     shown = rows[:limit]
-    header = ("view", "score", "bound", "gap")
-    body = [
-        (r.view, "" if r.score is None else _fmt(r.score), r.bound, "" if r.gap is None else f"{r.gap:+.4f}")
-        for r in shown
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(4)]
+    header: tuple[str, ...]
+    if any(r.baseline is not None for r in shown):
+        header = ("view", "baseline", "now", "Δ")
+        body = [(r.view, _fmt(r.baseline or 0.0), _fmt(r.score or 0.0), r.note.removeprefix("Δ ")) for r in shown]
+    else:
+        header = ("view", "score", "bound", "gap")
+        body = [
+            (r.view, "" if r.score is None else _fmt(r.score), r.bound, "" if r.gap is None else f"{r.gap:+.4f}")
+            for r in shown
+        ]
+    if not body:
+        return verdict.summary
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = [verdict.summary, ""]
     for line in [header, *body]:
         lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
     if len(rows) > limit:
         lines.append(f"  … and {len(rows) - limit} more")
     return "\n".join(lines)
+
+
+def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) -> Verdict:
+    """Record (``update``) or compare against the spec's baseline file."""
+    from . import baseline as baselines
+
+    spec = result.spec
+    assert spec.baseline
+    path, tolerance = spec.baseline.path, spec.baseline.tolerance
+    current = baselines.record(summary, result.model_identity)
+    if update:
+        written = baselines.update(path, spec.name, current)
+        action = "recorded" if written else "unchanged"
+        summary_text = f"baseline {action}: {len(current['scores'])} views of {spec.name!r} in {path}"
+        return Verdict("baseline", "baseline", True, None, tolerance, summary_text, ())
+    content = baselines.read(path)
+    recorded = None if content is None else content["specs"].get(spec.name)
+    if recorded is None:
+        where = "no baseline file" if content is None else f"no entry for {spec.name!r}"
+        summary_text = (
+            f"{where} at {path}; record one with: pytest {spec.path} --mrlcheck-update-baseline"
+        )
+        return Verdict("baseline", "baseline", False, None, tolerance, summary_text, ())
+    comparison = baselines.compare(recorded, current, tolerance)
+    rows = tuple(
+        Row(view, now, f"≥ {then:.4f} − {tolerance:g}", delta + tolerance, ok,
+            note=f"Δ {delta:+.4f}", baseline=then)
+        for view, then, now, delta, ok in comparison.rows
+    )
+    notes = "; ".join(comparison.notes)
+    if comparison.mismatches:
+        summary_text = (
+            f"the baseline in {path} was recorded under different conditions, so it cannot be compared: "
+            + "; ".join(comparison.mismatches)
+            + f". If the change is intended, re-record: pytest {spec.path} --mrlcheck-update-baseline"
+        )
+        return Verdict("baseline", "baseline", False, None, tolerance, summary_text, ())
+    failing = [r for r in rows if not r.ok]
+    worst = min((r.gap - tolerance for r in rows if r.gap is not None), default=0.0)
+    if failing:
+        summary_text = (
+            f"{len(failing)} of {len(rows)} views dropped by more than {tolerance:g} against the baseline "
+            f"(worst {worst:+.4f}: {min(failing, key=lambda r: r.gap or 0).view})"
+        )
+    else:
+        summary_text = f"no view dropped by more than {tolerance:g} against the baseline (worst Δ {worst:+.4f})"
+    if comparison.missing_views:
+        summary_text += f"; {len(comparison.missing_views)} recorded views not evaluated now"
+    if notes:
+        summary_text += f"; {notes}"
+    return Verdict("baseline", "baseline", not failing, worst, -tolerance, summary_text, rows)

@@ -90,6 +90,7 @@ class SpecResult:
     texts: int
     dataset_fingerprint: str
     details: dict[str, Any]
+    model_identity: dict[str, Any]
     encoding: dict[str, int]
     seconds: dict[str, float]
 
@@ -218,6 +219,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         texts=prepared.texts,
         dataset_fingerprint=prepared.fingerprint,
         details=prepared.details,
+        model_identity=encoder.identity(),
         encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
         seconds=timings,
     )

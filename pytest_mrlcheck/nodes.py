@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from .checks import CheckPlan, Verdict, failure_table, judge, plan_checks
+from .checks import CheckPlan, Verdict, failure_table, judge, judge_baseline, plan_checks
 from .errors import MrlcheckError, SpecError
+from .options import get_option
 from .spec import Spec, load_specs
 from .state import STATE_KEY, worker_id
 
@@ -76,7 +77,11 @@ class CheckItem(pytest.Item):
         from .report.summary import summarize
 
         self.summary = summarize(self.spec_id, result)
-        self.verdict = judge(self.plan, result)
+        if self.plan.kind == "baseline":
+            update = bool(get_option(self.config, "update_baseline"))
+            self.verdict = judge_baseline(result, self.summary, update)
+        else:
+            self.verdict = judge(self.plan, result)
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
 

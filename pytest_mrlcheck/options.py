@@ -41,6 +41,8 @@ OPTIONS = (
            "whenever that is set)", "path"),
     Option("plots", "--mrlcheck-plots", "string", None,
            "write one PNG per spec into this folder (needs matplotlib; default: off)", "path"),
+    Option("update_baseline", "--mrlcheck-update-baseline", "bool", False,
+           "write (or refresh) the baseline file of every collected spec instead of comparing", "flag"),
     Option("device", "--mrlcheck-device", "string", None,
            "device for local models, e.g. cpu or cuda:0 (default: the library's choice)"),
     Option("tables", "--mrlcheck-tables", "string", "all",

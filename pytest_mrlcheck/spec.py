@@ -181,6 +181,15 @@ class ViewsSpec:
 
 
 @dataclass(frozen=True)
+class BaselineSpec:
+    """Where the recorded scores live and how much a view may drop before the item fails."""
+
+    path: Path
+    tolerance: float = 0.005
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     path: Path
@@ -189,6 +198,7 @@ class Spec:
     task: TaskSpec
     checks: Checks
     views: ViewsSpec
+    baseline: BaselineSpec | None = None
 
     @property
     def directory(self) -> Path:
@@ -522,7 +532,8 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
-        raise ctx.error("checks", line, "no checks declared", f"declare at least one of {', '.join(allowed)}")
+        raise ctx.error("checks", line, "no checks declared",
+                        f"declare at least one of {', '.join(allowed)}, or remove 'checks:' and use baseline")
     result: dict[str, Any] = {}
     if "prefix" in checks:
         result["prefix"] = PrefixCheck(
@@ -640,24 +651,40 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims)
 
 
+def _parse_baseline(ctx: _Ctx, raw: Any, line: int) -> BaselineSpec:
+    base = _mapping(ctx, raw, "baseline", line)
+    _reject_unknown(ctx, base, ["path", "tolerance"], "baseline")
+    path_text = _required(ctx, base, "path", "baseline", "path: baselines/my-spec.json (relative to the spec file)")
+    if not isinstance(path_text, str):
+        raise ctx.error("baseline.path", base.line_of("path"), f"expected a file path, got {_type_name(path_text)}")
+    path = Path(path_text) if Path(path_text).is_absolute() else (ctx.path.parent / path_text).resolve()
+    tolerance = _float(ctx, base.get("tolerance", 0.005), "baseline.tolerance", base.line_of("tolerance"), 0.0, 1.0)
+    return BaselineSpec(path=path, tolerance=tolerance, line=base.line)
+
+
 def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
-    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views"], "")
+    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline"], "")
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ctx.error("name", doc.line_of("name"),
                         f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
     model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
     task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
-    checks = _parse_checks(ctx, _required(ctx, doc, "checks", ""), doc.line_of("checks"))
+    if "checks" not in doc and "baseline" not in doc:
+        raise ctx.error("checks", doc.line, "missing required key 'checks'",
+                        "a spec needs checks, a baseline, or both")
+    checks = _parse_checks(ctx, doc["checks"], doc.line_of("checks")) if "checks" in doc else Checks()
     views = _parse_views(ctx, doc["views"], doc.line_of("views")) if "views" in doc else ViewsSpec()
+    baseline = _parse_baseline(ctx, doc["baseline"], doc.line_of("baseline")) if "baseline" in doc else None
     if checks.dims is not None:
         for entry in checks.dims.thresholds:
             if entry.label not in views.dims:
                 raise ctx.error(f"checks.dims.{entry.label}", entry.line,
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
-    return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views)
+    return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
+                baseline=baseline)
 
 
 def spec_stem(path: Path) -> str:

@@ -28,7 +28,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims"):  # shown on their own rows
+        if check.get("kind") in ("monotonic", "min_dims", "baseline"):  # shown on their own rows
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -69,6 +69,11 @@ def build_table(record: dict[str, Any]) -> Any:
     table.add_column("of full", justify="right")
     table.add_column("bound")
     table.add_column("status")
+    baselines = {row["view"]: row for check in checks if check.get("kind") == "baseline"
+                 for row in check.get("rows") or []}
+    if baselines:
+        table.add_column("baseline", justify="right")
+        table.add_column("Δ", justify="right")
     table.add_column("note")
     scores = summary["scores"]
     full = summary["full_score"]
@@ -79,8 +84,13 @@ def build_table(record: dict[str, Any]) -> Any:
         bound_text = "; ".join(b for b, _ in entries)
         statuses = [s for _, s in entries]
         status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
-        table.add_row(Text(label), score_text, share, Text(bound_text),
-                      Text(status, style=_STATUS_STYLE.get(status, "")), Text(extra))
+        cells: list[Any] = [Text(label), score_text, share, Text(bound_text),
+                            Text(status, style=_STATUS_STYLE.get(status, ""))]
+        if baselines:
+            row = baselines.get(label)
+            cells += ["", ""] if row is None else [
+                f"{row['baseline']:.4f}", Text(row["note"].removeprefix("Δ "), style="" if row["ok"] else "bold red")]
+        table.add_row(*cells, Text(extra))
 
     def share_of(value: float) -> str:
         return f"{value / full:.1%}" if full else ""
@@ -89,6 +99,7 @@ def build_table(record: dict[str, Any]) -> Any:
     for k in layout["prefixes"]:
         label = f"prefix[{k}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    pad = ["", ""] if baselines else []
     for k in layout["random"]:
         label = f"random[{k}]"
         stats = scores[label]
@@ -99,15 +110,15 @@ def build_table(record: dict[str, Any]) -> Any:
     for label in shown:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     if hidden:
-        table.add_row(Text(f"… {hidden} more windows"), "", "", "", "", "all are in --mrlcheck-json")
+        table.add_row(Text(f"… {hidden} more windows"), "", "", "", "", *pad, "all are in --mrlcheck-json")
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     for check in checks:
-        if check.get("kind") in ("monotonic", "min_dims"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline"):
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
-                          Text(check.get("summary", "")))
+                          *pad, Text(check.get("summary", "")))
     return table
 
 

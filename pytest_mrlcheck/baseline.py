@@ -1,0 +1,187 @@
+"""Recorded baselines: every view's score with its provenance, and the comparison against them.
+
+A baseline file holds any number of specs (keyed by spec name). It is sorted, rounded and
+human-diffable JSON; it is rewritten only when something in it changed, atomically and under a
+file lock, so concurrent pytest-xdist workers updating different specs never lose an entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EvaluationError
+
+SCHEMA = "pytest-mrlcheck/baseline/1"
+DIGITS = 6
+_PACKAGES = ("pytest-mrlcheck", "numpy", "sentence-transformers", "transformers", "torch", "openai")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that can change a score (installed ones only; nothing imported)."""
+    versions = {}
+    for name in _PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return versions
+
+
+def record(summary: dict[str, Any], model_identity: dict[str, Any]) -> dict[str, Any]:
+    """The baseline entry of one evaluated spec (from its report summary)."""
+    scores: dict[str, float] = {}
+    margins: dict[str, float] = {}
+    for label, value in summary["scores"].items():
+        if isinstance(value, dict):  # random[k]
+            scores[label] = round(value["mean"], DIGITS)
+            margins[label] = round(value["prefix"] - value["mean"], DIGITS)
+        else:
+            scores[label] = round(value, DIGITS)
+    task = summary["task"]
+    return {
+        "provenance": {
+            "model": model_identity,
+            "task": {"kind": task["kind"], "data": Path(task["data"]).name, "split": task.get("split"),
+                     "units": task["units"], "dataset_fingerprint": task["dataset_fingerprint"]},
+            "metric": summary["metric"],
+            "similarity": summary["similarity"],
+            "full_dim": summary["full_dim"],
+            "packages": package_versions(),
+        },
+        "scores": dict(sorted(scores.items(), key=lambda item: _view_order(item[0]))),
+        "random_margins": dict(sorted(margins.items(), key=lambda item: _view_order(item[0]))),
+    }
+
+
+def _view_order(label: str) -> tuple[int, int, int]:
+    kind, _, rest = label.partition("[")
+    numbers = [int(part) for part in rest.rstrip("]").split(":") if part.isdigit()]
+    rank = {"prefix": 0, "random": 1, "window": 2, "dims": 3}.get(kind, 4)
+    padded = [*numbers, 0, 0]
+    return (rank, padded[0], padded[1])
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with path.with_name(path.name + ".lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """The baseline file's content, ``None`` if it does not exist; clear errors if it is unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EvaluationError(f"cannot read the baseline file {path}: {exc.strerror}") from None
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvaluationError(
+            f"{path}:{exc.lineno}: the baseline file is not valid JSON ({exc.msg})",
+            hint="restore it from version control, or re-record it with --mrlcheck-update-baseline",
+        ) from None
+    if not isinstance(content, dict) or content.get("schema") != SCHEMA or not isinstance(content.get("specs"), dict):
+        raise EvaluationError(f"{path}: not a pytest-mrlcheck baseline file (schema {SCHEMA})")
+    return content
+
+
+def _without_date(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if key != "recorded"}
+
+
+def update(path: Path, name: str, entry: dict[str, Any]) -> bool:
+    """Write ``entry`` for spec ``name``, keeping every other spec; ``False`` if nothing changed."""
+    with _locked(path):
+        content = read(path) or {"schema": SCHEMA, "specs": {}}
+        old = content["specs"].get(name)
+        if old is not None and _without_date(old) == _without_date(entry):
+            return False
+        content["specs"][name] = {"recorded": datetime.date.today().isoformat(), **entry}
+        content["specs"] = dict(sorted(content["specs"].items()))
+        text = json.dumps(content, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n"
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return True
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A spec's current scores against its recorded baseline."""
+
+    rows: tuple[tuple[str, float, float, float, bool], ...]  # view, baseline, now, delta, ok
+    mismatches: tuple[str, ...]  # provenance that makes the comparison meaningless
+    notes: tuple[str, ...]  # provenance that changed but is not a failure (model revision, packages)
+    missing_views: tuple[str, ...]  # recorded views not evaluated now
+
+
+def _describe(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+
+
+def compare(baseline: dict[str, Any], current: dict[str, Any], tolerance: float) -> Comparison:
+    """Compare the current entry (see :func:`record`) with a recorded one."""
+    then, now = baseline["provenance"], current["provenance"]
+    mismatches = []
+    for key, label in (("metric", "metric"), ("similarity", "similarity"), ("full_dim", "full dimension")):
+        if then.get(key) != now.get(key):
+            mismatches.append(f"{label}: recorded {then.get(key)}, now {now.get(key)}")
+    for key in ("kind", "split", "dataset_fingerprint", "units"):
+        if then["task"].get(key) != now["task"].get(key):
+            if key == "dataset_fingerprint":
+                mismatches.append(
+                    f"dataset: recorded on data with fingerprint {str(then['task'][key])[:12]}… "
+                    f"({then['task'].get('units')} units), now {str(now['task'][key])[:12]}… "
+                    f"({now['task'].get('units')} units): the texts or labels changed"
+                )
+            elif key != "units":
+                mismatches.append(f"task {key}: recorded {then['task'].get(key)}, now {now['task'].get(key)}")
+    notes = []
+    if then.get("model") != now.get("model"):
+        notes.append(f"model changed: recorded {_describe(then.get('model'))}, now {_describe(now.get('model'))}")
+    changed = {
+        name: (then.get("packages", {}).get(name), version)
+        for name, version in now.get("packages", {}).items()
+        if then.get("packages", {}).get(name) != version
+    }
+    if changed:
+        notes.append("packages: " + ", ".join(f"{name} {old} → {new}" for name, (old, new) in sorted(changed.items())))
+    rows = []
+    for kind in ("scores", "random_margins"):
+        for label, recorded in baseline.get(kind, {}).items():
+            if label not in current.get(kind, {}):
+                continue
+            view = label if kind == "scores" else f"{label} margin"
+            value = current[kind][label]
+            delta = value - recorded
+            rows.append((view, recorded, value, delta, delta >= -tolerance - 1e-12))
+    missing = tuple(
+        label for label in baseline.get("scores", {}) if label not in current.get("scores", {})
+    )
+    return Comparison(tuple(rows), tuple(mismatches), tuple(notes), missing)

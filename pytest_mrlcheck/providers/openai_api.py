@@ -1,0 +1,518 @@
+"""``provider: openai``: any OpenAI-compatible ``/embeddings`` endpoint through the official client.
+
+Works with OpenAI, Azure OpenAI (its ``/openai/v1/`` base URL), vLLM, TEI, Ollama and Infinity.
+The ``openai`` package is imported only when texts must be encoded. The API key is read from the
+environment (``api_key_env``) at encode time and never kept on the encoder, nor put in its
+identity, repr or error messages.
+
+Retries are ours alone (the client's own are switched off): 429, 408, 5xx, timeouts and
+connection errors are retried with exponential backoff and full jitter, honouring ``Retry-After``
+(seconds, milliseconds via ``retry-after-ms``, or an HTTP date), capped. A 429 with
+``Retry-After`` pauses every request in flight of this encoder, not just the one that got it.
+
+Every response is checked before anything is returned: valid JSON, one vector per input (sorted
+by ``index``), equal dimension (the requested one when ``dimensions`` is set), finite values.
+Anything else raises :class:`ProviderError`, and since the caller writes nothing to the cache
+when ``encode`` raises, nothing corrupt is ever stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+
+from ..errors import ProviderError
+from ..spec import Prompts
+from . import ProviderContext, check_vectors
+
+if TYPE_CHECKING:
+    import openai
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_INPUTS_PER_REQUEST = 2048  # OpenAI's limit on the length of ``input``
+_RETRYABLE_STATUS = frozenset({408, 429})
+_SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "code", "password", "auth")
+_NO_KEY = "unused"  # sent when api_key_env is None (local servers without authentication)
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    """Everything the OpenAI-compatible provider needs; the key itself is never held here."""
+
+    name: str
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    dimensions: int | None = None
+    batch_size: int = 256
+    max_tokens_per_batch: int = 250_000
+    concurrency: int = 4
+    max_retries: int = 6
+    timeout: float = 60.0
+    normalize: bool = True
+    prompts: Prompts = field(default_factory=Prompts)
+    price_per_million_tokens: float | None = None
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name:
+            problems.append("name (the model) is empty")
+        if self.dimensions is not None and self.dimensions < 1:
+            problems.append(f"dimensions must be ≥ 1, got {self.dimensions}")
+        if not 1 <= self.batch_size <= MAX_INPUTS_PER_REQUEST:
+            problems.append(f"batch_size must be in 1..{MAX_INPUTS_PER_REQUEST}, got {self.batch_size}")
+        if self.max_tokens_per_batch < 1:
+            problems.append(f"max_tokens_per_batch must be ≥ 1, got {self.max_tokens_per_batch}")
+        if self.concurrency < 1:
+            problems.append(f"concurrency must be ≥ 1, got {self.concurrency}")
+        if self.max_retries < 0:
+            problems.append(f"max_retries must be ≥ 0, got {self.max_retries}")
+        if not self.timeout > 0:
+            problems.append(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.backoff_base < 0 or self.backoff_cap < 0:
+            problems.append("backoff_base and backoff_cap must be ≥ 0")
+        if self.price_per_million_tokens is not None and self.price_per_million_tokens < 0:
+            problems.append(f"price_per_million_tokens must be ≥ 0, got {self.price_per_million_tokens}")
+        if problems:
+            raise ProviderError(f"invalid settings for OpenAI-compatible model {self.name!r}: {'; '.join(problems)}")
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap upper-ish bound: UTF-8 bytes / 3 (≈ 1 token per CJK character, ¾ word in English)."""
+    return len(text.encode("utf-8")) // 3 + 1
+
+
+def plan_batches(inputs: Sequence[str], batch_size: int, max_tokens: int) -> list[tuple[int, int]]:
+    """``[start, end)`` slices in input order, each within ``batch_size`` texts and ``max_tokens``.
+
+    A single text above ``max_tokens`` goes alone (the server decides whether it fits).
+    """
+    batches: list[tuple[int, int]] = []
+    start, count, tokens = 0, 0, 0
+    for index, text in enumerate(inputs):
+        cost = estimate_tokens(text)
+        if count and (count >= batch_size or tokens + cost > max_tokens):
+            batches.append((start, index))
+            start, count, tokens = index, 0, 0
+        count += 1
+        tokens += cost
+    if count:
+        batches.append((start, len(inputs)))
+    return batches
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value.strip()) * scale
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def display_url(url: str) -> str:
+    """A base URL normalised for identity and messages: lower-case scheme and host, no default
+    port, no trailing slash, no user:password, secret-looking query values replaced by ``***``."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ProviderError(f"base_url {text!r} is not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        raise ProviderError(
+            f"base_url {_strip_userinfo(text)!r} is not an http(s) URL",
+            hint="for example http://localhost:8000/v1 (vLLM) or https://<resource>.openai.azure.com/openai/v1",
+        )
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[scheme]
+    netloc = host if port in (None, default_port) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    query = "&".join(
+        f"{k}={'***' if any(word in k.lower() for word in _SECRET_QUERY_WORDS) else v}"
+        for k, v in sorted(parse_qsl(parts.query, keep_blank_values=True))
+    )
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def _strip_userinfo(text: str) -> str:
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+
+
+class _Aborted(Exception):
+    """Another batch failed: stop this one quietly."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class OpenAIEncoder:
+    """Encodes through ``openai.OpenAI(...).embeddings``; counters feed the run summary.
+
+    ``requests`` counts HTTP attempts (retries included), ``retries`` the attempts repeated,
+    ``tokens`` the server's ``usage.total_tokens`` (or our estimate when it reports none).
+    """
+
+    def __init__(self, settings: OpenAISettings, context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.requests = 0
+        self.retries = 0
+        self.tokens = 0
+        self._lock = threading.Lock()
+        self._pause_until = 0.0
+
+    # -- description (no network, no key) -----------------------------------------------------
+
+    def _target_url(self) -> str:
+        """The URL given to the client; OPENAI_BASE_URL is resolved here so identity matches it."""
+        return self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+    @property
+    def base_url(self) -> str:
+        return display_url(self._target_url())
+
+    def _who(self) -> str:
+        try:
+            where = self.base_url
+        except ProviderError:
+            where = "(invalid base_url)"
+        return f"OpenAI-compatible endpoint {where} (model {self.settings.name!r})"
+
+    def __repr__(self) -> str:
+        try:
+            where = self.base_url
+        except ProviderError:
+            where = "(invalid)"
+        return f"OpenAIEncoder(model={self.settings.name!r}, base_url={where!r})"
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "provider": "openai",
+            "base_url": self.base_url,
+            "model": self.settings.name,
+            "dimensions": self.settings.dimensions,
+            "normalize": self.settings.normalize,
+        }
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """Tokens × price (USD or whatever ``price_per_million_tokens`` is in); None without a price."""
+        price = self.settings.price_per_million_tokens
+        return None if price is None else self.tokens * price / 1_000_000
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.settings.name,
+            "base_url": self.base_url,
+            "requests": self.requests,
+            "retries": self.retries,
+            "tokens": self.tokens,
+            "estimated_cost": self.estimated_cost,
+        }
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def _api_key(self) -> str:
+        env = self.settings.api_key_env
+        if env is None:
+            return _NO_KEY
+        key = os.environ.get(env, "").strip()
+        if not key:
+            raise ProviderError(
+                f"{self._who()} needs an API key: the environment variable {env} is not set",
+                hint=f"export {env}=... (in CI, from a secret); for a local server without "
+                "authentication set model.api_key_env: null",
+            )
+        return key
+
+    def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.settings.dimensions or 0), dtype=np.float32)
+        key = self._api_key()
+        prompt = self.settings.prompts.for_role(role) or ""
+        unique: dict[str, int] = {}
+        for text in texts:
+            unique.setdefault(prompt + text, len(unique))
+        inputs = list(unique)
+        batches = plan_batches(inputs, self.settings.batch_size, self.settings.max_tokens_per_batch)
+        try:
+            import openai
+        except ImportError:
+            raise ProviderError(
+                "the openai provider needs the openai package",
+                hint="pip install 'pytest-mrlcheck[openai]' (or pip install openai)",
+            ) from None
+        try:
+            client = openai.OpenAI(
+                api_key=key,
+                base_url=self._target_url(),
+                max_retries=0,
+                timeout=self.settings.timeout,
+            )
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"{self._who()}: cannot create the client: {_redact(str(exc), key)}") from None
+        with client:
+            parts = self._run(client, key, [inputs[a:b] for a, b in batches])
+        dims = {part.shape[1] for part in parts}
+        if len(dims) != 1:
+            raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
+        vectors = np.concatenate(parts, axis=0)
+        vectors = check_vectors(vectors, len(inputs), self._who())
+        if self.settings.normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+        rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
+        return vectors[rows].astype(np.float32, copy=False)
+
+    def _run(self, client: openai.OpenAI, key: str, batches: list[list[str]]) -> list[np.ndarray]:
+        abort = threading.Event()
+        workers = min(self.settings.concurrency, len(batches))
+        if workers == 1:
+            return [self._request(client, key, batch, abort) for batch in batches]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrlcheck-openai") as pool:
+            futures = [pool.submit(self._request, client, key, batch, abort) for batch in batches]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            if failed is not None:
+                abort.set()
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+                # Report the first real failure, not a batch that stopped because of it.
+                errors: list[BaseException] = []
+                for future in futures:
+                    error = None if future.cancelled() else future.exception()
+                    if error is not None and not isinstance(error, _Aborted):
+                        errors.append(error)
+                raise errors[0] if errors else ProviderError(f"{self._who()}: the requests were aborted")
+            return [future.result() for future in futures]
+
+    def _wait_for_pause(self, abort: threading.Event) -> None:
+        while True:
+            with self._lock:
+                remaining = self._pause_until - time.monotonic()
+            if remaining <= 0:
+                return
+            if abort.wait(remaining):
+                raise _Aborted
+
+    def _request(self, client: openai.OpenAI, key: str, batch: list[str], abort: threading.Event) -> np.ndarray:
+        settings = self.settings
+        last = ""
+        for attempt in range(settings.max_retries + 1):
+            if abort.is_set():
+                raise _Aborted
+            self._wait_for_pause(abort)
+            with self._lock:
+                self.requests += 1
+            try:
+                vectors, tokens = self._attempt(client, key, batch)
+            except _Retryable as retry:
+                last = retry.reason
+                if attempt == settings.max_retries:
+                    break
+                if retry.retry_after is not None:
+                    wait_for = min(retry.retry_after, settings.backoff_cap)
+                    wait_for += random.uniform(0, 0.1 * wait_for)  # spread the herd a little
+                else:
+                    wait_for = random.uniform(0, min(settings.backoff_cap, settings.backoff_base * 2**attempt))
+                with self._lock:
+                    self.retries += 1
+                    if retry.rate_limited and retry.retry_after is not None:
+                        self._pause_until = max(self._pause_until, time.monotonic() + wait_for)
+                if abort.wait(wait_for):
+                    raise _Aborted from None
+                continue
+            with self._lock:
+                self.tokens += tokens
+            return vectors
+        raise ProviderError(
+            f"{self._who()} gave up after {settings.max_retries} retries "
+            f"({settings.max_retries + 1} attempts); last error: {last}",
+            hint="the server is overloaded, rate-limiting or unreachable; lower model.concurrency, raise "
+            "model.max_retries or model.timeout, or re-run later (vectors already fetched stay cached)",
+        )
+
+    def _attempt(self, client: openai.OpenAI, key: str, batch: list[str]) -> tuple[np.ndarray, int]:
+        """One HTTP request → (vectors, tokens); raises ``_Retryable`` or :class:`ProviderError`."""
+        import openai
+
+        settings = self.settings
+        extra: dict[str, Any] = {}
+        if settings.dimensions is not None:
+            extra["dimensions"] = settings.dimensions
+        try:
+            raw = client.embeddings.with_raw_response.create(
+                model=settings.name, input=batch, encoding_format="base64", **extra
+            )
+            content = raw.content
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            message = _redact(_status_message(exc), key)
+            if status in _RETRYABLE_STATUS or status >= 500:
+                headers = exc.response.headers
+                retry_after = retry_after_seconds(headers)
+                raise _Retryable(f"HTTP {status}: {message}", retry_after, rate_limited=status == 429) from None
+            raise ProviderError(f"{self._who()} answered HTTP {status}: {message}", hint=_status_hint(status, settings))
+        except openai.APITimeoutError:
+            raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+            raise _Retryable(f"connection error: {_redact(detail, key)}") from None
+        except openai.OpenAIError as exc:
+            raise ProviderError(f"{self._who()}: {type(exc).__name__}: {_redact(str(exc), key)}") from None
+        vectors, usage = self._parse(content, len(batch), lambda text: _redact(text, key))
+        return vectors, usage if usage is not None else sum(estimate_tokens(t) for t in batch)
+
+    def _parse(self, content: bytes, count: int, redact: Callable[[str], str]) -> tuple[np.ndarray, int | None]:
+        """Check a response body and turn it into a ``count × d`` float32 matrix in input order."""
+        who = self._who()
+        try:
+            body = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            preview = redact(content[:120].decode("utf-8", "replace"))
+            raise ProviderError(
+                f"{who} returned a body that is not valid JSON ({len(content)} bytes; truncated, or not the "
+                f"embeddings API): {preview!r}",
+                hint="check base_url (it usually ends in /v1) and any proxy in between; nothing was cached",
+            ) from None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise ProviderError(f"{who} returned JSON without a 'data' list: {redact(repr(body)[:200])}")
+        if len(data) != count:
+            raise ProviderError(
+                f"{who} returned {len(data)} vectors for {count} texts",
+                hint="the server dropped or added items; nothing was cached — lower model.batch_size",
+            )
+        rows: list[np.ndarray | None] = [None] * count
+        for position, item in enumerate(data):
+            index = item.get("index") if isinstance(item, dict) else None
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+                raise ProviderError(f"{who} returned item {position} with a missing or invalid index {index!r}")
+            if rows[index] is not None:
+                raise ProviderError(f"{who} returned index {index} twice; cannot tell which vector is whose")
+            rows[index] = self._vector(item.get("embedding"), index, who)
+        vectors = [row for row in rows if row is not None]
+        dims = sorted({row.shape[0] for row in vectors})
+        if len(dims) != 1:
+            raise ProviderError(f"{who} returned vectors of different dimensions {dims} in one response")
+        wanted = self.settings.dimensions
+        if wanted is not None and dims[0] != wanted:
+            raise ProviderError(
+                f"{who} returned {dims[0]}-dimensional vectors; expected {wanted} (dimensions: {wanted})",
+                hint="the server ignores 'dimensions' — remove it and let mrlcheck's views truncate",
+            )
+        matrix = np.stack(vectors).astype(np.float32, copy=False)
+        bad = ~np.isfinite(matrix).all(axis=1)
+        if bad.any():
+            raise ProviderError(
+                f"{who} returned NaN or infinite values in {int(bad.sum())} of {count} vectors",
+                hint="nothing was written to the cache; check the server's precision settings",
+            )
+        usage = body.get("usage")
+        total = usage.get("total_tokens") if isinstance(usage, dict) else None
+        tokens = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        return matrix, tokens
+
+    @staticmethod
+    def _vector(value: Any, index: int, who: str) -> np.ndarray:
+        if isinstance(value, str):
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ProviderError(f"{who} returned an embedding (index {index}) that is not valid base64") from None
+            if len(raw) % 4:
+                raise ProviderError(f"{who} returned a base64 embedding (index {index}) of {len(raw)} bytes, "
+                                    "not a whole number of float32 values")
+            vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        elif isinstance(value, list) and all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in value
+        ):
+            vector = np.asarray(value, dtype=np.float32)
+        else:
+            raise ProviderError(f"{who} returned an embedding (index {index}) that is neither a list of numbers "
+                                "nor base64 text")
+        if vector.size == 0:
+            raise ProviderError(f"{who} returned an empty embedding (index {index})")
+        return vector
+
+
+def _redact(text: str, key: str) -> str:
+    return text.replace(key, "***") if key and key != _NO_KEY else text
+
+
+def _status_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        message = error.get("message") if isinstance(error, dict) else error
+        if isinstance(message, str) and message:
+            return message[:300]
+    if isinstance(body, str) and body:
+        return body[:300]
+    return str(getattr(exc, "message", "") or "no details")[:300]
+
+
+def _status_hint(status: int, settings: OpenAISettings) -> str | None:
+    if status in (401, 403):
+        return (f"check the key in ${settings.api_key_env}" if settings.api_key_env
+                else "the server wants a key: set model.api_key_env")
+    if status == 404:
+        return "check model.name and base_url (OpenAI-compatible servers usually serve under /v1)"
+    if status == 413:
+        return "the request is too large: lower model.batch_size or model.max_tokens_per_batch"
+    if status in (400, 422):
+        return ("the server rejected the request: check the model name, the 'dimensions' setting and "
+                "that no text is empty or longer than the model's input limit")
+    return None
+
+
+__all__ = ["OpenAIEncoder", "OpenAISettings", "display_url", "estimate_tokens", "plan_batches",
+           "retry_after_seconds"]

@@ -1,0 +1,142 @@
+"""Recorded baselines: round trips, failures that say what changed, no churn, concurrent updates."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_mrlcheck import baseline as baselines
+from tests.helpers import FAKE_SPEC
+
+SPEC = FAKE_SPEC + "baseline: {path: baselines/fake.json, tolerance: 0.005}\n"
+
+
+def _run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return project.runpytest("--mrlcheck-cache-dir", "cache", "--color=no", "--mrlcheck-json", "report.json", *args)
+
+
+def _baseline_summary(project: pytest.Pytester) -> str:
+    (spec,) = json.loads((project.path / "report.json").read_text())["specs"]
+    (check,) = [c for c in spec["checks"] if c["kind"] == "baseline"]
+    return str(check["summary"])
+
+
+def test_missing_baseline_fails_with_the_command_to_create_it(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(SPEC)
+    result = _run(fake_project, "-k", "baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["no baseline file at */baselines/fake.json; record one with: "
+                                 "pytest */demo.mrl.yaml --mrlcheck-update-baseline"])
+
+
+def test_record_then_compare_round_trip(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    path = fake_project.path / "baselines" / "fake.json"
+    content = json.loads(path.read_text())
+    entry = content["specs"]["fake-sts"]
+    assert content["schema"] == baselines.SCHEMA
+    assert entry["provenance"]["metric"] == "spearman"
+    assert entry["provenance"]["task"]["units"] == 80
+    assert entry["provenance"]["model"]["provider"] == "python"
+    assert "numpy" in entry["provenance"]["packages"]
+    assert {"prefix[8]", "prefix[64]", "window[0:16]", "random[8]"} <= set(entry["scores"])
+    assert set(entry["random_margins"]) == {"random[8]", "random[16]"}
+    before = path.read_text()
+    _run(fake_project).assert_outcomes(passed=9)
+    assert _baseline_summary(fake_project).startswith(
+        "no view dropped by more than 0.005 against the baseline (worst Δ +0.0000)")
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    assert path.read_text() == before, "nothing changed, so nothing is rewritten"
+
+
+def test_a_drop_beyond_tolerance_fails_with_baseline_now_and_delta(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    path = fake_project.path / "baselines" / "fake.json"
+    content = json.loads(path.read_text())
+    content["specs"]["fake-sts"]["scores"]["prefix[16]"] += 0.05
+    path.write_text(json.dumps(content))
+    result = _run(fake_project, "-k", "baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "1 of * views dropped by more than 0.005 against the baseline (worst -0.0500: prefix[[]16])*",
+        "*view*baseline*now*Δ*",
+        "*prefix[[]16]*-0.0500*",
+    ])
+
+
+def test_a_changed_dataset_says_exactly_what_changed(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    write_spec(SPEC.replace("    path: data/pairs.csv", "    path: data/pairs.csv\n    limit: 60"))
+    result = _run(fake_project, "-k", "baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*recorded under different conditions*dataset: recorded on data with fingerprint "
+                                 "*(80 units), now *(60 units): the texts or labels changed*"])
+    write_spec(SPEC.replace("kind: sts", "kind: sts\n  metric: pearson"))
+    result = _run(fake_project, "-k", "baseline")
+    result.stdout.fnmatch_lines(["*metric: recorded spearman, now pearson*"])
+
+
+def test_a_changed_model_is_reported_not_failed(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    module = fake_project.path / "fake_encoder.py"
+    module.write_text(module.read_text() + "\n# a retrained model, same behaviour\n")
+    _run(fake_project, "-k", "baseline").assert_outcomes(passed=1)
+    assert "; model changed: recorded {" in _baseline_summary(fake_project)
+
+
+def test_corrupt_baseline_file_is_a_clear_failure(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(SPEC)
+    path = fake_project.path / "baselines" / "fake.json"
+    path.parent.mkdir()
+    path.write_text("{ not json")
+    result = _run(fake_project, "-k", "baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fake.json:1: the baseline file is not valid JSON*"])
+    assert path.read_text() == "{ not json", "a user's file is never overwritten by a compare run"
+
+
+def _update(path: str, name: str) -> None:
+    entry = {"provenance": {"model": {"m": name}}, "scores": {"prefix[8]": 0.5}, "random_margins": {}}
+    for _ in range(20):
+        baselines.update(Path(path), name, entry)
+        entry["scores"]["prefix[8]"] += 0.01
+
+
+def test_concurrent_updates_of_different_specs_keep_every_entry(tmp_path: Path) -> None:
+    path = tmp_path / "shared.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_update, args=(str(path), f"spec-{i}")) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    content = json.loads(path.read_text())
+    assert sorted(content["specs"]) == [f"spec-{i}" for i in range(4)]
+    assert all(entry["scores"]["prefix[8]"] == pytest.approx(0.69) for entry in content["specs"].values())
+
+
+def test_two_workers_update_one_file(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(SPEC)
+    write_spec(SPEC.replace("fake-sts", "other-spec"), name="other")
+    result = fake_project.runpytest_subprocess("-n", "2", "--mrlcheck-cache-dir", "cache",
+                                               "--mrlcheck-update-baseline")
+    result.assert_outcomes(passed=18)
+    content = json.loads((fake_project.path / "baselines" / "fake.json").read_text())
+    assert sorted(content["specs"]) == ["fake-sts", "other-spec"]
