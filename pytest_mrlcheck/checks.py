@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from .evaluation import SpecResult
 from .spec import Spec
 from .views import dims_label, prefix_label, random_label, window_label
@@ -77,6 +79,16 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
     if spec.baseline:
         plans.append(CheckPlan("baseline", "baseline", spec.baseline.line))
+    if spec.compare:
+        pairs = compare_pairs(spec)
+        if pairs is None:
+            plans.append(CheckPlan("compare", "compare", spec.compare.line))
+        else:
+            plans += [
+                CheckPlan(f"compare[{mine}]" if mine == theirs else f"compare[{mine}:{theirs}]", "compare",
+                          spec.compare.line, dims=mine, label=str(theirs))
+                for mine, theirs in pairs
+            ]
     return plans
 
 
@@ -84,7 +96,26 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def _minimum(name: str, kind: str, view: str, score: float, minimum: float) -> Verdict:
+def _ci_text(interval: tuple[float, float], confidence: float) -> str:
+    return f"{confidence:.0%} CI [{_fmt(interval[0])}, {_fmt(interval[1])}]"
+
+
+def _minimum(
+    name: str, kind: str, view: str, result: SpecResult, score: float, minimum: float, confidence: float | None
+) -> Verdict:
+    interval = result.interval(view, confidence) if confidence else None
+    if confidence and interval is not None:
+        low = interval[0]
+        ok = low >= minimum
+        ci = _ci_text(interval, confidence)
+        summary = (
+            f"{view} scores {_fmt(score)}, {ci}: its lower bound is ≥ {_fmt(minimum)}"
+            if ok
+            else f"{view} scores {_fmt(score)}, {ci}: the lower bound {_fmt(low)} is below the minimum "
+            f"{_fmt(minimum)} (gap {low - minimum:+.4f})"
+        )
+        row = Row(view, score, f"CI low ≥ {_fmt(minimum)}", low - minimum, ok, note=ci)
+        return Verdict(name, kind, ok, low, minimum, summary, (row,))
     ok = score >= minimum
     summary = (
         f"{view} scores {_fmt(score)} ≥ {_fmt(minimum)}"
@@ -99,7 +130,8 @@ def _judge_prefix(plan: CheckPlan, result: SpecResult) -> Verdict:
     checks = result.spec.checks
     assert checks.prefix and plan.dims
     minimum = next(t.value for t in checks.prefix.thresholds if t.dims == plan.dims)
-    return _minimum(plan.name, "prefix", prefix_label(plan.dims), result.prefix(plan.dims), minimum)
+    return _minimum(plan.name, "prefix", prefix_label(plan.dims), result, result.prefix(plan.dims), minimum,
+                    checks.prefix.confidence)
 
 
 def _judge_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -107,7 +139,7 @@ def _judge_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
     assert checks.dims and plan.label
     minimum = next(t.value for t in checks.dims.thresholds if t.label == plan.label)
     view = dims_label(plan.label)
-    return _minimum(plan.name, "dims", view, result.scores[view], minimum)
+    return _minimum(plan.name, "dims", view, result, result.scores[view], minimum, checks.dims.confidence)
 
 
 def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -119,6 +151,21 @@ def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
     achieved = score / full if full else float("nan")
     ok = score >= target
     view = prefix_label(plan.dims)
+    confidence = checks.relative.confidence
+    reps, full_reps = result.replicates.get(view), result.replicates.get(prefix_label(result.full_dim))
+    if confidence and reps is not None and full_reps is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = reps / full_reps
+        ratios = ratios[np.isfinite(ratios)]
+        low, high = np.quantile(ratios, [(1 - confidence) / 2, (1 + confidence) / 2])
+        ok = bool(low >= ratio)
+        ci = f"{confidence:.0%} CI of the share [{low:.1%}, {high:.1%}]"
+        summary = (
+            f"{view} keeps {achieved:.1%} of the full score; {ci}"
+            + ("" if ok else f": the lower bound is below the required {ratio:.1%}")
+        )
+        row = Row(view, score, f"CI low ≥ {ratio:.1%} of full", float(low - ratio), ok, note=ci)
+        return Verdict(plan.name, "relative", ok, float(low), ratio, summary, (row,))
     summary = (
         f"{view} keeps {achieved:.1%} of the full score"
         if ok
@@ -136,7 +183,12 @@ def _judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
     for start in range(0, result.full_dim - seg.width + 1, seg.step):
         view = window_label(start, start + seg.width)
         score = result.scores[view]
-        rows.append(Row(view, score, f"≥ {_fmt(seg.min)}", score - seg.min, score >= seg.min))
+        interval = result.interval(view, seg.confidence) if seg.confidence else None
+        if seg.confidence and interval is not None:
+            rows.append(Row(view, score, f"CI low ≥ {_fmt(seg.min)}", interval[0] - seg.min, interval[0] >= seg.min,
+                            note=_ci_text(interval, seg.confidence)))
+        else:
+            rows.append(Row(view, score, f"≥ {_fmt(seg.min)}", score - seg.min, score >= seg.min))
     worst = min(rows, key=lambda r: r.score or 0.0)
     failing = [r for r in rows if not r.ok]
     ok = not failing
@@ -242,7 +294,7 @@ def failure_table(verdict: Verdict, limit: int = 12) -> str:
     shown = rows[:limit]
     header: tuple[str, ...]
     if any(r.baseline is not None for r in shown):
-        header = ("view", "baseline", "now", "Δ")
+        header = ("view", "reference" if verdict.kind == "compare" else "baseline", "now", "Δ")
         body = [(r.view, _fmt(r.baseline or 0.0), _fmt(r.score or 0.0), r.note.removeprefix("Δ ")) for r in shown]
     else:
         header = ("view", "score", "bound", "gap")
@@ -283,11 +335,18 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
         )
         return Verdict("baseline", "baseline", False, None, tolerance, summary_text, ())
     comparison = baselines.compare(recorded, current, tolerance)
-    rows = tuple(
-        Row(view, now, f"≥ {then:.4f} − {tolerance:g}", delta + tolerance, ok,
-            note=f"Δ {delta:+.4f}", baseline=then)
-        for view, then, now, delta, ok in comparison.rows
-    )
+    significance = spec.baseline.significance
+    rows_list = []
+    for view, then, now, delta, ok in comparison.rows:
+        note = f"Δ {delta:+.4f}"
+        reps = result.replicates.get(view)
+        if significance and reps is not None and not ok:
+            p_value = one_sided_p(reps, then - tolerance)
+            ok = p_value >= significance
+            note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
+        rows_list.append(Row(view, now, f"≥ {then:.4f} − {tolerance:g}", delta + tolerance, ok, note=note,
+                             baseline=then))
+    rows = tuple(rows_list)
     notes = "; ".join(comparison.notes)
     if comparison.mismatches:
         summary_text = (
@@ -300,7 +359,9 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
     worst = min((r.gap - tolerance for r in rows if r.gap is not None), default=0.0)
     if failing:
         summary_text = (
-            f"{len(failing)} of {len(rows)} views dropped by more than {tolerance:g} against the baseline "
+            f"{len(failing)} of {len(rows)} views dropped by more than {tolerance:g} "
+            + (f"(significant at {significance:g}) " if significance else "")
+            + "against the baseline "
             f"(worst {worst:+.4f}: {min(failing, key=lambda r: r.gap or 0).view})"
         )
     else:
@@ -310,3 +371,63 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
     if notes:
         summary_text += f"; {notes}"
     return Verdict("baseline", "baseline", not failing, worst, -tolerance, summary_text, rows)
+
+
+def one_sided_p(replicates: np.ndarray, floor: float) -> float:
+    """Bootstrap p-value of "the true score is at least ``floor``": share of replicates at or above it."""
+    finite = replicates[np.isfinite(replicates)]
+    return float((1 + np.sum(finite >= floor)) / (1 + finite.size))
+
+
+def compare_pairs(spec: Spec) -> list[tuple[int, int]] | None:
+    """(candidate dims, reference dims) items of a compare section; ``None``: one item over common prefixes."""
+    assert spec.compare
+    if spec.compare.pairs:
+        return list(spec.compare.pairs)
+    if spec.views.prefix:
+        return [(k, k) for k in spec.views.prefix]
+    return None
+
+
+def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) -> Verdict:
+    """The candidate's prefixes against the reference model's on the same data."""
+    spec = result.spec
+    cmp = spec.compare
+    assert cmp
+    if reference.dataset_fingerprint != result.dataset_fingerprint:  # pragma: no cover - same spec data
+        return Verdict(plan.name, "compare", False, None, None, "the reference saw different data", ())
+    if plan.dims is not None and plan.label is not None:
+        pairs = [(plan.dims, int(plan.label))]
+    else:
+        common = sorted(set(result.plan.prefixes) & set(reference.plan.prefixes))
+        pairs = [(k, k) for k in common]
+    rows = []
+    for mine, theirs in pairs:
+        if theirs not in reference.plan.prefixes or mine not in result.plan.prefixes:
+            missing = theirs if theirs not in reference.plan.prefixes else mine
+            return Verdict(plan.name, "compare", False, None, None,
+                           f"prefix[{missing}] is beyond one of the models' dimensions "
+                           f"(candidate {result.full_dim}, reference {reference.full_dim})", ())
+        now, then = result.prefix(mine), reference.prefix(theirs)
+        delta = now - then
+        ok = delta >= -cmp.max_drop - 1e-12
+        note = f"Δ {delta:+.4f}"
+        view = prefix_label(mine) if mine == theirs else f"{prefix_label(mine)} vs {prefix_label(theirs)}"
+        mine_reps = result.replicates.get(prefix_label(mine))
+        their_reps = reference.replicates.get(prefix_label(theirs))
+        if cmp.significance and not ok and mine_reps is not None and their_reps is not None:
+            p_value = one_sided_p(mine_reps - their_reps, -cmp.max_drop)
+            ok = p_value >= cmp.significance
+            note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
+        rows.append(Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok,
+                        note=note, baseline=then))
+    failing = [r for r in rows if not r.ok]
+    worst = min((r.gap - cmp.max_drop for r in rows if r.gap is not None), default=0.0)
+    who = f"{spec.model.label} vs {cmp.model.label}"
+    summary = (
+        f"{who}: no view is worse by more than {cmp.max_drop:g} (worst Δ {worst:+.4f})"
+        if not failing
+        else f"{who}: {len(failing)} of {len(rows)} views are worse by more than {cmp.max_drop:g} "
+        f"(worst Δ {worst:+.4f} at {min(failing, key=lambda r: r.gap or 0).view})"
+    )
+    return Verdict(plan.name, "compare", not failing, worst, -cmp.max_drop, summary, tuple(rows))

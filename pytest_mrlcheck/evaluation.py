@@ -14,7 +14,7 @@ from .data import load_beir, load_sts
 from .embed import EncodeStats, embed_texts
 from .errors import EvaluationError
 from .providers import Encoder, ProviderContext, make_encoder
-from .spec import Spec
+from .spec import BootstrapSpec, Spec
 from .store import VectorStore
 from .tasks import sts
 from .views import ViewPlan, plan_views, prefix_label, random_label, window_label
@@ -91,6 +91,7 @@ class SpecResult:
     dataset_fingerprint: str
     details: dict[str, Any]
     model_identity: dict[str, Any]
+    replicates: dict[str, np.ndarray]
     encoding: dict[str, int]
     seconds: dict[str, float]
 
@@ -101,6 +102,18 @@ class SpecResult:
     @property
     def full_score(self) -> float:
         return self.scores[prefix_label(self.plan.full_dim)]
+
+    def interval(self, label: str, confidence: float) -> tuple[float, float] | None:
+        """Percentile bootstrap interval of a view's score, if replicates were computed."""
+        reps = self.replicates.get(label)
+        if reps is None:
+            return None
+        finite = reps[np.isfinite(reps)]
+        if finite.size == 0:
+            return None
+        tail = (1.0 - confidence) / 2.0
+        low, high = np.quantile(finite, [tail, 1.0 - tail])
+        return float(low), float(high)
 
     def prefix(self, k: int) -> float:
         if k in self.sweep:
@@ -117,6 +130,7 @@ class Prepared:
     texts: int
     fingerprint: str
     score: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray]
+    replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
 
 
@@ -132,7 +146,13 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
         return sts.score_views(left, right, data.gold, ranges, masks, spec.task.metric, spec.task.similarity)
 
-    return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, {})
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import sts_replicates
+
+        similarities = sts.pair_similarities(left, right, ranges, masks, spec.task.similarity)
+        return sts_replicates(similarities, data.gold, spec.task.metric, resamples=resamples, seed=seed)
+
+    return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {})
 
 
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -154,16 +174,24 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
     exclude = (retrieval.identical_id_exclusions(data.query_ids, data.doc_ids)
                if spec.task.ignore_identical_ids else None)
 
-    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+    def scored(ranges: list[tuple[int, int]], masks: np.ndarray) -> Any:
         views = retrieval.views_from_plan(ranges, masks)
-        scored = retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
-                                       spec.task.similarity, exclude=exclude)
-        return np.asarray(scored.means[spec.task.metric], dtype=np.float64)
+        return retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
+                                     spec.task.similarity, exclude=exclude)
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return np.asarray(scored(ranges, masks).means[spec.task.metric], dtype=np.float64)
+
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        per_query = scored(ranges, masks).per_query[spec.task.metric]
+        return mean_replicates(per_query, resamples=resamples, seed=seed)
 
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
-                    data.fingerprint(), score, details)
+                    data.fingerprint(), score, replicates, details)
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -208,6 +236,19 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         family.k: RandomStats(family.k, tuple(random_scores[random_label(family.k)]), scores[prefix_label(family.k)])
         for family in plan.random
     }
+    replicates: dict[str, np.ndarray] = {}
+    if spec.needs_bootstrap:
+        boot = spec.bootstrap or BootstrapSpec()
+        dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if label.startswith("dims[")]]
+        dims_labels = [label for label, _ in mask_keys if label.startswith("dims[")]
+        reps = prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed)
+        range_labels = {(0, k): prefix_label(k) for k in plan.prefixes}
+        range_labels.update({(s, e): window_label(s, e) for s, e in plan.windows})
+        for column, key in enumerate(ranges):
+            if key in range_labels:
+                replicates[range_labels[key]] = reps[:, column]
+        for offset, label in enumerate(dims_labels):
+            replicates[label] = reps[:, len(ranges) + offset]
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -220,6 +261,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         dataset_fingerprint=prepared.fingerprint,
         details=prepared.details,
         model_identity=encoder.identity(),
+        replicates=replicates,
         encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
         seconds=timings,
     )

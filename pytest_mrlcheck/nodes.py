@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from .checks import CheckPlan, Verdict, failure_table, judge, judge_baseline, plan_checks
+from .checks import (
+    CheckPlan,
+    Verdict,
+    compare_pairs,
+    failure_table,
+    judge,
+    judge_baseline,
+    judge_compare,
+    plan_checks,
+)
 from .errors import MrlcheckError, SpecError
 from .options import get_option
-from .spec import Spec, load_specs
+from .spec import BootstrapSpec, Checks, Spec, ViewsSpec, load_specs
 from .state import STATE_KEY, worker_id
+
+
+def reference_spec(spec: Spec) -> Spec:
+    """The spec as the compare section's reference model sees it: same data, the needed prefixes."""
+    assert spec.compare
+    pairs = compare_pairs(spec)
+    views = ViewsSpec(prefix=tuple(sorted({theirs for _, theirs in pairs})) if pairs else None)
+    bootstrap = spec.bootstrap or (BootstrapSpec() if spec.compare.significance else None)
+    return dataclasses.replace(spec, name=f"{spec.name}/reference", model=spec.compare.model, checks=Checks(),
+                               views=views, baseline=None, compare=None, bootstrap=bootstrap)
 
 
 class CheckFailed(Exception):
@@ -80,6 +100,13 @@ class CheckItem(pytest.Item):
         if self.plan.kind == "baseline":
             update = bool(get_option(self.config, "update_baseline"))
             self.verdict = judge_baseline(result, self.summary, update)
+        elif self.plan.kind == "compare":
+            try:
+                reference = state.result_for(f"{self.spec_id}::reference", reference_spec(self.spec))
+            except MrlcheckError as exc:
+                self.error = exc
+                raise
+            self.verdict = judge_compare(self.plan, result, reference)
         else:
             self.verdict = judge(self.plan, result)
         if not self.verdict.passed:

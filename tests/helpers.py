@@ -33,6 +33,15 @@ def encode(texts, role):
     return np.stack([sum(_word(w) for w in t.lower().split()) * WEIGHTS for t in texts])
 
 
+def noisy(texts, role):
+    """A worse model: the same vectors with per-text deterministic noise."""
+    out = encode(texts, role)
+    for row, text in zip(out, texts):
+        seed = int.from_bytes(hashlib.sha256(("noise" + text).encode()).digest()[:8], "little")
+        row += np.random.default_rng(seed).standard_normal(DIM) * float(os.environ.get("FAKE_NOISE", "0.5"))
+    return out
+
+
 def broken(texts, role):
     out = encode(texts, role)
     out[0, 0] = float("nan")

@@ -45,9 +45,22 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
             "random": [family.k for family in result.plan.random],
             "dims": {name: len(dims) for name, dims in result.plan.dims.items()},
         },
+        "intervals": _intervals(result),
         "encoding": dict(result.encoding),
         "seconds": dict(result.seconds),
     }
+
+
+def _intervals(result: SpecResult) -> dict[str, dict[str, float]]:
+    """Bootstrap intervals of every view that has replicates (at the spec's confidence)."""
+    boot = result.spec.bootstrap
+    confidence = boot.confidence if boot else 0.95
+    out = {}
+    for label in result.replicates:
+        interval = result.interval(label, confidence)
+        if interval is not None:
+            out[label] = {"low": interval[0], "high": interval[1], "confidence": confidence}
+    return out
 
 
 def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -66,13 +66,19 @@ def build_table(record: dict[str, Any]) -> Any:
                   caption_justify="left")
     table.add_column("view")
     table.add_column("score", justify="right")
+    intervals = summary.get("intervals") or {}
+    if intervals:
+        confidence = next(iter(intervals.values()))["confidence"]
+        table.add_column(f"{confidence:.0%} CI", justify="right")
     table.add_column("of full", justify="right")
     table.add_column("bound")
     table.add_column("status")
-    baselines = {row["view"]: row for check in checks if check.get("kind") == "baseline"
+    reference_kind = next((kind for kind in ("baseline", "compare")
+                           if any(check.get("kind") == kind for check in checks)), None)
+    baselines = {row["view"]: row for check in checks if check.get("kind") == reference_kind
                  for row in check.get("rows") or []}
     if baselines:
-        table.add_column("baseline", justify="right")
+        table.add_column("baseline" if reference_kind == "baseline" else "reference", justify="right")
         table.add_column("Δ", justify="right")
     table.add_column("note")
     scores = summary["scores"]
@@ -84,8 +90,11 @@ def build_table(record: dict[str, Any]) -> Any:
         bound_text = "; ".join(b for b, _ in entries)
         statuses = [s for _, s in entries]
         status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
-        cells: list[Any] = [Text(label), score_text, share, Text(bound_text),
-                            Text(status, style=_STATUS_STYLE.get(status, ""))]
+        cells: list[Any] = [Text(label), score_text]
+        if intervals:
+            interval = intervals.get(label)
+            cells.append("" if interval is None else f"[{interval['low']:.4f}, {interval['high']:.4f}]")
+        cells += [share, Text(bound_text), Text(status, style=_STATUS_STYLE.get(status, ""))]
         if baselines:
             row = baselines.get(label)
             cells += ["", ""] if row is None else [
@@ -100,6 +109,7 @@ def build_table(record: dict[str, Any]) -> Any:
         label = f"prefix[{k}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     pad = ["", ""] if baselines else []
+    ci_pad = [""] if intervals else []
     for k in layout["random"]:
         label = f"random[{k}]"
         stats = scores[label]
@@ -110,14 +120,14 @@ def build_table(record: dict[str, Any]) -> Any:
     for label in shown:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     if hidden:
-        table.add_row(Text(f"… {hidden} more windows"), "", "", "", "", *pad, "all are in --mrlcheck-json")
+        table.add_row(Text(f"… {hidden} more windows"), "", *ci_pad, "", "", "", *pad, "all are in --mrlcheck-json")
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     for check in checks:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline") or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
-            table.add_row(Text(check["name"]), "", "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
+            table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
                           *pad, Text(check.get("summary", "")))
     return table
 
