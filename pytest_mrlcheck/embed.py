@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ProviderError
+from .errors import EvaluationError, ProviderError
 from .providers import Encoder
 from .store import VectorStore, text_key
 
@@ -39,6 +39,14 @@ def model_key(identity: dict[str, Any], role: str, prompt: str | None) -> tuple[
     return hashlib.sha256(canonical.encode()).hexdigest(), canonical
 
 
+@dataclass(frozen=True)
+class EncodePolicy:
+    """Limits on encoding in this run: ``offline`` forbids it, ``max_encode`` caps it (per process)."""
+
+    offline: bool = False
+    max_encode: int | None = None
+
+
 def embed_texts(
     texts: Sequence[str],
     role: str,
@@ -47,6 +55,7 @@ def embed_texts(
     store: VectorStore,
     stats: EncodeStats,
     label: str,
+    policy: EncodePolicy = EncodePolicy(),
 ) -> np.ndarray:
     """``len(texts) × d`` float32 matrix; encodes each missing text once, under a per-model lock."""
     key, canonical = model_key(encoder.identity(), role, prompt)
@@ -60,6 +69,18 @@ def embed_texts(
             found.update(store.get_many(key, [keys[i] for i in missing]))
             still = [i for i in missing if keys[i] not in found]
             hits += len(missing) - len(still)
+            if still and policy.offline:
+                raise EvaluationError(
+                    f"offline: would need to encode {len(still)} texts ({role} role) with {label}; "
+                    f"{hits} of {len(texts)} are cached",
+                    hint="run once without --mrlcheck-offline to fill the cache (or restore CI's cache)",
+                )
+            if still and policy.max_encode is not None and stats.encoded + len(still) > policy.max_encode:
+                raise EvaluationError(
+                    f"budget: encoding {len(still)} more texts with {label} would exceed "
+                    f"--mrlcheck-max-encode {policy.max_encode} ({stats.encoded} already encoded in this process)",
+                    hint="raise the limit, or warm the cache in a separate run",
+                )
             for start in range(0, len(still), _WRITE_EVERY):
                 batch = still[start : start + _WRITE_EVERY]
                 vectors = encoder.encode([texts[i] for i in batch], role)

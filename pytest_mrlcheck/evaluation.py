@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .data import load_beir, load_sts
-from .embed import EncodeStats, embed_texts
+from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError
 from .providers import Encoder, ProviderContext, make_encoder
 from .spec import BootstrapSpec, Spec
@@ -28,6 +28,7 @@ class RunContext:
     rootdir: Path
     device: str | None = None
     stats: EncodeStats = field(default_factory=EncodeStats)
+    policy: EncodePolicy = field(default_factory=EncodePolicy)
     loaded_models: dict[Any, Any] = field(default_factory=dict)
 
     def encoder_for(self, spec: Spec) -> Encoder:
@@ -135,7 +136,8 @@ class Prepared:
 
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
-    return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats, spec.model.label)
+    return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
+                       spec.model.label, run.policy)
 
 
 def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:

@@ -28,6 +28,16 @@ def _table_choice(value: str) -> str:
     return value
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {number}")
+    return number
+
+
 OPTIONS = (
     Option("cache_dir", "--mrlcheck-cache-dir", "string", None,
            "folder of the persistent embedding cache (default: inside pytest's cache dir, "
@@ -43,6 +53,10 @@ OPTIONS = (
            "write one PNG per spec into this folder (needs matplotlib; default: off)", "path"),
     Option("update_baseline", "--mrlcheck-update-baseline", "bool", False,
            "write (or refresh) the baseline file of every collected spec instead of comparing", "flag"),
+    Option("offline", "--mrlcheck-offline", "bool", False,
+           "never touch the network: a cache miss fails with the number of texts it would encode", "flag"),
+    Option("max_encode", "--mrlcheck-max-encode", "string", None,
+           "fail before encoding more than N texts in this process (default: no limit)"),
     Option("device", "--mrlcheck-device", "string", None,
            "device for local models, e.g. cpu or cuda:0 (default: the library's choice)"),
     Option("tables", "--mrlcheck-tables", "string", "all",
@@ -57,6 +71,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest = f"mrlcheck_{option.name}"
         if option.kind == "flag":
             group.addoption(option.flag, action="store_true", default=None, dest=dest, help=option.help)
+        elif option.name == "max_encode":
+            group.addoption(option.flag, default=None, dest=dest, type=_count, metavar="N", help=option.help)
         elif option.name == "tables":
             group.addoption(option.flag, default=None, dest=dest, type=_table_choice,
                             metavar="{" + ",".join(TABLE_CHOICES) + "}", help=option.help)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
+from .embed import EncodePolicy
 from .evaluation import RunContext, SpecResult, evaluate
 from .options import get_option
 from .spec import Spec
@@ -51,8 +52,15 @@ class RunState:
         if self._context is None:
             directory = self.cache_dir
             store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
+            max_encode = get_option(self.config, "max_encode")
             self._context = RunContext(
-                store=store, rootdir=self.config.rootpath, device=get_option(self.config, "device")
+                store=store,
+                rootdir=self.config.rootpath,
+                device=get_option(self.config, "device"),
+                policy=EncodePolicy(
+                    offline=bool(get_option(self.config, "offline")),
+                    max_encode=None if max_encode is None else int(max_encode),
+                ),
             )
         return self._context
 

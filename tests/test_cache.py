@@ -186,3 +186,29 @@ def test_concurrent_processes_encode_each_text_once(tmp_path: Path) -> None:
         assert worker.exitcode == 0
     lines = log.read_text(encoding="utf-8").splitlines()
     assert sorted(lines) == sorted(texts)
+
+
+def test_offline_fails_on_a_cache_miss_and_passes_when_warm(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(FAKE_SPEC)
+    cold = _run(fake_project, "--mrlcheck-offline")
+    cold.assert_outcomes(failed=N_ITEMS)
+    cold.stdout.fnmatch_lines(["offline: would need to encode 160 texts (query role) with fake_encoder:encode; "
+                               "0 of 160 are cached"])
+    assert encoded_lines(fake_project) == []
+    _run(fake_project).assert_outcomes(passed=N_ITEMS)
+    _run(fake_project, "--mrlcheck-offline").assert_outcomes(passed=N_ITEMS)
+    assert len(encoded_lines(fake_project)) == N_TEXTS
+
+
+def test_max_encode_stops_before_encoding(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec(FAKE_SPEC)
+    result = _run(fake_project, "--mrlcheck-max-encode", "100")
+    result.assert_outcomes(failed=N_ITEMS)
+    result.stdout.fnmatch_lines(["budget: encoding 160 more texts with fake_encoder:encode would exceed "
+                                 "--mrlcheck-max-encode 100 (0 already encoded in this process)"])
+    assert encoded_lines(fake_project) == []
+    _run(fake_project, "--mrlcheck-max-encode", "160").assert_outcomes(passed=N_ITEMS)
+    bad = _run(fake_project, "--mrlcheck-max-encode", "lots")
+    bad.stderr.fnmatch_lines(["*--mrlcheck-max-encode: expected a whole number, got 'lots'*"])

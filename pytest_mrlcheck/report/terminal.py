@@ -161,7 +161,8 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
     )
     for record in chosen:
         if record["summary"] is None:
-            console.print(Text.assemble((record["id"], "bold"), f": not evaluated: {record['error']}"))
+            reason = record["error"] or "an unexpected error (see the failures above)"
+            console.print(Text.assemble((record["id"], "bold"), f": not evaluated: {reason}"))
             continue
         console.print(build_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
