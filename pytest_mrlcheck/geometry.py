@@ -284,7 +284,12 @@ def _logsumexp(values: FloatArray) -> float:
 def _uniformity_by_prefix(
     X: FloatArray, sizes: Sequence[int], t: float, max_pairs: int | None, seed: int
 ) -> dict[int, float]:
-    """Uniformity loss of ``X[:, :k]`` for every ``k`` in ``sizes`` (ascending, distinct), one pass over dims."""
+    """Uniformity loss of ``X[:, :k]`` for every ``k`` in ``sizes`` (ascending, distinct), one pass over dims.
+
+    Cosines of the prefixes are accumulated segment by segment (dims ``[k_{p-1}, k_p)``), from
+    blocks of the Gram matrix when that costs at most a few times the pairs needed (all pairs, or
+    a sample of at most ``n² / 8`` pairs), else from the sampled rows themselves.
+    """
     n = X.shape[0]
     bounds = list(sizes)
     starts = [0, *bounds[:-1]]
@@ -292,8 +297,7 @@ def _uniformity_by_prefix(
     width = bounds[-1]
 
     # Row norms within every prefix (n × P).
-    squares = np.cumsum(np.add.reduceat(X[:, :width] ** 2, starts, axis=1), axis=1)
-    norms = np.sqrt(squares)
+    norms = np.sqrt(np.cumsum(np.add.reduceat(X[:, :width] ** 2, starts, axis=1), axis=1))
     empty_rows, empty_prefixes = np.nonzero(norms == 0)
     if empty_rows.size:
         raise ValueError(
@@ -303,28 +307,51 @@ def _uniformity_by_prefix(
 
     total_pairs = n * (n - 1) // 2
     parts: list[list[float]] = [[] for _ in bounds]
+
+    def add(p: int, cosines: FloatArray) -> None:
+        # ‖x̂ − ŷ‖² = 2 − 2cos for unit vectors; the clip removes rounding above cos = 1.
+        parts[p].append(_logsumexp(2.0 * t * (np.minimum(cosines, 1.0) - 1.0)))
+
     if max_pairs is None or total_pairs <= max_pairs:
-        count = total_pairs
-        rows = max(1, _BLOCK_ELEMENTS // n)
-        for start in range(0, n - 1, rows):
-            stop = min(n - 1, start + rows)
-            later = np.arange(n - start)[None, :] > np.arange(stop - start)[:, None]  # column j > row i
-            gram = np.zeros((stop - start, n - start))
-            for p, (low, high) in enumerate(segments):
-                gram += X[start:stop, low:high] @ X[start:, low:high].T
-                cosines = (gram / np.outer(norms[start:stop, p], norms[start:, p]))[later]
-                parts[p].append(_logsumexp(2.0 * t * (np.minimum(cosines, 1.0) - 1.0)))
+        count, sampled = total_pairs, False
+        first = second = np.empty(0, dtype=np.intp)
     else:
-        count = max_pairs
+        count, sampled = max_pairs, True
         first, second = _sample_pairs(n, count, seed)
+
+    if sampled and n * n > 8 * count:
+        # Few pairs for many rows: dot products of the sampled rows themselves.
         chunk = max(1, _BLOCK_ELEMENTS // width)
         for start in range(0, count, chunk):
             i, j = first[start : start + chunk], second[start : start + chunk]
             dots = np.cumsum(np.add.reduceat(X[i, :width] * X[j, :width], starts, axis=1), axis=1)
             cosines = dots / (norms[i] * norms[j])
-            exponents = 2.0 * t * (np.minimum(cosines, 1.0) - 1.0)  # −t‖x̂ − ŷ‖² for unit vectors
             for p in range(len(bounds)):
-                parts[p].append(_logsumexp(exponents[:, p]))
+                add(p, cosines[:, p])
+    else:
+        # Blocks of Gram rows [start, stop) × columns [offset, n): the upper triangle (j > i, so
+        # columns from `start` on), or the sampled pairs whose first row is in the block.
+        if sampled:
+            order = np.argsort(first, kind="stable")
+            first, second = first[order], second[order]
+        last_row = n if sampled else n - 1
+        rows = max(1, _BLOCK_ELEMENTS // n)
+        for start in range(0, last_row, rows):
+            stop = min(last_row, start + rows)
+            if sampled:
+                offset = 0
+                low, high = np.searchsorted(first, [start, stop])
+                block_rows, block_cols = first[low:high] - start, second[low:high]
+            else:
+                offset = start
+                block_rows, block_cols = np.nonzero(np.arange(start, n)[None, :] > np.arange(start, stop)[:, None])
+            if block_rows.size == 0:
+                continue
+            gram = np.zeros((stop - start, n - offset))
+            for p, (low_dim, high_dim) in enumerate(segments):
+                gram += X[start:stop, low_dim:high_dim] @ X[offset:, low_dim:high_dim].T
+                scale = norms[start + block_rows, p] * norms[offset + block_cols, p]
+                add(p, gram[block_rows, block_cols] / scale)
     return {k: _logsumexp(np.asarray(parts[p])) - math.log(count) for p, k in enumerate(bounds)}
 
 

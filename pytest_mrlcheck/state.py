@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
 from .embed import EncodePolicy
+from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
 from .evaluation import RunContext, SpecResult, evaluate
 from .options import get_option
 from .spec import Spec

@@ -399,7 +399,9 @@ class OpenAIEncoder:
                 headers = exc.response.headers
                 retry_after = retry_after_seconds(headers)
                 raise _Retryable(f"HTTP {status}: {message}", retry_after, rate_limited=status == 429) from None
-            raise ProviderError(f"{self._who()} answered HTTP {status}: {message}", hint=_status_hint(status, settings))
+            raise ProviderError(
+                f"{self._who()} answered HTTP {status}: {message}", hint=_status_hint(status, settings)
+            ) from None
         except openai.APITimeoutError:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
         except openai.APIConnectionError as exc:

@@ -30,6 +30,7 @@ def cluster_views(
 ) -> np.ndarray:
     """``V × n`` k-means cluster ids of the renormalised rows of every view (ranges, then masks)."""
     from sklearn.cluster import MiniBatchKMeans  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     vecs = np.asarray(vecs)
     if vecs.ndim != 2:
@@ -40,9 +41,10 @@ def cluster_views(
     out = np.zeros((len(views), vecs.shape[0]), dtype=np.intp)
     if n_clusters == 1:
         return out
-    for v, view in enumerate(views):
-        model = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch_size, n_init="auto", random_state=seed)
-        out[v] = model.fit(view_rows(vecs, view)).labels_
+    with threadpool_limits(limits=1):  # small fits: thread start-up and contention dominate
+        for v, view in enumerate(views):
+            model = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch_size, n_init="auto", random_state=seed)
+            out[v] = model.fit(view_rows(vecs, view)).labels_
     return out
 
 
