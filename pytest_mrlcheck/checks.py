@@ -77,6 +77,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    informed = spec.task.informed
+    if informed and informed.tolerance is not None:
+        plans.append(CheckPlan(f"informed[{informed.dims}]", "informed", informed.line, dims=informed.dims))
     if spec.baseline:
         plans.append(CheckPlan("baseline", "baseline", spec.baseline.line))
     if spec.compare:
@@ -273,7 +276,27 @@ def _judge_min_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "min_dims", ok, float(reached), float(md.max), summary, (row,))
 
 
+def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
+    informed, spec_informed = result.informed, result.spec.task.informed
+    assert informed and spec_informed and spec_informed.tolerance is not None and plan.dims
+    prefix, best = informed["prefix"], informed["score"]
+    tolerance = spec_informed.tolerance
+    ok = prefix >= best - tolerance
+    where = f"chosen on {informed['select_split']}, scored on {informed['eval_split']}"
+    summary = (
+        f"the first {plan.dims} dims score {_fmt(prefix)}; the best {plan.dims} dims ({where}) score "
+        f"{_fmt(best)}: the prefix is {best - prefix:+.4f} behind"
+        + ("" if ok else f", more than the tolerated {tolerance:g}")
+    )
+    rows = (
+        Row(f"informed[{plan.dims}]", best, "", None, ok, note=where),
+        Row(prefix_label(plan.dims), prefix, f"≥ informed − {tolerance:g}", prefix - best + tolerance, ok),
+    )
+    return Verdict(plan.name, "informed", ok, prefix - best, -tolerance, summary, rows)
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "informed": _judge_informed,
     "prefix": _judge_prefix,
     "relative": _judge_relative,
     "segments": _judge_segments,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,9 @@ class SpecResult:
     details: dict[str, Any]
     model_identity: dict[str, Any]
     replicates: dict[str, np.ndarray]
+    splits: dict[str, dict[str, float]]
+    split_correlations: dict[str, float]
+    informed: dict[str, Any] | None
     encoding: dict[str, int]
     seconds: dict[str, float]
 
@@ -196,6 +200,117 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                     data.fingerprint(), score, replicates, details)
 
 
+def _split_maps(
+    spec: Spec, plan: ViewPlan, scores: dict[str, float], prepared_for: Callable[[str], Prepared]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The sliding-window map (and prefixes) on every split, and how well the maps agree."""
+    if not spec.task.splits:
+        return {}, {}
+    if len(plan.windows) < 3:
+        raise EvaluationError(
+            f"{spec.path}:{spec.task.line}: task.splits compares window maps, and this spec has "
+            f"{len(plan.windows)} windows",
+            hint="add checks.segments or views.windows (at least 3 windows)",
+        )
+    ranges = [(0, k) for k in plan.prefixes] + list(plan.windows)
+    labels = [prefix_label(k) for k in plan.prefixes] + [window_label(s, e) for s, e in plan.windows]
+    maps: dict[str, dict[str, float]] = {}
+    for split in spec.task.splits:
+        if split == spec.task.data.split:
+            maps[split] = {label: scores[label] for label in labels}
+        else:
+            values = prepared_for(split).score(ranges, np.zeros((plan.full_dim, 0)))
+            maps[split] = dict(zip(labels, values.tolist(), strict=True))
+    window_labels = [window_label(s, e) for s, e in plan.windows]
+    correlations = {}
+    names = list(spec.task.splits)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a = np.array([maps[first][label] for label in window_labels])
+            b = np.array([maps[second][label] for label in window_labels])
+            if a.std() > 0 and b.std() > 0:
+                correlations[f"{first}~{second}"] = float(np.corrcoef(a, b)[0, 1])
+    return maps, correlations
+
+
+def _informed(
+    spec: Spec,
+    plan: ViewPlan,
+    prepared: Prepared,
+    prepared_for: Callable[[str], Prepared],
+    scores: dict[str, float],
+) -> dict[str, Any]:
+    """Choose the best ``dims`` dimensions on the selection split; score them on the evaluation split."""
+    informed = spec.task.informed
+    assert informed is not None
+    d, k = plan.full_dim, informed.dims
+    if k > d:
+        raise EvaluationError(f"{spec.path}:{informed.line}: task.informed.dims: asks for {k} dimensions "
+                              f"but the model gives {d}")
+    selector = prepared_for(informed.select_split)
+    blocks = [np.arange(start, min(start + informed.block, d)) for start in range(0, d, informed.block)]
+
+    def mask_of(groups: list[np.ndarray]) -> np.ndarray:
+        column = np.zeros((d, 1))
+        for group in groups:
+            column[group, 0] = 1.0
+        return column
+
+    chosen: list[np.ndarray] = []
+    if informed.method == "windows":
+        alone = selector.score([], np.concatenate([mask_of([b]) for b in blocks], axis=1))
+        for index in np.argsort(-alone, kind="stable"):
+            chosen.append(blocks[index])
+            if sum(len(b) for b in chosen) >= k:
+                break
+    else:
+        remaining = list(range(len(blocks)))
+        while sum(len(b) for b in chosen) < k:
+            candidates = np.concatenate([mask_of([*chosen, blocks[i]]) for i in remaining], axis=1)
+            best = remaining[int(np.argmax(selector.score([], candidates)))]
+            chosen.append(blocks[best])
+            remaining.remove(best)
+    dims = np.concatenate(chosen)[:k]
+    final = mask_of([dims])
+    evaluated = float(prepared.score([], final)[0])
+    selected = float(selector.score([], final)[0])
+    result = {
+        "dims": k,
+        "select_split": informed.select_split,
+        "eval_split": spec.task.data.split,
+        "method": informed.method,
+        "block": informed.block,
+        "chosen": sorted(int(i) for i in dims),
+        "score": evaluated,
+        "select_score": selected,
+        "prefix": scores[prefix_label(k)],
+    }
+    scores[f"informed[{k}]"] = evaluated
+    if informed.export is not None:
+        _export_dims(informed.export, spec, result)
+    return result
+
+
+def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
+    """Write the chosen dimensions for a production system (atomically)."""
+    import json
+    import os
+    import tempfile
+
+    payload = {
+        "model": spec.model.label,
+        "spec": spec.name,
+        "metric": spec.task.metric,
+        **{key: informed[key] for key in ("dims", "select_split", "eval_split", "method", "score", "prefix")},
+        "dimensions": informed["chosen"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(json.dumps(payload, indent=2) + "\n")
+    Path(temporary).replace(path)
+
+
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
     "sts": _prepare_sts,
     "retrieval": _prepare_retrieval,
@@ -251,6 +366,19 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
                 replicates[range_labels[key]] = reps[:, column]
         for offset, label in enumerate(dims_labels):
             replicates[label] = reps[:, len(ranges) + offset]
+    others: dict[str, Prepared] = {}
+
+    def prepared_for(split: str) -> Prepared:
+        if split not in others:
+            data = spec.task.data.with_split(split)
+            other = dataclasses.replace(spec, task=dataclasses.replace(spec.task, data=data))
+            others[split] = _PREPARERS[spec.task.kind](other, run, encoder)
+            if others[split].full_dim != prepared.full_dim:  # pragma: no cover - same model
+                raise EvaluationError(f"split {split!r} gave vectors of another size")
+        return others[split]
+
+    split_scores, correlations = _split_maps(spec, plan, scores, prepared_for)
+    informed = _informed(spec, plan, prepared, prepared_for, scores) if spec.task.informed else None
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -264,6 +392,9 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         details=prepared.details,
         model_identity=encoder.identity(),
         replicates=replicates,
+        splits=split_scores,
+        split_correlations=correlations,
+        informed=informed,
         encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
         seconds=timings,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -65,6 +66,32 @@ class DataSpec:
     limit: int | None = None
     document: str = "{title} {text}"
     line: int = 0
+    path_template: str | None = None  # the path as written, when it contains {split}
+
+    def with_split(self, split: str) -> DataSpec:
+        """The same data source for another split (a ``{split}`` path, or a BEIR qrels file)."""
+        if self.format == "beir":
+            return dataclasses.replace(self, split=split)
+        return dataclasses.replace(self, path=_resolve_template(self, split), split=split)
+
+
+def _resolve_template(data: DataSpec, split: str) -> Path:
+    assert data.path_template is not None
+    # path_template is absolute (resolved against the spec's folder when parsed)
+    return Path(data.path_template.replace("{split}", split))
+
+
+@dataclass(frozen=True)
+class InformedSpec:
+    """Choose the best ``dims`` dimensions on one split, score them on the evaluation split."""
+
+    dims: int
+    select_split: str
+    method: str = "greedy"  # greedy | windows
+    block: int = 16
+    tolerance: float | None = None  # with it, an item: prefix[dims] ≥ informed[dims] − tolerance
+    export: Path | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,8 @@ class TaskSpec:
     similarity: str = "cosine"
     ignore_identical_ids: bool = False
     line: int = 0
+    splits: tuple[str, ...] = ()
+    informed: InformedSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -491,10 +520,12 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     if not isinstance(path_text, str):
         raise ctx.error("task.data.path", data.line_of("path"), f"expected a file path, got {_type_name(path_text)}")
     split = _str(ctx, data, "split", "task.data")
+    template = None
     if "{split}" in path_text:
         if split is None:
             raise ctx.error("task.data.split", data.line_of("path"),
                             "the path contains {split} but no split is given")
+        template = str(Path(path_text) if Path(path_text).is_absolute() else ctx.path.parent.resolve() / path_text)
         path_text = path_text.replace("{split}", split)
     path = (ctx.path.parent / path_text).resolve() if not Path(path_text).is_absolute() else Path(path_text)
     fmt = data.get("format")
@@ -529,12 +560,13 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     if limit is not None:
         limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
     return DataSpec(path=path, format=fmt, columns=columns, header=header if fmt != "jsonl" else True,
-                    split=split, limit=limit, line=data.line)
+                    split=split, limit=limit, line=data.line, path_template=template)
 
 
 def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     task = _mapping(ctx, raw, "task", line)
-    _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity", "ignore_identical_ids"], "task")
+    _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity", "ignore_identical_ids", "splits",
+                                "informed"], "task")
     kind = _choice(ctx, task, "kind", "task", TASK_KINDS, None)
     data = _parse_data(ctx, _required(ctx, task, "data", "task", "data: {path: pairs.csv}"),
                        task.line_of("data"), kind)
@@ -551,8 +583,51 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     if ignore_ids and kind != "retrieval":
         raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
                         "only retrieval tasks have document ids to ignore")
+    splits: tuple[str, ...] = ()
+    if "splits" in task:
+        raw_splits = task["splits"]
+        if not isinstance(raw_splits, list) or len(raw_splits) < 2 or not all(isinstance(x, str) for x in raw_splits):
+            raise ctx.error("task.splits", task.line_of("splits"),
+                            f"expected a list of at least two split names, got {_type_name(raw_splits)}")
+        splits = tuple(raw_splits)
+    informed = _parse_informed(ctx, task["informed"], task.line_of("informed")) if "informed" in task else None
+    needs_splits = [s for s in (*splits, *([informed.select_split] if informed else []))]
+    if needs_splits and kind != "retrieval" and data.path_template is None:
+        key = "task.splits" if splits else "task.informed.select_split"
+        raise ctx.error(key, task.line_of("splits" if splits else "informed"),
+                        "other splits need a data path with {split} in it",
+                        "e.g. path: data/stsb-{split}.csv with split: test")
+    if splits and data.split not in splits:
+        raise ctx.error("task.splits", task.line_of("splits"),
+                        f"the evaluation split {data.split!r} is not in {list(splits)}")
+    if informed and informed.select_split == data.split:
+        raise ctx.error("task.informed.select_split", task.line_of("informed"),
+                        f"selecting dimensions on the evaluation split ({data.split!r}) would be optimistic",
+                        "select on another split (e.g. validation) and evaluate on test")
     return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity,
-                    ignore_identical_ids=ignore_ids, line=task.line)
+                    ignore_identical_ids=ignore_ids, line=task.line, splits=splits, informed=informed)
+
+
+def _parse_informed(ctx: _Ctx, raw: Any, line: int) -> InformedSpec:
+    inf = _mapping(ctx, raw, "task.informed", line)
+    _reject_unknown(ctx, inf, ["dims", "select_split", "method", "block", "tolerance", "export"], "task.informed")
+    dims = _int(ctx, _required(ctx, inf, "dims", "task.informed"), "task.informed.dims", inf.line_of("dims"))
+    select = _str(ctx, inf, "select_split", "task.informed")
+    if select is None:
+        raise ctx.error("task.informed.select_split", inf.line, "missing required key 'select_split'",
+                        "the split the dimensions are chosen on, e.g. validation")
+    export = _str(ctx, inf, "export", "task.informed")
+    return InformedSpec(
+        dims=dims,
+        select_split=select,
+        method=_choice(ctx, inf, "method", "task.informed", ("greedy", "windows"), "greedy"),
+        block=_int(ctx, inf.get("block", 16), "task.informed.block", inf.line_of("block")),
+        tolerance=None if "tolerance" not in inf else _float(ctx, inf["tolerance"], "task.informed.tolerance",
+                                                               inf.line_of("tolerance"), 0.0, 1.0),
+        export=None if export is None else (Path(export) if Path(export).is_absolute()
+                                            else (ctx.path.parent / export).resolve()),
+        line=inf.line,
+    )
 
 
 def _confidence(ctx: _Ctx, mapping: LineDict, where: str) -> float | None:

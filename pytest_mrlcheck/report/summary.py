@@ -44,8 +44,12 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
             "windows": [list(w) for w in result.plan.windows],
             "random": [family.k for family in result.plan.random],
             "dims": {name: len(dims) for name, dims in result.plan.dims.items()},
+            "informed": [result.informed["dims"]] if result.informed else [],
         },
         "intervals": _intervals(result),
+        "splits": result.splits,
+        "split_correlations": result.split_correlations,
+        "informed": result.informed,
         "encoding": dict(result.encoding),
         "seconds": dict(result.seconds),
     }

@@ -62,6 +62,9 @@ def build_table(record: dict[str, Any]) -> Any:
         f"{record['encoding']['encoded']} encoded, {record['encoding']['cache_hits']} from cache · "
         f"checks: {outcome_text}"
     )
+    if summary.get("split_correlations"):
+        caption += " · window maps across splits: " + ", ".join(
+            f"{pair} r={value:.2f}" for pair, value in summary["split_correlations"].items())
     table = Table(title=Text(title, style="bold"), caption=Text(caption), title_justify="left",
                   caption_justify="left")
     table.add_column("view")
@@ -124,6 +127,11 @@ def build_table(record: dict[str, Any]) -> Any:
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    informed = summary.get("informed")
+    for k in layout.get("informed", []):
+        label = f"informed[{k}]"
+        add(label, f"{scores[label]:.4f}", share_of(scores[label]),
+            f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
         if check.get("kind") in ("monotonic", "min_dims", "baseline") or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
