@@ -77,6 +77,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    if checks.geometry:
+        plans += [CheckPlan(f"geometry[{metric}]", "geometry", checks.geometry.line, label=metric)
+                  for metric in checks.geometry.bounds]
     informed = spec.task.informed
     if informed and informed.tolerance is not None:
         plans.append(CheckPlan(f"informed[{informed.dims}]", "informed", informed.line, dims=informed.dims))
@@ -295,7 +298,37 @@ def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "informed", ok, prefix - best, -tolerance, summary, rows)
 
 
+def _judge_geometry(plan: CheckPlan, result: SpecResult) -> Verdict:
+    from .geometry import HIGHER_IS_BETTER
+
+    geometry = result.spec.checks.geometry
+    assert geometry and plan.label
+    metric = plan.label
+    higher = HIGHER_IS_BETTER[metric]
+    rows = []
+    for threshold in geometry.bounds[metric]:
+        raw = result.geometry[threshold.dims][metric]
+        value = float(len(raw)) if isinstance(raw, list) else float(raw)
+        view = prefix_label(threshold.dims)
+        if value != value:  # NaN: undefined for this prefix
+            rows.append(Row(view, None, "defined", None, False, note=f"{metric} is undefined here"))
+            continue
+        gap = value - threshold.value if higher else threshold.value - value
+        bound = f"{'≥' if higher else '≤'} {threshold.value:g}"
+        note = f"outlier dims {raw}" if isinstance(raw, list) and raw else ""
+        rows.append(Row(view, value, bound, gap, gap >= 0, note=note))
+    failing = [r for r in rows if not r.ok]
+    direction = "higher" if higher else "lower"
+    summary = (
+        f"{metric} ({direction} is better) meets its bound at all {len(rows)} sizes"
+        if not failing
+        else f"{metric} ({direction} is better) misses its bound at " + ", ".join(r.view for r in failing)
+    )
+    return Verdict(plan.name, "geometry", not failing, None, None, summary, tuple(rows))
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "geometry": _judge_geometry,
     "informed": _judge_informed,
     "prefix": _judge_prefix,
     "relative": _judge_relative,

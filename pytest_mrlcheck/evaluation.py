@@ -97,6 +97,7 @@ class SpecResult:
     splits: dict[str, dict[str, float]]
     split_correlations: dict[str, float]
     informed: dict[str, Any] | None
+    geometry: dict[int, dict[str, Any]]
     encoding: dict[str, int]
     seconds: dict[str, float]
 
@@ -137,6 +138,7 @@ class Prepared:
     score: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray]
     replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
+    vectors: np.ndarray  # every unique vector the task embedded (for geometry diagnostics)
 
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
@@ -158,7 +160,8 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
         similarities = sts.pair_similarities(left, right, ranges, masks, spec.task.similarity)
         return sts_replicates(similarities, data.gold, spec.task.metric, resamples=resamples, seed=seed)
 
-    return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {})
+    return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {},
+                    vectors)
 
 
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -197,7 +200,7 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
-                    data.fingerprint(), score, replicates, details)
+                    data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]))
 
 
 def _split_maps(
@@ -379,6 +382,11 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
 
     split_scores, correlations = _split_maps(spec, plan, scores, prepared_for)
     informed = _informed(spec, plan, prepared, prepared_for, scores) if spec.task.informed else None
+    geometry: dict[int, dict[str, Any]] = {}
+    if spec.views.geometry or spec.checks.geometry:
+        from .geometry import geometry_by_prefix
+
+        geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -395,6 +403,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         splits=split_scores,
         split_correlations=correlations,
         informed=informed,
+        geometry=geometry,
         encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
         seconds=timings,
     )

@@ -179,6 +179,18 @@ class DimsCheck:
     confidence: float | None = None
 
 
+GEOMETRY_METRICS = ("isoscore", "uniformity", "mean_abs_correlation", "effective_rank", "participation_ratio",
+                    "outliers")
+
+
+@dataclass(frozen=True)
+class GeometryCheck:
+    """Bounds per prefix size on geometry metrics; the direction follows the metric."""
+
+    bounds: Mapping[str, tuple[Threshold, ...]]
+    line: int = 0
+
+
 @dataclass(frozen=True)
 class Checks:
     prefix: PrefixCheck | None = None
@@ -188,6 +200,7 @@ class Checks:
     monotonic: MonotonicCheck | None = None
     min_dims: MinDimsCheck | None = None
     dims: DimsCheck | None = None
+    geometry: GeometryCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +224,7 @@ class ViewsSpec:
     windows: Windows | None = None
     random: RandomViews | None = None
     dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    geometry: bool = False
 
 
 @dataclass(frozen=True)
@@ -654,7 +668,7 @@ def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: floa
 
 def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     checks = _mapping(ctx, raw, "checks", line)
-    allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims"]
+    allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
         raise ctx.error("checks", line, "no checks declared",
@@ -727,12 +741,23 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
             for label, value in dm.items() if label != "confidence"
         )
         result["dims"] = DimsCheck(entries, dm.line, _confidence(ctx, dm, "checks.dims"))
+    if "geometry" in checks:
+        geo = _mapping(ctx, checks["geometry"], "checks.geometry", checks.line_of("geometry"))
+        _reject_unknown(ctx, geo, GEOMETRY_METRICS, "checks.geometry")
+        if not geo:
+            raise ctx.error("checks.geometry", geo.line, "expected at least one metric",
+                            f"metrics: {', '.join(GEOMETRY_METRICS)}")
+        result["geometry"] = GeometryCheck(
+            {str(metric): _thresholds(ctx, geo[metric], f"checks.geometry.{metric}", geo.line_of(metric),
+                                      -1e9, 1e9) for metric in geo},
+            geo.line,
+        )
     return Checks(**result)
 
 
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     views = _mapping(ctx, raw, "views", line)
-    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims"], "views")
+    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry"], "views")
     prefix = None
     if "prefix" in views:
         prefix = _dims_list(ctx, views["prefix"], "views.prefix", views.line_of("prefix"))
@@ -774,7 +799,8 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                 raise ctx.error(key, dm.line_of(label),
                                 "expected a list of 0-based indices or a text like \"0:64, 100\", "
                                 f"got {_type_name(value)}")
-    return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims)
+    return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims,
+                     geometry=_bool(ctx, views, "geometry", "views", False))
 
 
 def _parse_baseline(ctx: _Ctx, raw: Any, line: int) -> BaselineSpec:

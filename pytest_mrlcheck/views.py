@@ -114,6 +114,9 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
         prefixes.update(fits(t.dims, f"checks.prefix.{t.dims}", t.line) for t in checks.prefix.thresholds)
     if checks.relative:
         prefixes.update(fits(t.dims, f"checks.relative.{t.dims}", t.line) for t in checks.relative.thresholds)
+    if checks.geometry:
+        for metric, thresholds in checks.geometry.bounds.items():
+            prefixes.update(fits(t.dims, f"checks.geometry.{metric}.{t.dims}", t.line) for t in thresholds)
     if spec.task.informed:
         prefixes.add(fits(spec.task.informed.dims, "task.informed.dims", spec.task.informed.line))
     if spec.compare and spec.compare.pairs:

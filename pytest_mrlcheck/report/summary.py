@@ -50,9 +50,15 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "splits": result.splits,
         "split_correlations": result.split_correlations,
         "informed": result.informed,
+        "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
         "seconds": dict(result.seconds),
     }
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN (an undefined metric) becomes null so the JSON stays valid."""
+    return {key: None if isinstance(value, float) and value != value else value for key, value in values.items()}
 
 
 def _intervals(result: SpecResult) -> dict[str, dict[str, float]]:

@@ -28,7 +28,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline"):  # shown on their own rows
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry"):  # shown on their own
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -140,6 +140,50 @@ def build_table(record: dict[str, Any]) -> Any:
     return table
 
 
+_GEOMETRY_COLUMNS = (
+    ("isoscore", "IsoScore ↑"),
+    ("uniformity", "uniformity ↓"),
+    ("mean_abs_correlation", "|corr| ↓"),
+    ("effective_rank", "eff. rank ↑"),
+    ("participation_ratio", "part. ratio ↑"),
+    ("outliers", "outlier dims"),
+)
+
+
+def build_geometry_table(record: dict[str, Any]) -> Any:
+    """Geometry of the vectors per prefix size; cells of bounded metrics carry their status."""
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = record["summary"]
+    statuses: dict[tuple[str, str], str] = {}
+    for check in record["checks"]:
+        if check.get("kind") == "geometry":
+            metric = check["name"][len("geometry["):-1]
+            for row in check.get("rows") or []:
+                statuses[(row["view"], metric)] = _status_of(check["outcome"], row["ok"])
+    table = Table(title=Text(f"{summary['name']} · geometry of the vectors per prefix", style="bold"),
+                  title_justify="left")
+    table.add_column("view")
+    for _, header in _GEOMETRY_COLUMNS:
+        table.add_column(header, justify="right")
+    for size, values in summary["geometry"].items():
+        view = f"prefix[{size}]"
+        cells: list[Any] = [Text(view)]
+        for metric, _ in _GEOMETRY_COLUMNS:
+            value = values.get(metric)
+            if isinstance(value, list):
+                text = ", ".join(map(str, value)) or "none"
+            else:
+                text = "n/a" if value is None else f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+            status = statuses.get((view, metric))
+            if status:
+                text += f" {status}"
+            cells.append(Text(text, style=_STATUS_STYLE.get(status or "", "")))
+        table.add_row(*cells)
+    return table
+
+
 def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
     which = get_option(config, "tables")
     if which == "none":
@@ -173,5 +217,7 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
             console.print(Text.assemble((record["id"], "bold"), f": not evaluated: {reason}"))
             continue
         console.print(build_table(record))
+        if record["summary"].get("geometry"):
+            console.print(build_geometry_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
     terminalreporter.write(buffer.getvalue())
