@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 
 from .errors import EvaluationError, ProviderError
+from .progress import EncodeProgress, no_progress
 from .providers import Encoder
 from .store import VectorStore, text_key
 
 _WRITE_EVERY = 2048
+_PROGRESS_FROM = 512  # fewer misses than this encode without a progress line
+_PROGRESS_STEP = 256
 
 
 @dataclass
@@ -56,6 +59,7 @@ def embed_texts(
     stats: EncodeStats,
     label: str,
     policy: EncodePolicy = EncodePolicy(),
+    progress: EncodeProgress = no_progress,
 ) -> np.ndarray:
     """``len(texts) × d`` float32 matrix; encodes each missing text once, under a per-model lock."""
     key, canonical = model_key(encoder.identity(), role, prompt)
@@ -81,13 +85,17 @@ def embed_texts(
                     f"--mrlcheck-max-encode {policy.max_encode} ({stats.encoded} already encoded in this process)",
                     hint="raise the limit, or warm the cache in a separate run",
                 )
-            for start in range(0, len(still), _WRITE_EVERY):
-                batch = still[start : start + _WRITE_EVERY]
-                vectors = encoder.encode([texts[i] for i in batch], role)
-                fresh = {keys[i]: vectors[j] for j, i in enumerate(batch)}
-                store.put_many(key, canonical, fresh)
-                found.update(fresh)
-                encoded += len(batch)
+            shown = len(still) >= _PROGRESS_FROM
+            step = _PROGRESS_STEP if shown else _WRITE_EVERY
+            with (progress if shown else no_progress)(f"{label}: encoding {role} texts", len(still)) as advance:
+                for start in range(0, len(still), step):
+                    batch = still[start : start + step]
+                    vectors = encoder.encode([texts[i] for i in batch], role)
+                    fresh = {keys[i]: vectors[j] for j, i in enumerate(batch)}
+                    store.put_many(key, canonical, fresh)
+                    found.update(fresh)
+                    encoded += len(batch)
+                    advance(len(batch))
     stats.add(label, encoded, hits)
     dims = {found[k].shape[0] for k in keys}
     if len(dims) != 1:

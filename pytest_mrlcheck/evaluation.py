@@ -14,6 +14,7 @@ import numpy as np
 from .data import load_beir, load_sts
 from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError
+from .progress import EncodeProgress, no_progress
 from .providers import Encoder, ProviderContext, make_encoder
 from .spec import BootstrapSpec, Spec
 from .store import VectorStore
@@ -30,6 +31,7 @@ class RunContext:
     device: str | None = None
     stats: EncodeStats = field(default_factory=EncodeStats)
     policy: EncodePolicy = field(default_factory=EncodePolicy)
+    progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
 
     def encoder_for(self, spec: Spec) -> Encoder:
@@ -143,7 +145,7 @@ class Prepared:
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
     return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
-                       spec.model.label, run.policy)
+                       spec.model.label, run.policy, run.progress)
 
 
 def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:

@@ -109,8 +109,25 @@ class CheckItem(pytest.Item):
             self.verdict = judge_compare(self.plan, result, reference)
         else:
             self.verdict = judge(self.plan, result)
+        self._record_properties(self.verdict)
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
+
+    def _record_properties(self, verdict: Verdict) -> None:
+        """Score, bound and view as JUnit XML properties (for CI dashboards that read JUnit)."""
+        row = next((r for r in verdict.rows if not r.ok), verdict.rows[0] if verdict.rows else None)
+        properties: list[tuple[str, object]] = [("mrlcheck_check", verdict.kind)]
+        if row is not None:
+            properties.append(("mrlcheck_view", row.view))
+            if row.score is not None:
+                properties.append(("mrlcheck_score", round(row.score, 6)))
+            if row.bound:
+                properties.append(("mrlcheck_bound", row.bound))
+        if verdict.value is not None:
+            properties.append(("mrlcheck_value", round(verdict.value, 6)))
+        if verdict.bound is not None:
+            properties.append(("mrlcheck_limit", round(verdict.bound, 6)))
+        self.user_properties.extend(properties)
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

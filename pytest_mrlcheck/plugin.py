@@ -65,6 +65,13 @@ class ResultsReporter:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from .progress import for_pytest
+
+        # now the terminal reporter exists and output capture is off, so a terminal is visible
+        self.state.progress = for_pytest(session.config)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "mrlcheck", None)
         if payload is None:

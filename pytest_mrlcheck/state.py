@@ -13,6 +13,7 @@ from .embed import EncodePolicy
 from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
 from .evaluation import RunContext, SpecResult, evaluate
 from .options import get_option
+from .progress import EncodeProgress, no_progress
 from .spec import Spec
 from .store import MemoryStore, SqliteStore, VectorStore
 
@@ -38,6 +39,7 @@ class RunState:
 
     config: pytest.Config
     _context: RunContext | None = None
+    progress: EncodeProgress = no_progress
     results: dict[str, SpecResult | MrlcheckError] = field(default_factory=dict)
     payloads: list[dict[str, Any]] = field(default_factory=list)
 
@@ -57,6 +59,7 @@ class RunState:
                 store=store,
                 rootdir=self.config.rootpath,
                 device=get_option(self.config, "device"),
+                progress=self.progress,
                 policy=EncodePolicy(
                     offline=bool(get_option(self.config, "offline")),
                     max_encode=None if max_encode is None else int(max_encode),

@@ -195,3 +195,46 @@ def test_markdown_step_summary_and_plots_options(
     assert markdown.strip() in summary.read_text()
     (plot,) = (fake_project.path / "out" / "plots").glob("*.png")
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_junit_xml_carries_score_bound_and_view(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    import xml.etree.ElementTree as ET
+
+    write_spec(FAKE_SPEC.replace("prefix: {8: 0.3, 64: 0.5}", "prefix: {8: 0.99, 64: 0.5}"))
+    fake_project.runpytest("--junitxml", "junit.xml").assert_outcomes(passed=7, failed=1)
+    tree = ET.parse(fake_project.path / "junit.xml")
+    cases = {case.get("name"): case for case in tree.iter("testcase")}
+    properties = {p.get("name"): p.get("value") for p in cases["prefix[8]"].iter("property")}
+    assert properties["mrlcheck_check"] == "prefix"
+    assert properties["mrlcheck_view"] == "prefix[8]"
+    assert properties["mrlcheck_bound"] == "≥ 0.9900"
+    assert float(properties["mrlcheck_score"]) == pytest.approx(0.8022, abs=1e-4)
+    assert float(properties["mrlcheck_limit"]) == 0.99
+    segments = {p.get("name"): p.get("value") for p in cases["segments"].iter("property")}
+    assert segments["mrlcheck_view"].startswith("window[")
+
+
+def test_no_progress_line_when_output_is_not_a_terminal(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    write_spec(FAKE_SPEC)
+    result = fake_project.runpytest_subprocess("--mrlcheck-no-cache")
+    result.assert_outcomes(passed=8)
+    assert "encoding query texts" not in result.stdout.str() + result.stderr.str()
+
+
+def test_progress_draws_counts_and_rate_on_a_terminal_stream() -> None:
+    import contextlib
+    import io
+
+    from pytest_mrlcheck.progress import rich_progress
+
+    stream = io.StringIO()
+    progress = rich_progress(stream, contextlib.nullcontext)
+    with progress("model: encoding query texts", 600) as advance:
+        for _ in range(3):
+            advance(200)
+    text = stream.getvalue()
+    assert "model: encoding query texts" in text
+    assert "600/600" in text
+    assert "texts/s" in text
