@@ -77,6 +77,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    if checks.server_truncation:
+        plans += [CheckPlan(f"server_truncation[{k}]", "server_truncation", checks.server_truncation.line,
+                            checks.server_truncation.xfail, dims=k) for k in checks.server_truncation.dims]
     if checks.geometry:
         plans += [CheckPlan(f"geometry[{metric}]", "geometry", checks.geometry.line, label=metric)
                   for metric in checks.geometry.bounds]
@@ -327,7 +330,34 @@ def _judge_geometry(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "geometry", not failing, None, None, summary, tuple(rows))
 
 
+def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
+    check = result.spec.checks.server_truncation
+    assert check and plan.dims
+    found = result.server_truncation[plan.dims]
+    gap = found["server_score"] - found["client_score"]
+    cosine_ok = found["mean_cosine"] >= check.min_cosine
+    gap_ok = abs(gap) <= check.max_score_gap
+    rows = (
+        Row(f"server[{plan.dims}]", found["server_score"], "", None, gap_ok,
+            note=f"vectors requested with dimensions={plan.dims}"),
+        Row(f"prefix[{plan.dims}]", found["client_score"], f"|server − prefix| ≤ {check.max_score_gap:g}",
+            check.max_score_gap - abs(gap), gap_ok, note="client-side prefix, renormalised"),
+        Row(f"cosine[{plan.dims}]", found["mean_cosine"], f"mean ≥ {check.min_cosine:g}",
+            found["mean_cosine"] - check.min_cosine, cosine_ok, note=f"min {found['min_cosine']:.4f}"),
+    )
+    ok = cosine_ok and gap_ok
+    summary = (
+        f"at {plan.dims} dims the provider's vectors match the renormalised prefix: mean cosine "
+        f"{found['mean_cosine']:.4f} (min {found['min_cosine']:.4f}), score {_fmt(found['server_score'])} vs "
+        f"{_fmt(found['client_score'])} (Δ {gap:+.4f})"
+    )
+    if not ok:
+        summary = "server-side truncation differs from the client-side prefix: " + summary.split(": ", 1)[1]
+    return Verdict(plan.name, "server_truncation", ok, found["mean_cosine"], check.min_cosine, summary, rows)
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "server_truncation": _judge_server_truncation,
     "geometry": _judge_geometry,
     "informed": _judge_informed,
     "prefix": _judge_prefix,

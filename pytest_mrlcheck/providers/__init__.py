@@ -45,6 +45,23 @@ def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
         from .python_callable import PythonCallableEncoder
 
         return PythonCallableEncoder(model, context)
+    if model.provider == "openai":
+        from .openai_api import OpenAIEncoder, OpenAISettings
+
+        assert model.name is not None
+        return OpenAIEncoder(
+            OpenAISettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
+    if model.provider == "precomputed":
+        from .precomputed import PrecomputedEncoder, PrecomputedSettings
+
+        return PrecomputedEncoder(
+            PrecomputedSettings(path=model.settings["path"], queries=model.settings.get("queries"),
+                                normalize=model.normalize),
+            context,
+        )
     raise ProviderError(f"unknown provider {model.provider!r}")  # pragma: no cover - spec validates
 
 

@@ -317,21 +317,23 @@ class OpenAIEncoder:
             return [self._request(client, key, batch, abort) for batch in batches]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrlcheck-openai") as pool:
             futures = [pool.submit(self._request, client, key, batch, abort) for batch in batches]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            try:
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            finally:
+                abort.set()  # on failure or Ctrl-C, batches still waiting to retry stop at once
             failed = next((f for f in futures if f in done and f.exception() is not None), None)
-            if failed is not None:
-                abort.set()
-                for future in futures:
-                    future.cancel()
-                wait(futures)
-                # Report the first real failure, not a batch that stopped because of it.
-                errors: list[BaseException] = []
-                for future in futures:
-                    error = None if future.cancelled() else future.exception()
-                    if error is not None and not isinstance(error, _Aborted):
-                        errors.append(error)
-                raise errors[0] if errors else ProviderError(f"{self._who()}: the requests were aborted")
-            return [future.result() for future in futures]
+            if failed is None:
+                return [future.result() for future in futures]
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            # Report a real failure, not a batch that stopped because of it.
+            errors: list[BaseException] = []
+            for future in futures:
+                error = None if future.cancelled() else future.exception()
+                if error is not None and not isinstance(error, _Aborted):
+                    errors.append(error)
+            raise errors[0] if errors else ProviderError(f"{self._who()}: the requests were aborted")
 
     def _wait_for_pause(self, abort: threading.Event) -> None:
         while True:
@@ -376,7 +378,8 @@ class OpenAIEncoder:
             f"{self._who()} gave up after {settings.max_retries} retries "
             f"({settings.max_retries + 1} attempts); last error: {last}",
             hint="the server is overloaded, rate-limiting or unreachable; lower model.concurrency, raise "
-            "model.max_retries or model.timeout, or re-run later (vectors already fetched stay cached)",
+            "model.max_retries or model.timeout, or re-run later (texts encoded in earlier chunks of 2048 stay "
+            "cached; this chunk was not stored)",
         )
 
     def _attempt(self, client: openai.OpenAI, key: str, batch: list[str]) -> tuple[np.ndarray, int]:

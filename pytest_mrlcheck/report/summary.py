@@ -50,6 +50,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "splits": result.splits,
         "split_correlations": result.split_correlations,
         "informed": result.informed,
+        "server_truncation": {str(k): v for k, v in result.server_truncation.items()},
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
         "seconds": dict(result.seconds),
@@ -89,8 +90,8 @@ def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 record["summary"] = summary
             if (payload["spec"], payload["worker"]) not in encoding_seen:
                 encoding_seen.add((payload["spec"], payload["worker"]))
-                for key in ("encoded", "cache_hits"):
-                    record["encoding"][key] += summary["encoding"].get(key, 0)
+                for key, value in summary["encoding"].items():
+                    record["encoding"][key] = record["encoding"].get(key, 0) + value
         if payload.get("error") and record["error"] is None:
             record["error"] = payload["error"]
         record["checks"].append({**payload["check"], "item": payload["item"], "outcome": payload["outcome"]})

@@ -28,7 +28,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry"):  # shown on their own
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation"):
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -133,7 +133,7 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline") or check["name"] == "compare":
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "server_truncation") or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
                           *pad, Text(check.get("summary", "")))
@@ -221,3 +221,19 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
             console.print(build_geometry_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
     terminalreporter.write(buffer.getvalue())
+    terminalreporter.write_line(accounting_line(records))
+
+
+def accounting_line(records: list[dict[str, Any]]) -> str:
+    """Texts encoded vs served from the cache, and API use, over the whole run."""
+    totals: dict[str, float] = {}
+    for record in records:
+        for key, value in record["encoding"].items():
+            totals[key] = totals.get(key, 0) + value
+    line = f"embeddings: {int(totals.get('encoded', 0))} texts encoded, {int(totals.get('cache_hits', 0))} from cache"
+    if totals.get("api_requests"):
+        line += (f"; API: {int(totals['api_requests'])} requests ({int(totals.get('api_retries', 0))} retries), "
+                 f"{int(totals.get('api_tokens', 0)):,} tokens")
+        if "api_estimated_cost" in totals:
+            line += f", about ${totals['api_estimated_cost']:.4f}"
+    return line

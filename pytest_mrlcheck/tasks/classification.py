@@ -110,6 +110,8 @@ def predict_views(
     train_vecs, test_vecs = np.asarray(train_vecs), np.asarray(test_vecs)
     if train_vecs.ndim != 2 or test_vecs.ndim != 2 or train_vecs.shape[1] != test_vecs.shape[1]:
         raise ValueError(f"need n × d train and test vectors, got {train_vecs.shape}, {test_vecs.shape}")
+    if train_vecs.shape[0] == 0:
+        raise ValueError("no training vectors")
     classes, train_codes = np.unique(np.asarray(train_labels), return_inverse=True)
     train_codes = train_codes.reshape(-1).astype(np.intp)
     if train_codes.size != train_vecs.shape[0]:
@@ -129,9 +131,9 @@ def predict_views(
 def _logreg_predict(train_vecs: np.ndarray, codes: np.ndarray, test_vecs: np.ndarray, views: Sequence[View],
                     seed: int, max_iter: int, out: np.ndarray) -> None:
     """Fill ``out[v]`` with the predictions of a logistic regression fitted on view ``v``."""
-    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     # Single-threaded BLAS: these fits are small, and threads cost more than they save (10x measured).
     with threadpool_limits(limits=1), warnings.catch_warnings():

@@ -29,8 +29,8 @@ def cluster_views(
     batch_size: int = BATCH_SIZE,
 ) -> np.ndarray:
     """``V × n`` k-means cluster ids of the renormalised rows of every view (ranges, then masks)."""
-    from sklearn.cluster import MiniBatchKMeans  # type: ignore[import-untyped]
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from sklearn.cluster import MiniBatchKMeans
+    from threadpoolctl import threadpool_limits
 
     vecs = np.asarray(vecs)
     if vecs.ndim != 2:
@@ -59,7 +59,7 @@ def score_views(
     batch_size: int = BATCH_SIZE,
 ) -> np.ndarray:
     """One V-measure per view (contiguous ranges first, then mask columns), k = distinct labels."""
-    from sklearn.metrics import v_measure_score  # type: ignore[import-untyped]
+    from sklearn.metrics import v_measure_score
 
     if metric not in METRICS:
         raise ValueError(f"unknown clustering metric {metric!r} (use {', '.join(METRICS)})")
