@@ -27,7 +27,7 @@ BAD_SPECS = [
     pytest.param(FAKE_SPEC.replace("kind: sts", "kind: stss"), 6,
                  "task.kind: expected one of sts, retrieval; got str 'stss'", "did you mean 'sts'?", id="unknown-kind"),
     pytest.param(FAKE_SPEC.replace("provider: python", "provider: pyton"), 3,
-                 "model.provider: expected one of sentence-transformers, python; got str 'pyton'",
+                 "model.provider: expected one of sentence-transformers, python, openai, precomputed; got str 'pyton'",
                  "did you mean 'python'?", id="unknown-provider"),
     pytest.param(FAKE_SPEC.replace("    path: data/pairs.csv\n", "    format: csv\n"), 8,
                  "task.data.path: missing required key 'path'", "path: data/pairs.csv (relative to the spec file)",
