@@ -283,3 +283,145 @@ def load_beir(spec: DataSpec) -> RetrievalData:
         unjudged_queries=unjudged,
         source=folder,
     )
+
+
+def _digest(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, ensure_ascii=False, default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _text(spec: DataSpec, row: dict[Any, Any] | list[str], role: str, line: int) -> str:
+    value = _cell(spec, row, role, line)
+    if not isinstance(value, str):
+        raise DataError(f"{spec.path}:{line}: {role} must be text, got {type(value).__name__} {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with a class label (and, for classification, a split per row)."""
+
+    texts: tuple[str, ...]  # unique
+    rows: np.ndarray  # index into ``texts`` per data row
+    labels: tuple[str, ...]
+    splits: tuple[str, ...]
+    source: Path
+
+    def fingerprint(self) -> str:
+        return _digest([self.texts[i] for i in self.rows], self.labels, self.splits)
+
+
+def load_labelled(spec: DataSpec, with_split: bool) -> LabelledTexts:
+    index: dict[str, int] = {}
+    rows: list[int] = []
+    labels: list[str] = []
+    splits: list[str] = []
+    for line, row in _rows(spec):
+        if spec.limit is not None and len(rows) >= spec.limit:
+            break
+        text = _text(spec, row, "text", line)
+        label = _cell(spec, row, "label", line)
+        if label is None or str(label).strip() == "":
+            raise DataError(f"{spec.path}:{line}: empty label")
+        rows.append(index.setdefault(text, len(index)))
+        labels.append(str(label))
+        splits.append(str(_cell(spec, row, "split", line)).strip() if with_split else "")
+    if not rows:
+        raise DataError(f"{spec.path}: no rows found (the dataset is empty)")
+    if len(set(labels)) < 2:
+        raise DataError(f"{spec.path}: every row has the label {labels[0]!r}; at least two classes are needed")
+    return LabelledTexts(tuple(index), np.array(rows, dtype=np.intp), tuple(labels), tuple(splits), spec.path)
+
+
+@dataclass(frozen=True)
+class PairLabels:
+    texts: tuple[str, ...]
+    left: np.ndarray
+    right: np.ndarray
+    labels: np.ndarray  # 0/1
+    source: Path
+
+    def fingerprint(self) -> str:
+        return _digest([self.texts[i] for i in self.left], [self.texts[i] for i in self.right], self.labels.tolist())
+
+
+def load_pair_labels(spec: DataSpec) -> PairLabels:
+    index: dict[str, int] = {}
+    left: list[int] = []
+    right: list[int] = []
+    labels: list[int] = []
+    for line, row in _rows(spec):
+        if spec.limit is not None and len(labels) >= spec.limit:
+            break
+        first, second = _text(spec, row, "text1", line), _text(spec, row, "text2", line)
+        raw = _cell(spec, row, "label", line)
+        value = str(raw).strip().lower()
+        if value not in ("0", "1", "true", "false", "0.0", "1.0"):
+            raise DataError(f"{spec.path}:{line}: label {raw!r} is not 0 or 1",
+                            hint="pair classification needs binary labels (1 = same meaning)")
+        left.append(index.setdefault(first, len(index)))
+        right.append(index.setdefault(second, len(index)))
+        labels.append(1 if value in ("1", "true", "1.0") else 0)
+    if not labels:
+        raise DataError(f"{spec.path}: no pairs found (the dataset is empty)")
+    if len(set(labels)) < 2:
+        raise DataError(f"{spec.path}: every pair has label {labels[0]}; average precision needs both classes")
+    return PairLabels(tuple(index), np.array(left, dtype=np.intp), np.array(right, dtype=np.intp),
+                      np.array(labels, dtype=np.int64), spec.path)
+
+
+@dataclass(frozen=True)
+class RerankData:
+    queries: tuple[str, ...]
+    candidates: tuple[str, ...]  # unique candidate texts
+    rows: tuple[tuple[int, ...], ...]  # per query: candidate indices
+    labels: tuple[tuple[int, ...], ...]  # per query: 0/1 per candidate
+    source: Path
+
+    def fingerprint(self) -> str:
+        return _digest(self.queries, [[self.candidates[i] for i in row] for row in self.rows], self.labels)
+
+
+def load_rerank(spec: DataSpec) -> RerankData:
+    index: dict[str, int] = {}
+    queries: list[str] = []
+    rows: list[tuple[int, ...]] = []
+    labels: list[tuple[int, ...]] = []
+    for line, row in _rows(spec):
+        if spec.limit is not None and len(queries) >= spec.limit:
+            break
+        assert isinstance(row, dict)
+        query = _text(spec, row, "query", line)
+        lists = []
+        for role in ("positive", "negative"):
+            value = _cell(spec, row, role, line)
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise DataError(f"{spec.path}:{line}: {role} must be a list of texts")
+            lists.append(value)
+        positives, negatives = lists
+        candidates = [*positives, *negatives]
+        queries.append(query)
+        rows.append(tuple(index.setdefault(text, len(index)) for text in candidates))
+        labels.append(tuple([1] * len(positives) + [0] * len(negatives)))
+    if not queries:
+        raise DataError(f"{spec.path}: no queries found (the dataset is empty)")
+    if not any(0 < sum(marks) < len(marks) for marks in labels):
+        raise DataError(f"{spec.path}: no query has both a positive and a negative candidate")
+    return RerankData(tuple(queries), tuple(index), tuple(rows), tuple(labels), spec.path)
+
+
+def load_texts(spec: DataSpec) -> tuple[str, ...]:
+    """The unique texts of a file (column ``text``), in order: a corpus without labels."""
+    seen: dict[str, None] = {}
+    for line, row in _rows(spec):
+        if spec.limit is not None and len(seen) >= spec.limit:
+            break
+        seen.setdefault(_text(spec, row, "text", line), None)
+    if len(seen) < 2:
+        raise DataError(f"{spec.path}: {len(seen)} texts; agreement needs a corpus of at least 2")
+    return tuple(seen)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import load_beir, load_sts
+from .data import load_beir, load_labelled, load_pair_labels, load_rerank, load_sts, load_texts
 from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError
 from .progress import EncodeProgress, no_progress
@@ -366,9 +366,153 @@ def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
     Path(temporary).replace(path)
 
 
+def _no_replicates(kind: str) -> Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]:
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        raise EvaluationError(
+            f"bootstrap intervals (confidence, significance) are not available for {kind} tasks",
+            hint="they work for sts, retrieval, reranking and classification accuracy",
+        )
+
+    return replicates
+
+
+def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .tasks import classification
+
+    data = load_labelled(spec.task.data, with_split=True)
+    test_split = spec.task.data.split or "test"
+    train_rows = np.array([i for i, split in enumerate(data.splits) if split == "train"], dtype=np.intp)
+    test_rows = np.array([i for i, split in enumerate(data.splits) if split == test_split], dtype=np.intp)
+    if not train_rows.size or not test_rows.size:
+        found = sorted(set(data.splits))
+        raise EvaluationError(
+            f"{data.source}: classification needs rows with split 'train' and split {test_split!r}; found {found}",
+            hint="name the split column with task.data.columns.split; the evaluation split is task.data.split",
+        )
+    vectors = _embed(spec, run, encoder, data.texts, "query")
+    labels = np.array(data.labels)
+    train_vecs, test_vecs = vectors[data.rows[train_rows]], vectors[data.rows[test_rows]]
+    train_labels, test_labels = labels[train_rows], labels[test_rows]
+    options = spec.task.options
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return classification.score_views(train_vecs, train_labels, test_vecs, test_labels, ranges, masks,
+                                          method=options["method"], k=options["k"], metric=spec.task.metric,
+                                          seed=options["seed"])
+
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        if spec.task.metric != "accuracy":
+            return _no_replicates("macro-F1 classification")(ranges, masks, resamples, seed)
+        from .bootstrap import mean_replicates
+
+        predicted = classification.predict_views(train_vecs, train_labels, test_vecs, ranges, masks,
+                                                 method=options["method"], k=options["k"], seed=options["seed"])
+        correct = (predicted == test_labels[None, :]).astype(np.float64)
+        return mean_replicates(correct, resamples=resamples, seed=seed)
+
+    details = {"train": int(train_rows.size), "classes": len(set(data.labels)), "method": options["method"]}
+    return Prepared(vectors.shape[1], int(test_rows.size), len(data.texts), data.fingerprint(), score, replicates,
+                    details, vectors)
+
+
+def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .tasks import clustering
+
+    data = load_labelled(spec.task.data, with_split=False)
+    vectors = _embed(spec, run, encoder, data.texts, "query")
+    rows, labels = vectors[data.rows], np.array(data.labels)
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return clustering.score_views(rows, labels, ranges, masks, metric=spec.task.metric,
+                                      seed=spec.task.options["seed"])
+
+    return Prepared(vectors.shape[1], len(data.rows), len(data.texts), data.fingerprint(), score,
+                    _no_replicates("clustering"), {"clusters": len(set(data.labels))}, vectors)
+
+
+def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .tasks import pair_classification
+
+    data = load_pair_labels(spec.task.data)
+    vectors = _embed(spec, run, encoder, data.texts, "query")
+    left, right = vectors[data.left], vectors[data.right]
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return pair_classification.score_views(left, right, data.labels, ranges, masks, metric=spec.task.metric,
+                                               similarity=spec.task.similarity)
+
+    return Prepared(vectors.shape[1], len(data.labels), len(data.texts), data.fingerprint(), score,
+                    _no_replicates("pair-classification"), {"positives": int(data.labels.sum())}, vectors)
+
+
+def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .tasks import reranking
+
+    data = load_rerank(spec.task.data)
+    queries = _embed(spec, run, encoder, data.queries, "query")
+    candidates = _embed(spec, run, encoder, data.candidates, "document")
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return reranking.score_views(queries, candidates, data.rows, data.labels, ranges, masks,
+                                     metric=spec.task.metric, similarity=spec.task.similarity)
+
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        kept = [q for q, marks in enumerate(data.labels) if 0 < sum(marks) < len(marks)]
+        width = max(len(data.rows[q]) for q in kept)
+        relevant = np.zeros((len(kept), width), dtype=np.int8)
+        for row, q in enumerate(kept):
+            relevant[row, : len(data.labels[q])] = data.labels[q]
+        scores = reranking.candidate_scores(queries[kept], candidates, [data.rows[q] for q in kept], ranges, masks,
+                                            spec.task.similarity)
+        per_query = reranking.per_query(scores, relevant[:, : scores.shape[2]], spec.task.metric)
+        return mean_replicates(per_query, resamples=resamples, seed=seed)
+
+    return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
+                    data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
+                    np.concatenate([queries, candidates]))
+
+
+def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    from .spec import DataSpec
+    from .tasks import agreement
+
+    corpus_texts = load_texts(spec.task.data)
+    options = spec.task.options
+    corpus = _embed(spec, run, encoder, corpus_texts, "document")
+    if "queries_path" in options:
+        path = Path(options["queries_path"])
+        fmt = {".csv": "csv", ".tsv": "tsv"}.get(path.suffix.lower(), "jsonl")
+        query_texts = load_texts(DataSpec(path=path, format=fmt, columns={"text": options["queries_column"]},
+                                          header=True))
+        position = {text: row for row, text in enumerate(corpus_texts)}
+        query_rows = np.array([position.get(text, -1) for text in query_texts], dtype=np.intp)
+    else:
+        query_rows = agreement.sample_queries(len(corpus_texts), options["queries_count"], options["queries_seed"])
+        query_texts = tuple(corpus_texts[row] for row in query_rows)
+    queries = _embed(spec, run, encoder, query_texts, "query")
+    full_dim = corpus.shape[1]
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return agreement.score_views(queries, corpus, ranges, masks, full_dim, metric=spec.task.metric,
+                                     query_rows=query_rows, similarity=spec.task.similarity)
+
+    import hashlib
+
+    fingerprint = hashlib.sha256("\n".join([*corpus_texts, "\x00", *query_texts]).encode()).hexdigest()
+    return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
+                    {"corpus": len(corpus_texts), "queries": len(query_texts)}, corpus)
+
+
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
     "sts": _prepare_sts,
     "retrieval": _prepare_retrieval,
+    "classification": _prepare_classification,
+    "clustering": _prepare_clustering,
+    "pair-classification": _prepare_pair_classification,
+    "reranking": _prepare_reranking,
+    "agreement": _prepare_agreement,
 }
 
 

@@ -15,15 +15,42 @@ from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed")
-TASK_KINDS = ("sts", "retrieval")
+TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
-METRICS: Mapping[str, tuple[str, ...]] = {"sts": ("spearman", "pearson")}
+METRICS: Mapping[str, tuple[str, ...]] = {
+    "sts": ("spearman", "pearson"),
+    "classification": ("accuracy", "f1"),
+    "clustering": ("v_measure",),
+    "pair-classification": ("ap",),
+}
 RETRIEVAL_METRIC_KINDS = ("ndcg", "recall", "mrr", "map", "precision", "hit")
-DEFAULT_METRIC: Mapping[str, str] = {"sts": "spearman", "retrieval": "ndcg@10"}
+DEFAULT_METRIC: Mapping[str, str] = {
+    "sts": "spearman",
+    "retrieval": "ndcg@10",
+    "classification": "accuracy",
+    "clustering": "v_measure",
+    "pair-classification": "ap",
+    "reranking": "map",
+    "agreement": "overlap@10",
+}
+_PATTERN_METRICS: Mapping[str, tuple[re.Pattern[str], str]] = {
+    "reranking": (re.compile(r"^(map|mrr@[1-9][0-9]*)$"), "map or mrr@k, e.g. mrr@10"),
+    "agreement": (re.compile(r"^(overlap|rank_correlation)@[1-9][0-9]*$"), "overlap@k or rank_correlation@n"),
+}
+# The columns each task kind reads, with their default field names.
+KIND_COLUMNS: Mapping[str, Mapping[str, str]] = {
+    "sts": {"text1": "sentence1", "text2": "sentence2", "score": "score"},
+    "classification": {"text": "text", "label": "label", "split": "split"},
+    "clustering": {"text": "text", "label": "label"},
+    "pair-classification": {"text1": "text1", "text2": "text2", "label": "label"},
+    "reranking": {"query": "query", "positive": "positive", "negative": "negative"},
+    "agreement": {"text": "text"},
+}
+STS_COLUMNS = tuple(KIND_COLUMNS["sts"])
+STS_DEFAULT_FIELDS: Mapping[str, str] = KIND_COLUMNS["sts"]
 _RETRIEVAL_METRIC_RE = re.compile(r"^(ndcg|recall|mrr|map|precision|hit)@([1-9][0-9]*)$")
-STS_COLUMNS = ("text1", "text2", "score")
-STS_DEFAULT_FIELDS = {"text1": "sentence1", "text2": "sentence2", "score": "score"}
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+@-]*$")
 
 
@@ -111,6 +138,7 @@ class TaskSpec:
     line: int = 0
     splits: tuple[str, ...] = ()
     informed: InformedSpec | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific: classifier, seeds, queries
 
 
 @dataclass(frozen=True)
@@ -626,12 +654,14 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
         fmt = _infer_format(ctx, path, data.line_of("path"))
     else:
         fmt = _choice(ctx, data, "format", "task.data", ("csv", "tsv", "jsonl"), None)
+    defaults = KIND_COLUMNS[kind]
+    roles = tuple(defaults)
     columns_raw = data.get("columns") or LineDict()
     columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
-    _reject_unknown(ctx, columns_map, STS_COLUMNS, "task.data.columns")
+    _reject_unknown(ctx, columns_map, roles, "task.data.columns")
     columns: dict[str, str | int] = {}
-    for name in STS_COLUMNS:
-        value = columns_map.get(name, STS_DEFAULT_FIELDS[name])
+    for name in roles:
+        value = columns_map.get(name, defaults[name])
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ctx.error(f"task.data.columns.{name}", columns_map.line_of(name),
                             f"expected a column name or a 0-based column number, got {_type_name(value)}")
@@ -639,13 +669,16 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     numeric = [isinstance(v, int) for v in columns.values()]
     default_header = not all(numeric) if "header" not in data else True
     header = _bool(ctx, data, "header", "task.data", default_header)
+    if kind == "reranking" and fmt != "jsonl":
+        raise ctx.error("task.data.format", data.line_of("path"), "reranking data is jsonl (lists of candidates)",
+                        'one object per line: {"query": ..., "positive": [...], "negative": [...]}')
     if fmt in ("csv", "tsv") and not header:
-        if not any(name in columns_map for name in STS_COLUMNS):
-            columns = {name: index for index, name in enumerate(STS_COLUMNS)}
-        elif not all(isinstance(columns[name], int) for name in STS_COLUMNS):
+        if not any(name in columns_map for name in roles):
+            columns = {name: index for index, name in enumerate(roles)}
+        elif not all(isinstance(columns[name], int) for name in roles):
             raise ctx.error("task.data.columns", data.line_of("columns"),
                             "a file without a header needs column numbers (0-based), not names",
-                            "columns: {text1: 0, text2: 1, score: 2}")
+                            "columns: {" + ", ".join(f"{name}: {i}" for i, name in enumerate(roles)) + "}")
     if fmt == "jsonl" and any(isinstance(v, int) for v in columns.values()):
         raise ctx.error("task.data.columns", data.line_of("columns"),
                         "jsonl rows are objects: name the fields, not column numbers")
@@ -659,11 +692,17 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
 def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     task = _mapping(ctx, raw, "task", line)
     _reject_unknown(ctx, task, ["kind", "data", "metric", "similarity", "ignore_identical_ids", "splits",
-                                "informed"], "task")
+                                "informed", "method", "k", "seed", "queries", "funnel"], "task")
     kind = _choice(ctx, task, "kind", "task", TASK_KINDS, None)
     data = _parse_data(ctx, _required(ctx, task, "data", "task", "data: {path: pairs.csv}"),
                        task.line_of("data"), kind)
-    if kind == "retrieval":
+    if kind in _PATTERN_METRICS:
+        metric = task.get("metric", DEFAULT_METRIC[kind])
+        pattern, example = _PATTERN_METRICS[kind]
+        if not isinstance(metric, str) or not pattern.match(metric):
+            raise ctx.error("task.metric", task.line_of("metric"),
+                            f"expected a {kind} metric ({example}), got {_type_name(metric)}")
+    elif kind == "retrieval":
         metric = task.get("metric", DEFAULT_METRIC[kind])
         if not isinstance(metric, str) or not _RETRIEVAL_METRIC_RE.match(metric):
             raise ctx.error("task.metric", task.line_of("metric"),
@@ -672,6 +711,7 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     else:
         metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
     similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
+    options = _task_options(ctx, task, kind)
     ignore_ids = _bool(ctx, task, "ignore_identical_ids", "task", False)
     if ignore_ids and kind != "retrieval":
         raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
@@ -698,7 +738,58 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
                         f"selecting dimensions on the evaluation split ({data.split!r}) would be optimistic",
                         "select on another split (e.g. validation) and evaluate on test")
     return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity,
-                    ignore_identical_ids=ignore_ids, line=task.line, splits=splits, informed=informed)
+                    ignore_identical_ids=ignore_ids, line=task.line, splits=splits, informed=informed,
+                    options=options)
+
+
+_KIND_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    "classification": ("method", "k", "seed"),
+    "clustering": ("seed",),
+    "agreement": ("queries",),
+    "retrieval": ("funnel",),
+}
+
+
+def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
+    """Settings that only some task kinds read (classifier, seeds, query sampling, funnel)."""
+    allowed = _KIND_OPTIONS.get(kind, ())
+    for key in ("method", "k", "seed", "queries", "funnel"):
+        if key in task and key not in allowed:
+            owners = [name for name, keys in _KIND_OPTIONS.items() if key in keys]
+            raise ctx.error(f"task.{key}", task.line_of(key), f"{key!r} is not a setting of task kind {kind}",
+                            f"it belongs to kind: {' or '.join(owners)}")
+    options: dict[str, Any] = {}
+    if kind == "classification":
+        options["method"] = _choice(ctx, task, "method", "task", ("knn", "logreg"), "knn")
+        options["k"] = _int(ctx, task.get("k", 1), "task.k", task.line_of("k"))
+    if kind in ("classification", "clustering"):
+        options["seed"] = _int(ctx, task.get("seed", 0), "task.seed", task.line_of("seed"), minimum=0)
+    if kind == "agreement":
+        queries = task.get("queries") or LineDict()
+        q = _mapping(ctx, queries, "task.queries", task.line_of("queries"))
+        _reject_unknown(ctx, q, ["count", "seed", "path", "column"], "task.queries")
+        if "path" in q:
+            options["queries_path"] = _relative(ctx, str(q["path"]))
+            options["queries_column"] = str(q.get("column", "text"))
+        else:
+            options["queries_count"] = _int(ctx, q.get("count", 100), "task.queries.count", q.line_of("count"))
+            options["queries_seed"] = _int(ctx, q.get("seed", 0), "task.queries.seed", q.line_of("seed"), minimum=0)
+    if kind == "retrieval" and "funnel" in task:
+        f = _mapping(ctx, task["funnel"], "task.funnel", task.line_of("funnel"))
+        _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio"], "task.funnel")
+        rerank = f.get("rerank_dims", "full")
+        options["funnel"] = {
+            "shortlist_dims": _int(ctx, _required(ctx, f, "shortlist_dims", "task.funnel"),
+                                   "task.funnel.shortlist_dims", f.line_of("shortlist_dims")),
+            "shortlist": _int(ctx, f.get("shortlist", 100), "task.funnel.shortlist", f.line_of("shortlist")),
+            "rerank_dims": None if rerank == "full" else _int(ctx, rerank, "task.funnel.rerank_dims",
+                                                                f.line_of("rerank_dims")),
+            "min": None if "min" not in f else _float(ctx, f["min"], "task.funnel.min", f.line_of("min"), -1, 1),
+            "min_ratio": None if "min_ratio" not in f else _float(ctx, f["min_ratio"], "task.funnel.min_ratio",
+                                                                  f.line_of("min_ratio"), 0, 1.5),
+            "line": f.line,
+        }
+    return options
 
 
 def _parse_informed(ctx: _Ctx, raw: Any, line: int) -> InformedSpec:

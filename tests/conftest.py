@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import FAKE_ENCODER, write_sts_csv
+
+# In-process pytester runs restore sys.modules afterwards, and numpy's C extensions cannot be
+# imported twice in one process: import what the plugin loads lazily once, up front.
+for _name in ("sklearn.cluster", "sklearn.linear_model", "sklearn.metrics", "matplotlib.figure", "openai"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
 
 
 @pytest.fixture

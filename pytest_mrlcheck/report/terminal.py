@@ -133,7 +133,8 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "server_truncation") or check["name"] == "compare":
+        own_row = ("monotonic", "min_dims", "baseline", "server_truncation")
+        if check.get("kind") in own_row or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
                           *pad, Text(check.get("summary", "")))
