@@ -77,6 +77,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    funnel = spec.task.options.get("funnel")
+    if funnel and (funnel["min"] is not None or funnel["min_ratio"] is not None):
+        plans.append(CheckPlan("funnel", "funnel", funnel["line"]))
     if checks.server_truncation:
         plans += [CheckPlan(f"server_truncation[{k}]", "server_truncation", checks.server_truncation.line,
                             checks.server_truncation.xfail, dims=k) for k in checks.server_truncation.dims]
@@ -356,7 +359,32 @@ def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "server_truncation", ok, found["mean_cosine"], check.min_cosine, summary, rows)
 
 
+def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
+    settings = result.spec.task.options["funnel"]
+    found = result.funnel
+    assert found is not None
+    score, full = found["score"], result.full_score
+    rows = []
+    if settings["min"] is not None:
+        rows.append(Row("funnel", score, f"≥ {_fmt(settings['min'])}", score - settings["min"],
+                        score >= settings["min"]))
+    if settings["min_ratio"] is not None:
+        target = settings["min_ratio"] * full
+        rows.append(Row("funnel", score, f"≥ {settings['min_ratio']:.1%} of full ({_fmt(target)})", score - target,
+                        score >= target))
+    ok = all(r.ok for r in rows)
+    overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
+    summary = (
+        f"shortlist {found['shortlist']} with {found['shortlist_dims']} dims, rerank with {found['rerank_dims']}: "
+        f"{result.spec.task.metric} {_fmt(score)} (full search {_fmt(full)}), top-k overlap with full search "
+        f"{overlap:.1%}, {found['relative_cost']:.1%} of the full search's arithmetic"
+    )
+    bound = settings["min"] if settings["min"] is not None else settings["min_ratio"]
+    return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "funnel": _judge_funnel,
     "server_truncation": _judge_server_truncation,
     "geometry": _judge_geometry,
     "informed": _judge_informed,

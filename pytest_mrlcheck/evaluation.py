@@ -118,6 +118,8 @@ class SpecResult:
     informed: dict[str, Any] | None
     geometry: dict[int, dict[str, Any]]
     server_truncation: dict[int, dict[str, float]]
+    funnel: dict[str, Any] | None
+    cost: dict[int, Any]
     encoding: dict[str, float]
     seconds: dict[str, float]
 
@@ -159,6 +161,8 @@ class Prepared:
     replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
     vectors: np.ndarray  # every unique vector the task embedded (for geometry diagnostics)
+    funnel: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    cost: Callable[[list[int]], dict[int, Any]] | None = None
 
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
@@ -217,10 +221,26 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         per_query = scored(ranges, masks).per_query[spec.task.metric]
         return mean_replicates(per_query, resamples=resamples, seed=seed)
 
+    def run_funnel(options: dict[str, Any]) -> dict[str, Any]:
+        from .tasks.funnel import funnel
+
+        for key in ("shortlist_dims", "rerank_dims"):
+            if options[key] is not None and options[key] > queries.shape[1]:
+                raise EvaluationError(f"{spec.path}:{options['line']}: task.funnel.{key}: {options[key]} is more "
+                                      f"than the model's {queries.shape[1]} dimensions")
+        return funnel(queries, documents, relevance, spec.task.metric, options["shortlist_dims"],
+                      options["shortlist"], options["rerank_dims"], exclude)
+
+    def cost(sizes: list[int]) -> dict[int, Any]:
+        from .tasks.funnel import cost_by_size
+
+        return cost_by_size(queries, documents, sizes)
+
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
-                    data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]))
+                    data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
+                    run_funnel, cost)
 
 
 def _split_maps(
@@ -501,8 +521,13 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
     import hashlib
 
     fingerprint = hashlib.sha256("\n".join([*corpus_texts, "\x00", *query_texts]).encode()).hexdigest()
+    def cost(sizes: list[int]) -> dict[int, Any]:
+        from .tasks.funnel import cost_by_size
+
+        return cost_by_size(queries, corpus, sizes)
+
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    {"corpus": len(corpus_texts), "queries": len(query_texts)}, corpus)
+                    {"corpus": len(corpus_texts), "queries": len(query_texts)}, corpus, None, cost)
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -585,6 +610,11 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
 
         geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
+    funnel_result = prepared.funnel(dict(spec.task.options["funnel"])) if (
+        prepared.funnel and spec.task.options.get("funnel")) else None
+    if funnel_result is not None:
+        scores["funnel"] = funnel_result["score"]
+    cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
     timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
@@ -603,6 +633,8 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         informed=informed,
         geometry=geometry,
         server_truncation=server_truncation,
+        funnel=funnel_result,
+        cost=cost,
         encoding={
             "encoded": run.stats.encoded - before[0],
             "cache_hits": run.stats.cache_hits - before[1],

@@ -166,3 +166,30 @@ def test_a_warning_turned_into_an_error_fails_cleanly(
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*a warning, raised as an error by the warning filters in effect*"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_funnel_and_cost_per_size(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_beir(fake_project.path / "beir")
+    funnel = "\n  funnel: {shortlist_dims: 16, shortlist: 60, rerank_dims: full, min_ratio: 1.0}"
+    write_spec(RETRIEVAL_SPEC.replace("  metric: ndcg@10", "  metric: ndcg@10" + funnel))
+    result = fake_project.runpytest("--mrlcheck-json", "report.json", "--color=no")
+    result.assert_outcomes(passed=4)  # the shortlist is the whole corpus: the funnel equals full search
+    (spec,) = json.loads((fake_project.path / "report.json").read_text())["specs"]
+    assert spec["funnel"]["score"] == pytest.approx(spec["full_score"], abs=1e-12)
+    assert spec["funnel"]["overlap@10"] == pytest.approx(1.0)
+    assert spec["funnel"]["relative_cost"] == pytest.approx((60 * 16 + 60 * 64) / (60 * 64))
+    cost = spec["cost"]["16"]
+    assert cost["bytes_per_vector"] == {"float32": 64, "float16": 32, "int8": 16, "binary": 2}
+    assert cost["index_bytes"]["float32"] == 64 * 60
+    assert spec["cost"]["64"]["relative_search_time"] == pytest.approx(1.0)
+    result.stdout.fnmatch_lines(["*cost per size*"])
+
+
+def test_a_small_shortlist_loses_quality(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_beir(fake_project.path / "beir")
+    funnel = "\n  funnel: {shortlist_dims: 4, shortlist: 10, rerank_dims: 64, min: 0.0}"
+    write_spec(RETRIEVAL_SPEC.replace("  metric: ndcg@10", "  metric: ndcg@10" + funnel))
+    fake_project.runpytest("--mrlcheck-json", "report.json").assert_outcomes(passed=4)
+    (spec,) = json.loads((fake_project.path / "report.json").read_text())["specs"]
+    assert spec["funnel"]["score"] < spec["full_score"]
+    assert spec["funnel"]["overlap@10"] < 1.0

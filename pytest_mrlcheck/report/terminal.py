@@ -127,6 +127,12 @@ def build_table(record: dict[str, Any]) -> Any:
     for name in layout["dims"]:
         label = f"dims[{name}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+    funnel = summary.get("funnel")
+    if funnel:
+        overlap = next(value for key, value in funnel.items() if key.startswith("overlap@"))
+        add("funnel", f"{funnel['score']:.4f}", share_of(funnel["score"]),
+            f"{funnel['shortlist_dims']}-dim shortlist of {funnel['shortlist']}, rerank at {funnel['rerank_dims']}: "
+            f"{funnel['relative_cost']:.0%} of the arithmetic, {overlap:.0%} top-k overlap")
     informed = summary.get("informed")
     for k in layout.get("informed", []):
         label = f"informed[{k}]"
@@ -185,6 +191,31 @@ def build_geometry_table(record: dict[str, Any]) -> Any:
     return table
 
 
+def build_cost_table(record: dict[str, Any]) -> Any:
+    """What each prefix size costs: storage per vector and for the corpus, and search time."""
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = record["summary"]
+    table = Table(title=Text(f"{summary['name']} · cost per size", style="bold"), title_justify="left")
+    for header in ("view", "float32 B", "int8 B", "binary B", "index (float32)", "index (binary)", "search time"):
+        table.add_column(header, justify="left" if header == "view" else "right")
+    for size, cost in summary["cost"].items():
+        per_vector, index = cost["bytes_per_vector"], cost["index_bytes"]
+        table.add_row(f"prefix[{size}]", str(per_vector["float32"]), str(per_vector["int8"]),
+                      str(per_vector["binary"]), _bytes(index["float32"]), _bytes(index["binary"]),
+                      f"{cost['relative_search_time']:.0%} of full")
+    return table
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"  # pragma: no cover
+
+
 def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
     which = get_option(config, "tables")
     if which == "none":
@@ -220,6 +251,8 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
         console.print(build_table(record))
         if record["summary"].get("geometry"):
             console.print(build_geometry_table(record))
+        if record["summary"].get("cost") and which == "all":
+            console.print(build_cost_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
     terminalreporter.write(buffer.getvalue())
     terminalreporter.write_line(accounting_line(records))

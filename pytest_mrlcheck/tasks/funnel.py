@@ -1,0 +1,94 @@
+"""Adaptive (funnel) retrieval and the cost of each truncation size.
+
+Funnel: shortlist the corpus with a small prefix, rerank the shortlist with a larger one (the
+Matryoshka paper's adaptive retrieval). Cost: bytes per vector and index size per storage type,
+and the measured time of a brute-force search relative to the full dimension.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import retrieval
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    out: np.ndarray = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+    return out
+
+
+def funnel(
+    queries: np.ndarray,
+    documents: np.ndarray,
+    relevance: retrieval.Relevance,
+    metric: str,
+    shortlist_dims: int,
+    shortlist: int,
+    rerank_dims: int | None,
+    exclude: Sequence[set[int]] | None = None,
+) -> dict[str, Any]:
+    """Metric of the funnel, its top-k overlap with full-dimension search, and its arithmetic cost."""
+    n_docs, full = documents.shape
+    rerank = rerank_dims or full
+    _, depth = retrieval.parse_metric(metric)
+    rows = np.flatnonzero(relevance.judged)
+    kept_exclude = None if exclude is None else [exclude[int(r)] for r in rows]
+    width = min(max(shortlist, depth), n_docs)
+    first, _ = retrieval.top_k(queries[rows], documents, [(0, shortlist_dims)], width, exclude=kept_exclude)
+    candidates = first[0]  # J × width
+    q = _unit(queries[rows][:, :rerank].astype(np.float64))
+    d = _unit(documents[:, :rerank].astype(np.float64))
+    scores = np.empty(candidates.shape)
+    block = max(1, (32 * 2**20) // max(1, width * rerank * 8))  # bounded memory: ~32 MB of candidates
+    for start in range(0, len(rows), block):
+        picked = d[np.maximum(candidates[start : start + block], 0)]  # block × width × rerank
+        scores[start : start + block] = np.einsum("jd,jwd->jw", q[start : start + block], picked)
+    scores[candidates < 0] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
+    ranked = np.take_along_axis(candidates, order, axis=1)
+    value = retrieval.metric_values(ranked[None], relevance.select(rows), [metric])[metric]
+    full_top, _ = retrieval.top_k(queries[rows], documents, [(0, full)], depth, exclude=kept_exclude)
+    overlap = np.mean([len(set(a) & set(b)) / depth for a, b in zip(ranked.tolist(), full_top[0].tolist(),
+                                                                    strict=True)])
+    cost = (n_docs * shortlist_dims + width * rerank) / (n_docs * full)
+    return {
+        "shortlist_dims": shortlist_dims,
+        "shortlist": width,
+        "rerank_dims": rerank,
+        "score": float(np.mean(value)),
+        f"overlap@{depth}": float(overlap),
+        "relative_cost": float(cost),
+    }
+
+
+def cost_by_size(queries: np.ndarray, documents: np.ndarray, sizes: Sequence[int], repeats: int = 3) -> dict[int, Any]:
+    """Storage per vector and for the corpus, and brute-force search time relative to full size."""
+    n_docs, full = documents.shape
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    d = np.ascontiguousarray(documents, dtype=np.float32)
+    times: dict[int, float] = {}
+    for k in sorted({*sizes, full}):
+        dk = np.ascontiguousarray(d[:, :k])
+        qk = np.ascontiguousarray(q[:, :k])
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.dot(qk, dk.T)
+            best = min(best, time.perf_counter() - start)
+        times[k] = best
+    out: dict[int, Any] = {}
+    for k in sorted(set(sizes)):
+        per_vector = {"float32": 4 * k, "float16": 2 * k, "int8": k, "binary": math.ceil(k / 8)}
+        out[k] = {
+            "bytes_per_vector": per_vector,
+            "index_bytes": {kind: size * n_docs for kind, size in per_vector.items()},
+            "search_seconds": times[k],
+            "relative_search_time": times[k] / times[full] if times[full] > 0 else float("nan"),
+        }
+    return out
