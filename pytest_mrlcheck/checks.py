@@ -94,11 +94,11 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     if spec.compare:
         pairs = compare_pairs(spec)
         if pairs is None:
-            plans.append(CheckPlan("compare", "compare", spec.compare.line))
+            plans.append(CheckPlan("compare", "compare", spec.compare.line, spec.compare.xfail))
         else:
             plans += [
                 CheckPlan(f"compare[{mine}]" if mine == theirs else f"compare[{mine}:{theirs}]", "compare",
-                          spec.compare.line, dims=mine, label=str(theirs))
+                          spec.compare.line, spec.compare.xfail, dims=mine, label=str(theirs))
                 for mine, theirs in pairs
             ]
     return plans

@@ -293,6 +293,7 @@ class CompareSpec:
     pairs: tuple[tuple[int, int], ...] | None = None  # (candidate dims, reference dims)
     significance: float | None = None
     line: int = 0
+    xfail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1007,7 +1008,7 @@ def _significance(ctx: _Ctx, mapping: LineDict, where: str) -> float | None:
 
 def _parse_compare(ctx: _Ctx, raw: Any, line: int) -> CompareSpec:
     cmp = _mapping(ctx, raw, "compare", line)
-    _reject_unknown(ctx, cmp, ["model", "max_drop", "pairs", "significance"], "compare")
+    _reject_unknown(ctx, cmp, ["model", "max_drop", "pairs", "significance", "xfail"], "compare")
     model = _parse_model(ctx, _required(ctx, cmp, "model", "compare", "model: {the reference model}"),
                          cmp.line_of("model"), "compare.model")
     max_drop = _float(ctx, cmp.get("max_drop", 0.0), "compare.max_drop", cmp.line_of("max_drop"), 0.0, 1.0)
@@ -1022,7 +1023,7 @@ def _parse_compare(ctx: _Ctx, raw: Any, line: int) -> CompareSpec:
         if not pairs:
             raise ctx.error("compare.pairs", cmp.line_of("pairs"), "expected {candidate dims: reference dims} entries")
     return CompareSpec(model=model, max_drop=max_drop, pairs=pairs, significance=_significance(ctx, cmp, "compare"),
-                       line=cmp.line)
+                       line=cmp.line, xfail=_xfail(ctx, cmp, "compare"))
 
 
 def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
@@ -1037,7 +1038,7 @@ def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
     )
 
 
-def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
+def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_checks: bool = True) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
     _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap",
                                "requires_env"], "")
@@ -1053,7 +1054,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str) -> Spec:
                         f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
     model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
     task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
-    if "checks" not in doc and "baseline" not in doc and "compare" not in doc:
+    if require_checks and "checks" not in doc and "baseline" not in doc and "compare" not in doc:
         raise ctx.error("checks", doc.line, "missing required key 'checks'",
                         "a spec needs checks, a baseline or a compare section")
     checks = _parse_checks(ctx, doc["checks"], doc.line_of("checks")) if "checks" in doc else Checks()
@@ -1080,8 +1081,12 @@ def spec_stem(path: Path) -> str:
     return path.stem
 
 
-def load_specs(path: Path) -> list[Spec]:
-    """All specs of a file; raises :class:`SpecError` naming path, line and key."""
+def load_specs(path: Path, require_checks: bool = True) -> list[Spec]:
+    """All specs of a file; raises :class:`SpecError` naming path, line and key.
+
+    ``require_checks=False`` accepts report-only documents (no checks, baseline or compare), as
+    the ``mrlcheck scan`` command does.
+    """
     ctx = _Ctx(path)
     documents = [(doc, line) for doc, line in load_documents(path) if doc is not None]
     if not documents:
@@ -1091,7 +1096,7 @@ def load_specs(path: Path) -> list[Spec]:
     specs = []
     for index, (raw, line) in enumerate(documents, start=1):
         default = stem if len(documents) == 1 else f"{stem}-{index}"
-        specs.append(_parse_document(ctx, raw, line, default))
+        specs.append(_parse_document(ctx, raw, line, default, require_checks))
     seen: dict[str, int] = {}
     for spec in specs:
         if spec.name in seen:

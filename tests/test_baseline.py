@@ -140,3 +140,40 @@ def test_two_workers_update_one_file(fake_project: pytest.Pytester, write_spec: 
     result.assert_outcomes(passed=18)
     content = json.loads((fake_project.path / "baselines" / "fake.json").read_text())
     assert sorted(content["specs"]) == ["fake-sts", "other-spec"]
+
+
+_KILLED_WRITER = """
+import sys
+from pathlib import Path
+from pytest_mrlcheck import baseline
+path = Path(sys.argv[1])
+scores = {f"window[{i}:{i + 8}]": i / 1e6 for i in range(20000)}
+print("ready", flush=True)
+run = 0
+while True:
+    baseline.update(path, "spec", {"provenance": {"model": {"run": run}}, "scores": scores, "random_margins": {}})
+    run += 1
+"""
+
+
+def test_a_run_killed_while_recording_leaves_a_readable_baseline(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "baseline.json"
+    baselines.update(path, "spec", {"provenance": {"model": {"run": -1}}, "scores": {"prefix[8]": 0.5},
+                                    "random_margins": {}})
+    with subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)], stdout=subprocess.PIPE,
+                          text=True) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(0.8)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    content = json.loads(path.read_text())  # whole: either the old file or a complete new one
+    entry = content["specs"]["spec"]
+    assert entry["provenance"]["model"]["run"] >= -1
+    assert len(entry["scores"]) in (1, 20000)

@@ -25,7 +25,8 @@ BAD_SPECS = [
     pytest.param(FAKE_SPEC.replace("width: 16", "width: -4"), 12,
                  "checks.segments.width: expected a whole number ≥ 1, got -4", None, id="negative-width"),
     pytest.param(FAKE_SPEC.replace("kind: sts", "kind: stss"), 6,
-                 "task.kind: expected one of sts, retrieval; got str 'stss'", "did you mean 'sts'?", id="unknown-kind"),
+                 "task.kind: expected one of sts, retrieval, classification, clustering, pair-classification, "
+                 "reranking, agreement; got str 'stss'", "did you mean 'sts'?", id="unknown-kind"),
     pytest.param(FAKE_SPEC.replace("provider: python", "provider: pyton"), 3,
                  "model.provider: expected one of sentence-transformers, python, openai, precomputed; got str 'pyton'",
                  "did you mean 'python'?", id="unknown-provider"),

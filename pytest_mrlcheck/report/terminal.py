@@ -60,7 +60,7 @@ def build_table(record: dict[str, Any]) -> Any:
         f"{summary['task']['units']} {_UNIT_NOUN.get(summary['task']['kind'], 'units')}, "
         f"{summary['task']['texts']} texts, {summary['full_dim']} dims · "
         f"{record['encoding']['encoded']} encoded, {record['encoding']['cache_hits']} from cache · "
-        f"checks: {outcome_text}"
+        + (f"checks: {outcome_text}" if checks else "report only (no thresholds)")
     )
     if summary.get("split_correlations"):
         caption += " · window maps across splits: " + ", ".join(
