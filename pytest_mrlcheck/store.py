@@ -368,20 +368,27 @@ class SqliteStore:
 
         return self._guarded(delete)
 
-    def vacuum(self) -> None:
-        """Give the space of deleted rows back to the file system (and truncate the WAL).
+    def vacuum(self, checkpoint_wait: float = 2.0) -> bool:
+        """Give the space of deleted rows back to the file system; True when the file is compact.
 
-        VACUUM is a write transaction of its own: it waits for other writers (busy timeout), and
-        readers keep their snapshot meanwhile.
+        VACUUM is a write transaction of its own (it waits for other writers up to the busy
+        timeout; in WAL mode readers keep their snapshot). The checkpoint that moves it into the
+        database file and truncates the WAL waits at most ``checkpoint_wait`` seconds for readers;
+        if one is still reading, the file shrinks at a later checkpoint and this returns False.
         """
         if not self.path.is_file():
-            return
+            return True
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: sqlite3.Connection) -> bool:
             conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            conn.execute(f"PRAGMA busy_timeout={int(checkpoint_wait * 1000)}")
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute("PRAGMA busy_timeout=120000")
+            return not busy
 
-        self._guarded(run)
+        return self._guarded(run)
 
 
 def _parse_identity(text: object) -> dict[str, Any]:
