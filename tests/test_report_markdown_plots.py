@@ -344,3 +344,212 @@ def test_plot_file_names_are_safe_and_distinct(tmp_path: Path) -> None:
 def test_importing_the_plots_module_does_not_import_matplotlib() -> None:
     code = "import sys, pytest_mrlcheck.report.plots; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- plots of the newer report fields: intervals, baseline/compare, informed, funnel, splits, geometry
+
+
+def _geometry_values(k: int, outliers: list[int]) -> dict[str, Any]:
+    return {
+        "isoscore": 1.0 - k / 100,
+        "uniformity": -3.0 - k / 50,
+        "mean_abs_correlation": 0.05 + k / 1000,
+        "effective_rank": 0.9 * k,
+        "participation_ratio": 0.7 * k,
+        "outliers": outliers,
+    }
+
+
+def rich_spec() -> dict[str, Any]:
+    """tiny_spec with every newer field: 3 splits, intervals, compare, informed, funnel, geometry."""
+    spec = windows_spec(n=6, failing=(4,))  # 56 dims, windows of 16 every 8
+    sid = spec["id"]
+    spec["task"]["split"] = "test"
+    prefixes = spec["layout"]["prefixes"]
+    windows = [f"window[{s}:{e}]" for s, e in spec["layout"]["windows"]]
+    spec["intervals"] = {
+        label: {"low": spec["scores"][label] - 0.05, "high": spec["scores"][label] + 0.04, "confidence": 0.9}
+        for label in [*(f"prefix[{k}]" for k in prefixes), *windows]
+    }
+    spec["splits"] = {
+        split: {label: spec["scores"][label] + shift for label in [*(f"prefix[{k}]" for k in prefixes), *windows]}
+        for split, shift in (("train", -0.02), ("dev", 0.03), ("test", 0.0))
+    }
+    spec["split_correlations"] = {"train~dev": 0.87, "train~test": 0.81, "dev~test": 0.74}
+    spec["informed"] = {
+        "dims": 32,
+        "chosen": list(range(32)),
+        "score": 0.74,
+        "prefix": 0.7,
+        "select_split": "dev",
+        "eval_split": "test",
+        "method": "greedy",
+    }
+    spec["layout"]["informed"] = [32]
+    spec["scores"]["informed[32]"] = 0.74
+    spec["funnel"] = {"shortlist_dims": 16, "shortlist": 50, "rerank_dims": 64, "score": 0.77}
+    spec["cost"] = {"16": {"bytes_per_vector": {"float32": 64}, "index_bytes": {"float32": 640}}}
+    spec["server_truncation"] = {}
+    spec["geometry"] = {str(k): _geometry_values(k, [5] if k == 64 else []) for k in (16, 32, 64)}
+    spec["checks"] += [
+        {
+            **_check(sid, "compare[16]", "compare", "failed", -0.1, -0.05, "acme/embed|v2 vs acme/ref: 1 of 1 worse"),
+            "rows": [
+                {
+                    "view": "prefix[16]",
+                    "score": 0.6,
+                    "bound": "",
+                    "gap": -0.05,
+                    "ok": False,
+                    "note": "",
+                    "baseline": 0.7,
+                }
+            ],
+        },
+        {
+            **_check(sid, "compare[32]", "compare", "passed", 0.01, -0.05, "acme/embed|v2 vs acme/ref: none worse"),
+            "rows": [{"view": "prefix[32] vs prefix[64]", "score": 0.7, "ok": True, "baseline": 0.69}],
+        },
+        {
+            **_check(sid, "geometry[isoscore]", "geometry", "failed", None, None, "isoscore misses"),
+            "rows": [
+                {"view": "prefix[16]", "score": 0.84, "bound": "≥ 0.5", "ok": True},
+                {"view": "prefix[64]", "score": 0.36, "bound": "≥ 0.4", "ok": False},
+            ],
+        },
+        {
+            **_check(sid, "geometry[outliers]", "geometry", "failed", None, None, "outliers misses"),
+            "rows": [{"view": "prefix[64]", "score": 1.0, "bound": "≤ 0", "ok": False, "note": "outlier dims [5]"}],
+        },
+    ]
+    return spec
+
+
+def _legend_texts(figure: Any) -> list[str]:
+    return [
+        text.get_text()
+        for ax in figure.axes
+        if (legend := ax.get_legend()) is not None
+        for text in [*legend.get_texts(), legend.get_title()]
+    ]
+
+
+def test_every_new_field_is_drawn_in_three_panels(tmp_path: Path) -> None:
+    from pytest_mrlcheck.report.plots import spec_figure
+
+    spec = rich_spec()
+    figure = spec_figure(spec)
+    titles = [ax.get_title(loc="left") for ax in figure.axes]
+    assert titles[:3] == [
+        "score vs truncation size",
+        "sliding windows per data split",
+        "embedding geometry by prefix size",
+    ]
+    assert len(figure.axes) == 4  # the geometry panel's right (uniformity) axis
+    legends = "\n".join(_legend_texts(figure))
+    for expected in (
+        "90% bootstrap interval",
+        "reference acme/ref (worst Δ -0.1000)",
+        "best 32 dims (chosen on dev): 0.7400",
+        "funnel: top 50 by 16 dims, reranked by 64: 0.7700",
+        "prefix score on train",
+        "test (evaluated)",
+        "train",
+        "dev",
+        "correlation of the window maps: train~dev r = 0.87, train~test r = 0.81, dev~test r = 0.74",
+        "IsoScore",
+        "uniformity loss, right axis",
+        "mean |corr|",
+        "bound (missed)",
+        "outlier dims over the check's limit",
+    ):
+        assert expected in legends, expected
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert "Δ -0.1000" in texts  # the failing compare row
+    assert "dim 5" in texts  # the outlier annotated at the size where it appears
+    assert "vs reference acme/ref" in str(figure.get_suptitle())
+    assert "acme/embed|v2" in str(figure.get_suptitle()) and "spearman" in str(figure.get_suptitle())
+    for ax in figure.axes[:3]:
+        assert ax.get_xlabel() and ax.get_ylabel()
+
+    widths = [spec_figure(s).get_size_inches()[0] for s in (passing_spec(), tiny_spec(), spec)]
+    assert widths == sorted(widths) and len(set(widths)) == 3  # the layout follows the panel count
+
+    (path,) = write_plots(report_of(spec), tmp_path)
+    width, height = _png_size(path)
+    assert width == round(widths[2] * 110) and 1900 <= width <= 2400 and 400 <= height <= 1200
+    assert path.stat().st_size > 60_000
+
+
+def test_a_spec_with_only_some_of_the_new_fields_still_renders(tmp_path: Path) -> None:
+    from pytest_mrlcheck.report.plots import spec_figure
+
+    # what a plain report carries: every field, empty
+    plain = passing_spec()
+    plain.update(intervals={}, splits={}, split_correlations={}, informed=None, funnel=None, cost={}, geometry={})
+    plain["server_truncation"] = {}
+    assert len(spec_figure(plain).axes) == 1
+
+    geometry_only = passing_spec()  # no windows: prefix and geometry panels
+    geometry_only["geometry"] = {"16": _geometry_values(16, []), "64": _geometry_values(64, [3, 9, 12, 40, 41])}
+    figure = spec_figure(geometry_only)
+    assert [ax.get_title(loc="left") for ax in figure.axes][:2] == [
+        "score vs truncation size",
+        "embedding geometry by prefix size",
+    ]
+    assert "dims 3, 9, 12 +2" in [t.get_text() for t in figure.axes[1].texts]
+
+    partial = rich_spec()
+    partial["split_correlations"] = {}  # splits without correlations
+    partial["splits"]["train"] = {"prefix[16]": 0.5}  # a split without windows
+    partial["informed"] = {"dims": 32, "score": 0.74}  # no split named
+    partial["funnel"] = {"shortlist_dims": 16, "score": None}  # no funnel score: no marker
+    partial["intervals"] = {"prefix[16]": {"low": 0.55, "high": 0.65}}  # one interval, no confidence
+    partial["checks"].append(
+        {**_check(partial["id"], "baseline", "baseline", "passed", 0.0, -0.005, "fine"), "rows": [{"view": "x"}]}
+    )
+    legends = "\n".join(_legend_texts(spec_figure(partial)))
+    assert "best 32 dims: 0.7400" in legends
+    assert "funnel" not in legends and "correlation of the window maps" not in legends
+    assert "95% bootstrap interval" in legends
+
+    recorded = windows_spec(n=6, failing=())  # a baseline check with prefix and window rows
+    recorded["checks"].append(
+        {
+            **_check(recorded["id"], "baseline", "baseline", "passed", 0.0, -0.005, "fine"),
+            "rows": [
+                {"view": label, "score": value, "ok": True, "baseline": value - 0.001}
+                for label, value in recorded["scores"].items()
+                if isinstance(value, float)
+            ],
+        }
+    )
+    assert sum("baseline (recorded)" in text for text in _legend_texts(spec_figure(recorded))) == 2
+
+    paths = write_plots(report_of(geometry_only, partial), tmp_path)  # drawn: matplotlib would warn here
+    assert len(paths) == 2
+    for path in paths:
+        width, height = _png_size(path)
+        assert 600 <= width <= 2400 and 400 <= height <= 1200
+        assert path.stat().st_size > 20_000
+
+
+def test_null_geometry_values_do_not_crash(tmp_path: Path) -> None:
+    from pytest_mrlcheck.report.plots import spec_figure
+
+    spec = passing_spec()
+    spec["geometry"] = {
+        "16": dict.fromkeys(("isoscore", "uniformity", "mean_abs_correlation", "effective_rank"), None),
+        "64": {**_geometry_values(64, []), "isoscore": None, "outliers": None},
+    }
+    figure = spec_figure(spec)
+    assert "IsoScore" not in "\n".join(_legend_texts(figure))  # no defined value: no curve
+    assert "mean |corr|" in "\n".join(_legend_texts(figure))
+
+    undefined = passing_spec()
+    undefined["geometry"] = {"16": {"isoscore": None, "uniformity": None, "outliers": []}, "full": {"isoscore": 1}}
+    figure = spec_figure(undefined)
+    assert "no geometry metric is defined at these sizes" in [t.get_text() for t in figure.axes[1].texts]
+    paths = write_plots(report_of(spec, undefined), tmp_path)
+    assert len(paths) == 2
+    assert all(_png_size(path)[0] == _png_size(paths[0])[0] > 1000 for path in paths)  # two panels each
