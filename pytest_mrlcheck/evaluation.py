@@ -170,8 +170,28 @@ def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], 
                        spec.model.label, run.policy, run.progress)
 
 
+def _hub_data(spec: Spec) -> Any:
+    """Data from a Hugging Face dataset or an MTEB task, in the same classes as the local loaders."""
+    data = spec.task.data
+    from .data_hub import HFSource, load_hf, load_mteb
+
+    columns = dict(data.columns) or None
+    if data.hf is not None:
+        source = HFSource(path=data.hf["path"], name=data.hf["name"], split=data.split or "test",
+                          revision=data.hf["revision"], train_split=data.hf["train_split"] or "train",
+                          qrels=data.hf["qrels"])
+        return load_hf(source, spec.task.kind, columns, data.limit, document=data.document)
+    assert data.mteb is not None
+    return load_mteb(data.mteb["task"], data.split or "test", spec.task.kind, data.limit, subset=data.mteb["subset"],
+                     revision=data.mteb["revision"], document=data.document)
+
+
+def _load(spec: Spec, local: Callable[[], Any]) -> Any:
+    return _hub_data(spec) if spec.task.data.format in ("hf", "mteb") else local()
+
+
 def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
-    data = load_sts(spec.task.data)
+    data = _load(spec, lambda: load_sts(spec.task.data))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     left, right = vectors[data.left], vectors[data.right]
 
@@ -191,7 +211,7 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import retrieval
 
-    data = load_beir(spec.task.data)
+    data = _load(spec, lambda: load_beir(spec.task.data))
     _, depth = retrieval.parse_metric(spec.task.metric)
     if depth > len(data.doc_ids):
         raise EvaluationError(
@@ -399,7 +419,7 @@ def _no_replicates(kind: str) -> Callable[[list[tuple[int, int]], np.ndarray, in
 def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import classification
 
-    data = load_labelled(spec.task.data, with_split=True)
+    data = _load(spec, lambda: load_labelled(spec.task.data, with_split=True))
     test_split = spec.task.data.split or "test"
     train_rows = np.array([i for i, split in enumerate(data.splits) if split == "train"], dtype=np.intp)
     test_rows = np.array([i for i, split in enumerate(data.splits) if split == test_split], dtype=np.intp)
@@ -438,7 +458,7 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import clustering
 
-    data = load_labelled(spec.task.data, with_split=False)
+    data = _load(spec, lambda: load_labelled(spec.task.data, with_split=False))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     rows, labels = vectors[data.rows], np.array(data.labels)
 
@@ -453,7 +473,7 @@ def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepar
 def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import pair_classification
 
-    data = load_pair_labels(spec.task.data)
+    data = _load(spec, lambda: load_pair_labels(spec.task.data))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     left, right = vectors[data.left], vectors[data.right]
 

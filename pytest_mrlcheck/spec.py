@@ -101,10 +101,21 @@ class DataSpec:
     document: str = "{title} {text}"
     line: int = 0
     path_template: str | None = None  # the path as written, when it contains {split}
+    hf: Mapping[str, Any] | None = None  # Hugging Face datasets source: path, name, revision, qrels
+    mteb: Mapping[str, Any] | None = None  # an MTEB task: task, subset, revision
+
+    @property
+    def source(self) -> str:
+        """Where the data comes from, for reports and messages."""
+        if self.hf is not None:
+            return f"hf:{self.hf['path']}" + (f"[{self.hf['name']}]" if self.hf.get("name") else "")
+        if self.mteb is not None:
+            return f"mteb:{self.mteb['task']}"
+        return str(self.path)
 
     def with_split(self, split: str) -> DataSpec:
-        """The same data source for another split (a ``{split}`` path, or a BEIR qrels file)."""
-        if self.format == "beir":
+        """The same data source for another split (a ``{split}`` path, a qrels file, a hub split)."""
+        if self.format in ("beir", "hf", "mteb"):
             return dataclasses.replace(self, split=split)
         return dataclasses.replace(self, path=_resolve_template(self, split), split=split)
 
@@ -611,6 +622,62 @@ def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
     return mapping[suffix]
 
 
+_HUB_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification")
+
+
+def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
+    """``hf: {path, name, revision, qrels}`` or ``mteb: TaskName`` (or ``{task, subset, revision}``)."""
+    _reject_unknown(ctx, data, ["hf", "mteb", "split", "columns", "limit", "document"], "task.data")
+    key = "hf" if "hf" in data else "mteb"
+    if "hf" in data and "mteb" in data:
+        raise ctx.error("task.data", data.line, "give one source: hf or mteb, not both")
+    if kind not in _HUB_KINDS:
+        raise ctx.error(f"task.data.{key}", data.line_of(key), f"{kind} tasks read local files only",
+                        f"{key}: works for {', '.join(_HUB_KINDS)}")
+    raw = data[key]
+    hf: dict[str, Any] | None = None
+    mteb: dict[str, Any] | None = None
+    if key == "hf":
+        if isinstance(raw, str):
+            raw = LineDict({"path": raw})
+            raw.line, raw.key_lines = data.line_of("hf"), {}
+        source = _mapping(ctx, raw, "task.data.hf", data.line_of("hf"))
+        _reject_unknown(ctx, source, ["path", "name", "revision", "qrels", "train_split"], "task.data.hf")
+        path = _str(ctx, source, "path", "task.data.hf")
+        if path is None:
+            raise ctx.error("task.data.hf.path", source.line, "missing required key 'path'",
+                            "a hub id (mteb/stsbenchmark-sts) or a local folder saved with save_to_disk")
+        from .data_hub import resolve_hf_path
+
+        hf = {"path": resolve_hf_path(path, ctx.path.parent), "name": _str(ctx, source, "name", "task.data.hf"),
+              "revision": None if source.get("revision") is None else str(source["revision"]),
+              "qrels": _str(ctx, source, "qrels", "task.data.hf"),
+              "train_split": _str(ctx, source, "train_split", "task.data.hf", "train")}
+    else:
+        if isinstance(raw, str):
+            mteb = {"task": raw, "subset": None, "revision": None}
+        else:
+            source = _mapping(ctx, raw, "task.data.mteb", data.line_of("mteb"))
+            _reject_unknown(ctx, source, ["task", "subset", "revision"], "task.data.mteb")
+            task_name = _str(ctx, source, "task", "task.data.mteb")
+            if task_name is None:
+                raise ctx.error("task.data.mteb.task", source.line, "missing required key 'task'",
+                                "an MTEB task name, e.g. STSBenchmark or SciFact")
+            mteb = {"task": task_name, "subset": _str(ctx, source, "subset", "task.data.mteb"),
+                    "revision": None if source.get("revision") is None else str(source["revision"])}
+    columns_raw = data.get("columns") or LineDict()
+    columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
+    _reject_unknown(ctx, columns_map, tuple(KIND_COLUMNS.get(kind, {})), "task.data.columns")
+    limit = data.get("limit")
+    if limit is not None:
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
+    document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
+    label = f"{key}:{(hf or mteb or {}).get('path') or (mteb or {}).get('task')}"
+    return DataSpec(path=Path(label), format=key, columns={str(k): v for k, v in columns_map.items()}, header=True,
+                    split=_str(ctx, data, "split", "task.data", "test"), limit=limit, document=document,
+                    line=data.line, hf=hf, mteb=mteb)
+
+
 def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
     _reject_unknown(ctx, data, ["path", "format", "split", "limit", "document"], "task.data")
     path_text = _required(ctx, data, "path", "task.data",
@@ -634,11 +701,13 @@ def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
 
 def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     data = _mapping(ctx, raw, "task.data", line)
+    if "hf" in data or "mteb" in data:
+        return _parse_hub_data(ctx, data, kind)
     if kind == "retrieval":
         return _parse_retrieval_data(ctx, data)
     _reject_unknown(ctx, data, ["path", "format", "columns", "header", "split", "limit"], "task.data")
     path_text = _required(ctx, data, "path", "task.data",
-                          "path: data/pairs.csv (relative to the spec file)")
+                          "path: data/pairs.csv (relative to the spec file), or hf: / mteb: for hub datasets")
     if not isinstance(path_text, str):
         raise ctx.error("task.data.path", data.line_of("path"), f"expected a file path, got {_type_name(path_text)}")
     split = _str(ctx, data, "split", "task.data")
@@ -726,7 +795,7 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
         splits = tuple(raw_splits)
     informed = _parse_informed(ctx, task["informed"], task.line_of("informed")) if "informed" in task else None
     needs_splits = [s for s in (*splits, *([informed.select_split] if informed else []))]
-    if needs_splits and kind != "retrieval" and data.path_template is None:
+    if needs_splits and kind != "retrieval" and data.path_template is None and data.format not in ("hf", "mteb"):
         key = "task.splits" if splits else "task.informed.select_split"
         raise ctx.error(key, task.line_of("splits" if splits else "informed"),
                         "other splits need a data path with {split} in it",

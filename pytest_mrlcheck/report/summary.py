@@ -26,7 +26,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         },
         "task": {
             "kind": spec.task.kind,
-            "data": str(spec.task.data.path),
+            "data": spec.task.data.source,
             "split": spec.task.data.split,
             "units": result.units,
             "texts": result.texts,
