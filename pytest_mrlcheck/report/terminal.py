@@ -259,12 +259,20 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
 
 
 def accounting_line(records: list[dict[str, Any]]) -> str:
-    """Texts encoded vs served from the cache, and API use, over the whole run."""
+    """Texts encoded vs served from the cache (per model when several), and API use, over the run."""
     totals: dict[str, float] = {}
+    per_model: dict[str, list[float]] = {}
     for record in records:
         for key, value in record["encoding"].items():
             totals[key] = totals.get(key, 0) + value
+        if record["summary"] is not None:
+            counts = per_model.setdefault(record["summary"]["model"]["name"], [0, 0])
+            counts[0] += record["encoding"].get("encoded", 0)
+            counts[1] += record["encoding"].get("cache_hits", 0)
     line = f"embeddings: {int(totals.get('encoded', 0))} texts encoded, {int(totals.get('cache_hits', 0))} from cache"
+    if len(per_model) > 1:
+        line += " (" + "; ".join(f"{name}: {int(e)} encoded, {int(h)} cached"
+                                 for name, (e, h) in sorted(per_model.items())) + ")"
     if totals.get("api_requests"):
         line += (f"; API: {int(totals['api_requests'])} requests ({int(totals.get('api_retries', 0))} retries), "
                  f"{int(totals.get('api_tokens', 0)):,} tokens")
