@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -76,7 +77,11 @@ def _locked(path: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    with path.with_name(path.name + ".lock").open("a") as handle:
+    # the lock lives in the temp folder, not beside the baseline, so a repository stays clean
+    lock_dir = Path(tempfile.gettempdir()) / "pytest-mrlcheck-locks"
+    lock_dir.mkdir(exist_ok=True)
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    with (lock_dir / f"{digest}.lock").open("a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
