@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,15 +230,7 @@ def load_beir(spec: DataSpec) -> RetrievalData:
         available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise DataError(f"judgements file not found: {qrels_path}",
                         hint=f"splits available: {', '.join(available) or 'none'}; set task.data.split")
-    doc_ids = tuple(str(row["_id"]) for _, row in corpus)
-    documents = tuple(
-        spec.document.format(title=str(row.get("title") or ""), text=str(row.get("text") or "")).strip()
-        for _, row in corpus
-    )
-    query_text = {str(row["_id"]): str(row.get("text") or "") for _, row in queries}
-    known_docs = set(doc_ids)
-    qrels: dict[str, dict[str, int]] = {}
-    unknown_docs = unknown_queries = 0
+    judgements: list[tuple[str, str, int]] = []
     with qrels_path.open(encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
             if not row or (number == 1 and not row[-1].strip().lstrip("-").isdigit()):
@@ -249,40 +241,86 @@ def load_beir(spec: DataSpec) -> RetrievalData:
                 raise DataError(f"{qrels_path}:{number}: expected query-id, corpus-id, score; got {row}")
             query, doc, grade_text = (cell.strip() for cell in row)
             try:
-                grade = int(float(grade_text))
+                judgements.append((query, doc, int(float(grade_text))))
             except ValueError:
                 raise DataError(f"{qrels_path}:{number}: score {grade_text!r} is not a number") from None
-            if query not in query_text:
-                unknown_queries += 1
-                continue
-            if doc not in known_docs:
-                unknown_docs += 1
-                continue
-            qrels.setdefault(query, {})[doc] = grade
+    return build_retrieval_data(
+        [(str(row["_id"]), row) for _, row in corpus],
+        [(str(row["_id"]), row) for _, row in queries],
+        judgements,
+        what=str(qrels_path),
+        source=folder,
+        document=spec.document,
+        limit=spec.limit,
+    )
+
+
+def _text_field(value: Any, what: str, identifier: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise DataError(f"{what}: id {identifier!r}: expected text, got {type(value).__name__}",
+                        hint="mrlcheck embeds text; image, audio and conversation tasks are not supported")
+    return value
+
+
+def build_retrieval_data(
+    corpus: Sequence[tuple[str, dict[str, Any]]],
+    queries: Sequence[tuple[str, dict[str, Any]]],
+    judgements: Iterable[tuple[str, str, Any]],
+    *,
+    what: str,
+    source: Path,
+    document: str = "{title} {text}",
+    limit: int | None = None,
+) -> RetrievalData:
+    """Corpus and query records and ``(query id, document id, grade)`` judgements → :class:`RetrievalData`.
+
+    Documents are ``document.format(title=…, text=…)``; judgements naming unknown ids are counted and
+    warned about; queries without judgements are counted, not kept; ``limit`` keeps the first N
+    judged queries. Shared by the BEIR folder loader and the ``hf:``/``mteb:`` loaders.
+    """
+    if not corpus:
+        raise DataError(f"{what}: the corpus is empty")
+    doc_ids = tuple(identifier for identifier, _ in corpus)
+    documents = tuple(
+        document.format(title=_text_field(fields.get("title"), what, identifier),
+                        text=_text_field(fields.get("text"), what, identifier)).strip()
+        for identifier, fields in corpus
+    )
+    query_text = {identifier: _text_field(fields.get("text"), what, identifier) for identifier, fields in queries}
+    known_docs = set(doc_ids)
+    qrels: dict[str, dict[str, int]] = {}
+    unknown_docs = unknown_queries = 0
+    for query, doc, raw in judgements:
+        try:
+            grade = int(float(raw))
+        except (TypeError, ValueError):
+            raise DataError(f"{what}: judgement ({query!r}, {doc!r}): score {raw!r} is not a number") from None
+        if query not in query_text:
+            unknown_queries += 1
+            continue
+        if doc not in known_docs:
+            unknown_docs += 1
+            continue
+        qrels.setdefault(query, {})[doc] = grade
     if unknown_docs or unknown_queries:
         warnings.warn(
-            f"{qrels_path}: {unknown_docs} judgements name documents and {unknown_queries} name queries "
+            f"{what}: {unknown_docs} judgements name documents and {unknown_queries} name queries "
             "that are not in the corpus/queries files; they were ignored",
             MrlcheckDataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     judged = [q for q in query_text if q in qrels]
     unjudged = len(query_text) - len(judged)
     if not judged:
-        raise DataError(f"{qrels_path}: no query in {queries_path.name} has a judgement",
-                        hint="check that the qrels ids match the _id fields")
-    if spec.limit is not None:
-        judged = judged[: spec.limit]
+        raise DataError(f"{what}: no query in the queries has a judgement",
+                        hint="check that the qrels ids match the query ids")
+    if limit is not None:
+        judged = judged[:limit]
         qrels = {q: qrels[q] for q in judged}
-    return RetrievalData(
-        query_ids=tuple(judged),
-        queries=tuple(query_text[q] for q in judged),
-        doc_ids=doc_ids,
-        documents=documents,
-        qrels=qrels,
-        unjudged_queries=unjudged,
-        source=folder,
-    )
+    return RetrievalData(tuple(judged), tuple(query_text[q] for q in judged), doc_ids, documents, qrels, unjudged,
+                         source)
 
 
 def _digest(*parts: Any) -> str:

@@ -51,7 +51,6 @@ import ssl
 import threading
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import LabelledTexts, MrlcheckDataWarning, PairLabels, RetrievalData, StsData
+from .data import LabelledTexts, PairLabels, RetrievalData, StsData, build_retrieval_data
 from .errors import DataError
 
 HubData = StsData | RetrievalData | LabelledTexts | PairLabels
@@ -551,64 +550,12 @@ def _records(table: Any, what: str, fields: Sequence[str]) -> list[tuple[str, di
     return [(identifier, {field: columns[field][i] for field in fields}) for i, identifier in enumerate(ids)]
 
 
-def _text_field(value: Any, what: str, identifier: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise DataError(f"{what}: id {identifier!r}: expected text, got {type(value).__name__}",
-                        hint="mrlcheck embeds text; image, audio and conversation tasks are not supported")
-    return value
-
-
 def retrieval_data(corpus: Sequence[tuple[str, dict[str, Any]]], queries: Sequence[tuple[str, dict[str, Any]]],
                    judgements: Iterator[tuple[str, str, Any]] | Sequence[tuple[str, str, Any]], *, what: str,
                    source: Path, document: str = "{title} {text}", limit: int | None = None) -> RetrievalData:
-    """Corpus and query records and ``(query id, document id, grade)`` judgements → :class:`RetrievalData`.
-
-    The rules of the BEIR folder loader: documents are ``document.format(title=…, text=…)``; judgements
-    naming unknown ids are counted and warned about; queries without judgements are counted, not kept;
-    ``limit`` keeps the first N judged queries.
-    """
-    if not corpus:
-        raise DataError(f"{what}: the corpus is empty")
-    doc_ids = tuple(identifier for identifier, _ in corpus)
-    documents = tuple(
-        document.format(title=_text_field(fields.get("title"), what, identifier),
-                        text=_text_field(fields.get("text"), what, identifier)).strip()
-        for identifier, fields in corpus
-    )
-    query_text = {identifier: _text_field(fields.get("text"), what, identifier) for identifier, fields in queries}
-    known_docs = set(doc_ids)
-    qrels: dict[str, dict[str, int]] = {}
-    unknown_docs = unknown_queries = 0
-    for query, doc, raw in judgements:
-        try:
-            grade = int(float(raw))
-        except (TypeError, ValueError):
-            raise DataError(f"{what}: judgement ({query!r}, {doc!r}): score {raw!r} is not a number") from None
-        if query not in query_text:
-            unknown_queries += 1
-            continue
-        if doc not in known_docs:
-            unknown_docs += 1
-            continue
-        qrels.setdefault(query, {})[doc] = grade
-    if unknown_docs or unknown_queries:
-        warnings.warn(
-            f"{what}: {unknown_docs} judgements name documents and {unknown_queries} name queries that are not "
-            "in the corpus/queries; they were ignored",
-            MrlcheckDataWarning,
-            stacklevel=3,
-        )
-    judged = [q for q in query_text if q in qrels]
-    unjudged = len(query_text) - len(judged)
-    if not judged:
-        raise DataError(f"{what}: no query has a judgement", hint="check that the qrels ids match the query ids")
-    if limit is not None:
-        judged = judged[:limit]
-        qrels = {q: qrels[q] for q in judged}
-    return RetrievalData(tuple(judged), tuple(query_text[q] for q in judged), doc_ids, documents, qrels, unjudged,
-                         source)
+    """Hub records → :class:`RetrievalData`, by the same rules as the BEIR folder loader."""
+    return build_retrieval_data(corpus, queries, judgements, what=what, source=source, document=document,
+                                limit=limit)
 
 
 # --------------------------------------------------------------------------- hf:

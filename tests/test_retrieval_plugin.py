@@ -114,7 +114,7 @@ def test_retrieval_score_equals_pytrec_style_reference(
         pytest.param(lambda p: (p / "beir" / "qrels" / "test.tsv").unlink(),
                      "judgements file not found: */beir/qrels/test.tsv", id="missing-qrels"),
         pytest.param(lambda p: (p / "beir" / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"),
-                     "*test.tsv: no query in queries.jsonl has a judgement", id="no-judged-query"),
+                     "*test.tsv: no query in the queries has a judgement", id="no-judged-query"),
     ],
 )
 def test_bad_retrieval_data_is_a_clear_failure(
