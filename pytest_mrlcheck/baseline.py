@@ -14,12 +14,12 @@ import importlib.metadata
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import EvaluationError
+from .locks import exclusive
 
 SCHEMA = "pytest-mrlcheck/baseline/1"
 DIGITS = 6
@@ -69,24 +69,11 @@ def _view_order(label: str) -> tuple[int, int, int]:
     return (rank, padded[0], padded[1])
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock for one baseline file; it lives in the temp folder so a repository stays clean."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    # the lock lives in the temp folder, not beside the baseline, so a repository stays clean
-    lock_dir = Path(tempfile.gettempdir()) / "pytest-mrlcheck-locks"
-    lock_dir.mkdir(exist_ok=True)
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    with (lock_dir / f"{digest}.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return exclusive(Path(tempfile.gettempdir()) / "pytest-mrlcheck-locks" / f"{digest}.lock")
 
 
 def read(path: Path) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from .errors import CacheError, MrlcheckWarning
+from .locks import exclusive
 
 SCHEMA_VERSION = "1"
 DB_NAME = "embeddings.sqlite3"
@@ -245,22 +246,9 @@ class SqliteStore:
 
     # -- cross-process encode lock --------------------------------------------------------
 
-    @contextlib.contextmanager
-    def encode_lock(self, model_key: str) -> Iterator[None]:
+    def encode_lock(self, model_key: str) -> contextlib.AbstractContextManager[None]:
         """Hold an exclusive lock per model while misses are found, encoded and written."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: SQLite still keeps the data consistent
-            yield
-            return
-        lock_dir = self.directory / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with (lock_dir / f"{model_key[:32]}.lock").open("a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return exclusive(self.directory / "locks" / f"{model_key[:32]}.lock")
 
     # -- digests of local weight files (so a warm run never re-hashes a model) ---------------
 
