@@ -118,37 +118,40 @@ class SqliteStore:
                     hint="set --mrlcheck-cache-dir to a writable folder, or use --mrlcheck-no-cache",
                 ) from None
             conn = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=120000")
-                conn.executescript(
-                    """
-                    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    CREATE TABLE IF NOT EXISTS models (
-                        model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
-                        created REAL NOT NULL, last_used REAL NOT NULL);
-                    CREATE TABLE IF NOT EXISTS vectors (
-                        model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
-                        data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
-                        PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
-                    CREATE TABLE IF NOT EXISTS digests (
-                        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-                        digest TEXT NOT NULL);
-                    """
-                )
-                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None:
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                elif row[0] != SCHEMA_VERSION:
-                    raise CacheError(
-                        f"{self.path} was written by another version of pytest-mrlcheck "
-                        f"(schema {row[0]}, this one reads {SCHEMA_VERSION})",
-                        hint="point --mrlcheck-cache-dir elsewhere, or remove that file",
+            # Switching to WAL and creating the tables can fail at once with "database is locked"
+            # (no busy wait) when several xdist workers open a new cache together: take turns.
+            with exclusive(self.directory / "locks" / "setup.lock"):
+                try:
+                    conn.execute("PRAGMA busy_timeout=120000")
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(
+                        """
+                        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                        CREATE TABLE IF NOT EXISTS models (
+                            model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
+                            created REAL NOT NULL, last_used REAL NOT NULL);
+                        CREATE TABLE IF NOT EXISTS vectors (
+                            model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
+                            data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
+                            PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
+                        CREATE TABLE IF NOT EXISTS digests (
+                            path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                            digest TEXT NOT NULL);
+                        """
                     )
-            except BaseException:
-                conn.close()
-                raise
+                    row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                    if row is None:
+                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    elif row[0] != SCHEMA_VERSION:
+                        raise CacheError(
+                            f"{self.path} was written by another version of pytest-mrlcheck "
+                            f"(schema {row[0]}, this one reads {SCHEMA_VERSION})",
+                            hint="point --mrlcheck-cache-dir elsewhere, or remove that file",
+                        )
+                except BaseException:
+                    conn.close()
+                    raise
             self._conn = conn
         return self._conn
 

@@ -212,3 +212,26 @@ def test_max_encode_stops_before_encoding(fake_project: pytest.Pytester, write_s
     _run(fake_project, "--mrlcheck-max-encode", "160").assert_outcomes(passed=N_ITEMS)
     bad = _run(fake_project, "--mrlcheck-max-encode", "lots")
     bad.stderr.fnmatch_lines(["*--mrlcheck-max-encode: expected a whole number, got 'lots'*"])
+
+
+def _open_fresh(directory: str, start: float) -> None:
+    time.sleep(max(0.0, start - time.time()))  # everyone opens the new cache at the same moment
+    store = SqliteStore(Path(directory))
+    for i in range(20):
+        store.get_many("m", [text_key(f"t{i}")])
+        store.put_many("m", "{}", {text_key(f"t{i}-{os.getpid()}"): np.ones(4, dtype=np.float32)})
+    store.close()
+
+
+def test_many_processes_creating_one_new_cache_at_once(tmp_path: Path) -> None:
+    """Several xdist workers opening a cache that does not exist yet must not see 'database is locked'."""
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        directory = tmp_path / f"cache{attempt}"
+        start = time.time() + 2.0
+        workers = [context.Process(target=_open_fresh, args=(str(directory), start)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+            assert worker.exitcode == 0
