@@ -12,12 +12,12 @@ import datetime
 import hashlib
 import importlib.metadata
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .errors import EvaluationError
 from .locks import exclusive
 
@@ -109,17 +109,8 @@ def update(path: Path, name: str, entry: dict[str, Any]) -> bool:
             return False
         content["specs"][name] = {"recorded": datetime.date.today().isoformat(), **entry}
         content["specs"] = dict(sorted(content["specs"].items()))
-        text = json.dumps(content, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n"
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            Path(temporary).replace(path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic.write_text(path, json.dumps(content, indent=2, sort_keys=False, ensure_ascii=False,
+                                           allow_nan=False) + "\n")
     return True
 
 

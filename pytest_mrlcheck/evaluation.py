@@ -389,8 +389,8 @@ def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[
 def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
     """Write the chosen dimensions for a production system (atomically)."""
     import json
-    import os
-    import tempfile
+
+    from . import atomic
 
     payload = {
         "model": spec.model.label,
@@ -399,11 +399,7 @@ def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
         **{key: informed[key] for key in ("dims", "select_split", "eval_split", "method", "score", "prefix")},
         "dimensions": informed["chosen"],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(json.dumps(payload, indent=2) + "\n")
-    Path(temporary).replace(path)
+    atomic.write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _no_replicates(kind: str) -> Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]:

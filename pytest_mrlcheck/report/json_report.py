@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, atomic
 from .summary import group_by_spec
 
 SCHEMA = "pytest-mrlcheck/report/1"
@@ -44,13 +42,4 @@ def build_report(payloads: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
     """Write atomically: a reader never sees a half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
