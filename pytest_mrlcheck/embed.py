@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,18 +22,15 @@ _PROGRESS_STEP = 256
 
 @dataclass
 class EncodeStats:
-    """Counts for one run: texts encoded by a provider vs served from the cache."""
+    """Counts for one process: texts encoded by a provider vs served from the cache (per spec: the
+    difference before and after its evaluation, see ``SpecResult.encoding``)."""
 
     encoded: int = 0
     cache_hits: int = 0
-    per_model: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def add(self, model: str, encoded: int, hits: int) -> None:
+    def add(self, encoded: int, hits: int) -> None:
         self.encoded += encoded
         self.cache_hits += hits
-        entry = self.per_model.setdefault(model, {"encoded": 0, "cache_hits": 0})
-        entry["encoded"] += encoded
-        entry["cache_hits"] += hits
 
 
 def model_key(identity: dict[str, Any], role: str, prompt: str | None) -> tuple[str, str]:
@@ -96,7 +93,7 @@ def embed_texts(
                     found.update(fresh)
                     encoded += len(batch)
                     advance(len(batch))
-    stats.add(label, encoded, hits)
+    stats.add(encoded, hits)
     dims = {found[k].shape[0] for k in keys}
     if len(dims) != 1:
         raise ProviderError(

@@ -98,9 +98,7 @@ class CheckItem(pytest.Item):
         except MrlcheckError as exc:
             self.error = exc
             raise
-        from .report.summary import summarize
-
-        self.summary = summarize(self.spec_id, result)
+        self.summary = state.summary_for(self.spec_id, result)
         if self.plan.kind == "baseline":
             update = bool(get_option(self.config, "update_baseline"))
             self.verdict = judge_baseline(result, self.summary, update)

@@ -41,6 +41,7 @@ class RunState:
     _context: RunContext | None = None
     progress: EncodeProgress = no_progress
     results: dict[str, SpecResult | MrlcheckError] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     payloads: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -83,6 +84,14 @@ class RunState:
         if isinstance(outcome, MrlcheckError):
             raise outcome
         return outcome
+
+    def summary_for(self, key: str, result: SpecResult) -> dict[str, Any]:
+        """The report summary of an evaluated spec, built once however many items carry it."""
+        if key not in self.summaries:
+            from .report.summary import summarize
+
+            self.summaries[key] = summarize(key, result)
+        return self.summaries[key]
 
     def close(self) -> None:
         if self._context is not None and isinstance(self._context.store, SqliteStore):
