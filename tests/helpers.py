@@ -97,3 +97,14 @@ checks:
   monotonic: {tolerance: 0.05}
   min_dims: {ratio: 0.9, max: 64}
 """
+
+
+def assert_clean_output(output: str) -> None:
+    """A user mistake or a failure in user code reads as a message: no traceback through the package.
+
+    Use on the combined output (``result.stdout.str() + result.stderr.str()``) of every
+    bad-input test.
+    """
+    assert "Traceback" not in output, output[-4000:]
+    frames = [line for line in output.splitlines() if "pytest_mrlcheck/" in line and ".py:" in line]
+    assert not frames, "package frames in the output:\n" + "\n".join(frames[:20])
