@@ -13,10 +13,11 @@ import numpy as np
 
 from .data import load_beir, load_labelled, load_pair_labels, load_rerank, load_sts, load_texts
 from .embed import EncodePolicy, EncodeStats, embed_texts
-from .errors import EvaluationError
+from .errors import EvaluationError, MrlcheckError
+from .guard import Step, scrub, step
 from .progress import EncodeProgress, no_progress
-from .providers import Encoder, ProviderContext, make_encoder
-from .spec import BootstrapSpec, Spec
+from .providers import Encoder, ProviderContext, make_encoder, model_ref
+from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
 from .views import ViewPlan, plan_views, prefix_label, random_label, window_label
@@ -165,7 +166,25 @@ class Prepared:
     cost: Callable[[list[int]], dict[int, Any]] | None = None
 
 
+def _data_ref(spec: Spec, data: DataSpec | None = None) -> str:
+    """How messages name a data source: relative to the spec's folder when inside it."""
+    data = data or spec.task.data
+    if data.hf is not None or data.mteb is not None:
+        return data.source
+    path = Path(data.source)
+    return path.relative_to(spec.directory).as_posix() if path.is_relative_to(spec.directory) else str(path)
+
+
+def _loading(spec: Spec, data: DataSpec | None = None) -> Any:
+    return step(Step.LOAD_DATA, f"from {_data_ref(spec, data)}")
+
+
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
+    with step(Step.ENCODE, f"with {model_ref(spec.model)}"):
+        return _embed_texts(spec, run, encoder, texts, role)
+
+
+def _embed_texts(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
     return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
                        spec.model.label, run.policy, run.progress)
 
@@ -187,7 +206,8 @@ def _hub_data(spec: Spec) -> Any:
 
 
 def _load(spec: Spec, local: Callable[[], Any]) -> Any:
-    return _hub_data(spec) if spec.task.data.format in ("hf", "mteb") else local()
+    with _loading(spec):
+        return _hub_data(spec) if spec.task.data.format in ("hf", "mteb") else local()
 
 
 def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -399,7 +419,8 @@ def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
         **{key: informed[key] for key in ("dims", "select_split", "eval_split", "method", "score", "prefix")},
         "dimensions": informed["chosen"],
     }
-    atomic.write_text(path, json.dumps(payload, indent=2) + "\n")
+    with step(Step.EXPORT, f"the dimension list to {path}"):
+        atomic.write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _no_replicates(kind: str) -> Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]:
@@ -484,7 +505,8 @@ def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) 
 def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import reranking
 
-    data = load_rerank(spec.task.data)
+    with _loading(spec):
+        data = load_rerank(spec.task.data)
     queries = _embed(spec, run, encoder, data.queries, "query")
     candidates = _embed(spec, run, encoder, data.candidates, "document")
 
@@ -511,17 +533,18 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
 
 def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
-    from .spec import DataSpec
     from .tasks import agreement
 
-    corpus_texts = load_texts(spec.task.data)
+    with _loading(spec):
+        corpus_texts = load_texts(spec.task.data)
     options = spec.task.options
     corpus = _embed(spec, run, encoder, corpus_texts, "document")
     if "queries_path" in options:
         path = Path(options["queries_path"])
         fmt = {".csv": "csv", ".tsv": "tsv"}.get(path.suffix.lower(), "jsonl")
-        query_texts = load_texts(DataSpec(path=path, format=fmt, columns={"text": options["queries_column"]},
-                                          header=True))
+        queries_data = DataSpec(path=path, format=fmt, columns={"text": options["queries_column"]}, header=True)
+        with _loading(spec, queries_data):
+            query_texts = load_texts(queries_data)
         position = {text: row for row, text in enumerate(corpus_texts)}
         query_rows = np.array([position.get(text, -1) for text in query_texts], dtype=np.intp)
     else:
@@ -558,7 +581,23 @@ _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
 
 
 def evaluate(spec: Spec, run: RunContext) -> SpecResult:
-    """Score every view the spec's checks and report need, from one full-dimension encoding."""
+    """Score every view the spec's checks and report need, from one full-dimension encoding.
+
+    The boundary: every failure leaves as a :class:`MrlcheckError` without traceback or chained
+    exceptions; one that is not the package's own is a :class:`~pytest_mrlcheck.guard.StepFailed`
+    naming the step (loading data, encoding, scoring…) and the original type and message.
+    """
+    failure: MrlcheckError | None = None
+    try:
+        with step(Step.EVALUATE, f"spec {spec.name!r}"):
+            return _evaluate(spec, run)
+    except MrlcheckError as error:
+        failure = error
+    assert failure is not None
+    raise scrub(failure)
+
+
+def _evaluate(spec: Spec, run: RunContext) -> SpecResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     encoder = run.encoder_for(spec)
@@ -568,6 +607,16 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     timings["load_and_embed"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    with step(Step.SCORE, f"{spec.task.kind} ({spec.task.metric})"):
+        result = _score(spec, run, encoder, prepared, before, api_before)
+    timings["score"] = time.perf_counter() - started
+    with step(Step.LOAD_MODEL, model_ref(spec.model)):
+        identity = encoder.identity()
+    return dataclasses.replace(result, model_identity=identity, seconds={**timings})
+
+
+def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, before: tuple[int, int],
+           api_before: dict[str, float]) -> SpecResult:
     plan = plan_views(spec, prepared.full_dim)
     ranges = plan.ranges()
     masks, mask_keys = plan.masks()
@@ -624,14 +673,14 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     if spec.views.geometry or spec.checks.geometry:
         from .geometry import geometry_by_prefix
 
-        geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
+        with step(Step.GEOMETRY, f"of {len(plan.prefixes)} prefixes"):
+            geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
     funnel_result = prepared.funnel(dict(spec.task.options["funnel"])) if (
         prepared.funnel and spec.task.options.get("funnel")) else None
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
-    timings["score"] = time.perf_counter() - started
     return SpecResult(
         spec=spec,
         plan=plan,
@@ -642,7 +691,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         texts=prepared.texts,
         dataset_fingerprint=prepared.fingerprint,
         details=prepared.details,
-        model_identity=encoder.identity(),
+        model_identity={},
         replicates=replicates,
         splits=split_scores,
         split_correlations=correlations,
@@ -656,5 +705,5 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
             "cache_hits": run.stats.cache_hits - before[1],
             **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
         },
-        seconds=timings,
+        seconds={},
     )

@@ -19,7 +19,8 @@ from .checks import (
     judge_compare,
     plan_checks,
 )
-from .errors import MrlcheckError, SpecError
+from .errors import MrlcheckError
+from .guard import LIBRARY_HINT, Step, describe, headline, redact, step
 from .options import get_option
 from .spec import BootstrapSpec, Checks, Spec, ViewsSpec, load_specs
 from .state import STATE_KEY, worker_id
@@ -48,9 +49,10 @@ class SpecFile(pytest.File):
 
     def collect(self) -> list[SpecNode]:
         try:
-            specs = load_specs(self.path)
-        except SpecError as exc:
-            raise self.CollectError(str(exc)) from None
+            with step(Step.READ_SPEC, str(self.path)):
+                specs = load_specs(self.path)
+        except MrlcheckError as exc:
+            raise self.CollectError(redact(str(exc))) from None
         return [SpecNode.from_parent(self, name=spec.name, spec=spec) for spec in specs]
 
 
@@ -64,7 +66,12 @@ class SpecNode(pytest.Collector):
     def collect(self) -> list[CheckItem]:
         items = []
         missing = [name for name in self.spec.requires_env if not os.environ.get(name)]
-        for plan in plan_checks(self.spec):
+        try:
+            with step(Step.PLAN_CHECKS, f"of spec {self.spec.name!r} in {self.path}"):
+                plans = plan_checks(self.spec)
+        except MrlcheckError as exc:
+            raise self.CollectError(redact(str(exc))) from None
+        for plan in plans:
             item = CheckItem.from_parent(self, name=plan.name, spec=self.spec, plan=plan)
             item.add_marker(pytest.mark.mrlcheck)
             if missing:
@@ -84,6 +91,7 @@ class CheckItem(pytest.Item):
         self.plan = plan
         self.verdict: Verdict | None = None
         self.error: MrlcheckError | None = None
+        self.shown_at: str | None = None  # the item that shows self.error in full
         self.summary: dict[str, Any] | None = None
 
     @property
@@ -93,25 +101,26 @@ class CheckItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[STATE_KEY]
+        key = self.spec_id
         try:
-            result = state.result_for(self.spec_id, self.spec)
+            result = state.result_for(key, self.spec)
+            self.summary = state.summary_for(self.spec_id, result)
+            if self.plan.kind == "compare":
+                key = f"{self.spec_id}::reference"
+                reference = state.result_for(key, reference_spec(self.spec))
+            with step(Step.JUDGE, self.plan.name):
+                if self.plan.kind == "baseline":
+                    update = bool(get_option(self.config, "update_baseline"))
+                    self.verdict = judge_baseline(result, self.summary, update)
+                elif self.plan.kind == "compare":
+                    self.verdict = judge_compare(self.plan, result, reference)
+                else:
+                    self.verdict = judge(self.plan, result)
+                self._record_properties(self.verdict)
         except MrlcheckError as exc:
             self.error = exc
+            self.shown_at = state.first_failure(key, self.nodeid)
             raise
-        self.summary = state.summary_for(self.spec_id, result)
-        if self.plan.kind == "baseline":
-            update = bool(get_option(self.config, "update_baseline"))
-            self.verdict = judge_baseline(result, self.summary, update)
-        elif self.plan.kind == "compare":
-            try:
-                reference = state.result_for(f"{self.spec_id}::reference", reference_spec(self.spec))
-            except MrlcheckError as exc:
-                self.error = exc
-                raise
-            self.verdict = judge_compare(self.plan, result, reference)
-        else:
-            self.verdict = judge(self.plan, result)
-        self._record_properties(self.verdict)
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
 
@@ -134,11 +143,17 @@ class CheckItem(pytest.Item):
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
-        if isinstance(excinfo.value, CheckFailed):
-            return failure_table(excinfo.value.verdict)
-        if isinstance(excinfo.value, MrlcheckError):
-            return f"spec {self.spec.name!r} could not be evaluated:\n{excinfo.value}"
-        return super().repr_failure(excinfo, style=style)
+        error = excinfo.value
+        if isinstance(error, CheckFailed):
+            return failure_table(error.verdict)
+        if isinstance(error, MrlcheckError):
+            if self.shown_at is not None and self.shown_at != self.nodeid:
+                return (f"spec {self.spec.name!r} could not be evaluated: {redact(headline(error))}\n"
+                        f"  (the full message is at the first failure of this spec: {self.shown_at})")
+            return redact(f"spec {self.spec.name!r} could not be evaluated:\n{error}")
+        # Not ours and not caught by a guard (it should not happen): still a message, never a traceback.
+        kind, text = describe(error)
+        return f"spec {self.spec.name!r}: {self.plan.name} failed: {kind}: {text}\n  hint: {LIBRARY_HINT}"
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, self.plan.line - 1, f"{self.spec.name}::{self.plan.name}"
@@ -150,6 +165,6 @@ class CheckItem(pytest.Item):
             "item": self.nodeid,
             "worker": worker_id(),
             "check": self.verdict.to_dict() if self.verdict else {"name": self.plan.name, "kind": self.plan.kind},
-            "error": str(self.error) if self.error else None,
+            "error": redact(str(self.error)) if self.error else None,
             "summary": self.summary,
         }

@@ -12,6 +12,7 @@ import pytest
 from .embed import EncodePolicy
 from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
 from .evaluation import RunContext, SpecResult, evaluate
+from .guard import Step, scrub, step
 from .options import get_option
 from .progress import EncodeProgress, no_progress
 from .spec import Spec
@@ -41,8 +42,9 @@ class RunState:
     _context: RunContext | None = None
     progress: EncodeProgress = no_progress
     results: dict[str, SpecResult | MrlcheckError] = field(default_factory=dict)
-    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any] | MrlcheckError] = field(default_factory=dict)
     payloads: list[dict[str, Any]] = field(default_factory=list)
+    first_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def cache_dir(self) -> Path | None:
@@ -72,9 +74,11 @@ class RunState:
         """Evaluate ``spec`` the first time any of its items runs; later items reuse the outcome."""
         if key not in self.results:
             try:
-                self.results[key] = evaluate(spec, self.context)
+                with step(Step.OPEN_CACHE):
+                    context = self.context
+                self.results[key] = evaluate(spec, context)
             except MrlcheckError as exc:
-                self.results[key] = exc
+                self.results[key] = scrub(exc)
             except MrlcheckWarning as warning:  # a warning filter turned it into an error
                 self.results[key] = EvaluationError(
                     f"{warning} (a warning, raised as an error by the warning filters in effect)",
@@ -82,16 +86,27 @@ class RunState:
                 )
         outcome = self.results[key]
         if isinstance(outcome, MrlcheckError):
-            raise outcome
+            raise scrub(outcome)  # no traceback piles up however many items re-raise it
         return outcome
+
+    def first_failure(self, key: str, item: str) -> str:
+        """The item that shows ``key``'s evaluation error in full (the first to meet it)."""
+        return self.first_failures.setdefault(key, item)
 
     def summary_for(self, key: str, result: SpecResult) -> dict[str, Any]:
         """The report summary of an evaluated spec, built once however many items carry it."""
         if key not in self.summaries:
             from .report.summary import summarize
 
-            self.summaries[key] = summarize(key, result)
-        return self.summaries[key]
+            try:
+                with step(Step.SUMMARY, f"of {key}"):
+                    self.summaries[key] = summarize(key, result)
+            except MrlcheckError as exc:
+                self.summaries[key] = scrub(exc)
+        summary = self.summaries[key]
+        if isinstance(summary, MrlcheckError):
+            raise scrub(summary)
+        return summary
 
     def close(self) -> None:
         if self._context is not None and isinstance(self._context.store, SqliteStore):

@@ -36,7 +36,27 @@ class ProviderContext:
     loaded_models: dict[Any, Any]
 
 
+def model_ref(model: ModelSpec) -> str:
+    """How messages name a model: ``provider:name`` (``python:module:function``, ``openai:text-embedding-3-small``)."""
+    return f"{model.provider}:{model.label}"
+
+
 def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
+    """The model's encoder, behind :class:`~pytest_mrlcheck.providers.guarded.GuardedEncoder`.
+
+    A new provider only adds a branch to ``_build``: the guard (exceptions → one message, the
+    provider's ``redact`` applied, output checked) comes with it.
+    """
+    from ..guard import Step, step
+    from .guarded import GuardedEncoder
+
+    ref = model_ref(model)
+    with step(Step.LOAD_MODEL, ref):
+        inner = _build(model, context)
+    return GuardedEncoder(inner, ref)
+
+
+def _build(model: ModelSpec, context: ProviderContext) -> Encoder:
     if model.provider == "sentence-transformers":
         from .sentence_transformers import SentenceTransformersEncoder
 
@@ -65,20 +85,42 @@ def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
     raise ProviderError(f"unknown provider {model.provider!r}")  # pragma: no cover - spec validates
 
 
+def _what(value: Any) -> str:
+    """A short description of what an encoder returned, for messages."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__module__}.{type(value).__qualname__}".replace("builtins.", "")
+
+
 def check_vectors(vectors: Any, count: int, who: str) -> np.ndarray:
-    """Validate an encoder's output: a finite ``count × d`` float matrix."""
+    """Validate an encoder's output: a finite ``count × d`` matrix of real numbers, as float32."""
+    expected = f"expected an array of shape ({count}, dims) of real numbers, one row per text"
+    if vectors is None:
+        raise ProviderError(f"{who} returned None; {expected}", hint="return np.stack(vectors), not nothing")
     try:
-        array = np.asarray(vectors, dtype=np.float32)
+        raw = np.asarray(vectors)
     except (TypeError, ValueError) as exc:
-        raise ProviderError(f"{who} returned something that is not a numeric array: {exc}") from None
-    if array.ndim != 2 or array.shape[0] != count:
-        raise ProviderError(f"{who} returned an array of shape {array.shape}; expected ({count}, dims)")
-    if array.shape[1] == 0:
+        raise ProviderError(f"{who} returned {_what(vectors)} that is not a numeric array ({exc}); {expected}") \
+            from None
+    if raw.dtype.kind not in "biuf":
+        raise ProviderError(f"{who} returned {_what(raw)} (dtype {raw.dtype}: not real numbers); {expected}",
+                            hint="rows of different lengths or Python objects give dtype object")
+    if raw.ndim != 2 or raw.shape[0] != count:
+        raise ProviderError(f"{who} returned {_what(vectors)} of shape {raw.shape}; {expected}")
+    if raw.shape[1] == 0:
         raise ProviderError(f"{who} returned vectors of dimension 0")
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = raw.astype(np.float32)
     bad = ~np.isfinite(array).all(axis=1)
     if bad.any():
+        overflow = raw.dtype.kind == "f" and bool(np.isfinite(raw[bad]).all())
+        what = "values too large for float32" if overflow else "NaN or infinite values"
         raise ProviderError(
-            f"{who} returned NaN or infinite values in {int(bad.sum())} of {count} vectors",
+            f"{who} returned {what} in {int(bad.sum())} of {count} vectors",
             hint="nothing was written to the cache; check the model's precision settings",
         )
     return array

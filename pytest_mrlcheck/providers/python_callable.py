@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..errors import ProviderError
+from ..guard import Step, display_path, wrap
 from ..spec import ModelSpec
 from . import ProviderContext, check_vectors
+
+_IMPORT_HINT = "the module must import cleanly (python -c 'import {module}' from the spec's folder)"
 
 
 class PythonCallableEncoder:
@@ -24,6 +28,7 @@ class PythonCallableEncoder:
         self.model = model
         self.context = context
         self.module_name, _, self.function_name = model.callable.partition(":")
+        self.ref = f"python:{model.callable}"
         self._function: Callable[..., Any] | None = None
 
     def _search_path(self) -> list[str]:
@@ -35,6 +40,9 @@ class PythonCallableEncoder:
                 found = importlib.util.find_spec(self.module_name)
             except (ImportError, ValueError):
                 found = None
+            except Exception as exc:  # a parent package that fails to import
+                raise wrap(Step.LOAD_MODEL, f"importing {self.module_name!r} for {self.ref}", exc,
+                           hint=_IMPORT_HINT.format(module=self.module_name)) from None
             if found is not None and found.origin and found.origin not in ("built-in", "frozen"):
                 return Path(found.origin)
             if attempt == 0:
@@ -65,22 +73,42 @@ class PythonCallableEncoder:
             self._extend_path()
             try:
                 module = importlib.import_module(self.module_name)
-            except Exception as exc:
-                raise ProviderError(
-                    f"cannot import {self.module_name!r} for callable {self.model.callable!r}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-            function = getattr(module, self.function_name, None)
-            if not callable(function):
-                raise ProviderError(f"{self.module_name!r} has no function {self.function_name!r}")
-            self._function = function
+            except Exception as exc:  # SyntaxError, an ImportError inside it, anything its top level raises
+                raise wrap(Step.LOAD_MODEL, f"importing {self.module_name!r} for {self.ref}", exc,
+                           hint=_IMPORT_HINT.format(module=self.module_name)) from None
+            self._function = self._function_of(module)
         return self._function
+
+    def _function_of(self, module: Any) -> Callable[..., Any]:
+        file = getattr(module, "__file__", None)
+        where = f"module {self.module_name!r}" + (f" ({display_path(file)})" if file else "")
+        name = self.function_name
+        try:
+            function = getattr(module, name)
+        except AttributeError:
+            functions = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+            close = difflib.get_close_matches(name, functions, n=1)
+            hint = (f"did you mean {self.module_name}:{close[0]}?" if close else
+                    f"its functions: {', '.join(functions[:10]) or 'none'}")
+            raise ProviderError(f"{where} has no function {name!r} (model.callable: {self.model.callable})",
+                                hint=hint) from None
+        except Exception as exc:  # a module __getattr__ that raises
+            raise wrap(Step.LOAD_MODEL, f"looking up {name!r} in {where}", exc) from None
+        if not callable(function):
+            raise ProviderError(f"{self.module_name}.{name} is {type(function).__name__}, not a function "
+                                f"(model.callable: {self.model.callable})",
+                                hint="model.callable names a function (texts: list[str], role: str) -> array")
+        return cast(Callable[..., Any], function)
 
     def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
         function = self._load()
         prompt = self.model.prompts.for_role(role) or ""
         inputs = [prompt + text for text in texts]
-        vectors = check_vectors(function(inputs, role), len(texts), f"callable {self.model.callable}")
+        try:
+            returned = function(inputs, role)
+        except SystemExit as exc:  # sys.exit() in an encoder would end the whole run
+            raise wrap(Step.ENCODE, f"with {self.ref}", exc) from None
+        vectors = check_vectors(returned, len(texts), f"callable {self.model.callable}")
         if self.model.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors / np.where(norms > 0, norms, 1.0)
