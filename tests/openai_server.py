@@ -67,6 +67,13 @@ class Fault:
     headers: tuple[tuple[str, str], ...] = ()
     message: str = ""
     delay: float = 0.0
+    reply: Callable[[list[str]], bytes] | None = None
+
+    @classmethod
+    def raw(cls, reply: Callable[[list[str]], bytes], status: int = 200,
+            headers: tuple[tuple[str, str], ...] = ()) -> Fault:
+        """Answer with whatever bytes ``reply(inputs)`` gives (malformed replies of every kind)."""
+        return cls("raw", status, headers, reply=reply)
 
     @classmethod
     def rate_limit(cls, retry_after: str | None = "0.05", *, retry_after_ms: str | None = None) -> Fault:
@@ -293,6 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             return self._reply_json(fault.status, {"error": {"message": fault.message, "type": "server_error"}},
                                     headers=fault.headers)
+        if fault is not None and fault.kind == "raw" and fault.reply is not None:
+            return self._reply_bytes(fault.status, fault.reply(inputs), headers=fault.headers)
         if fault is not None and fault.kind == "slow" and server._sleep(fault.delay):
             return 0
         if fault is not None and fault.kind == "not_json":

@@ -47,6 +47,9 @@ MAX_INPUTS_PER_REQUEST = 2048  # OpenAI's limit on the length of ``input``
 _RETRYABLE_STATUS = frozenset({408, 429})
 _SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "code", "password", "auth")
 _NO_KEY = "unused"  # sent when api_key_env is None (local servers without authentication)
+_MAX_TOKENS = 10**12  # a usage count beyond this is not believed
+_UNREADABLE_HINT = ("a proxy or the server sent a body the client cannot decode (check Content-Encoding and "
+                    "base_url); nothing was cached")
 
 
 @dataclass(frozen=True)
@@ -258,23 +261,36 @@ class OpenAIEncoder:
 
     # -- encoding ------------------------------------------------------------------------------
 
-    def _api_key(self) -> str:
+    # The key is read from the environment where it is used and never bound to a name in a frame
+    # that can raise (nor passed as an argument): pytest prints the arguments and locals of every
+    # frame of a traceback, and a frame holding the key must never be one of them.
+
+    def _require_key(self) -> None:
         env = self.settings.api_key_env
-        if env is None:
-            return _NO_KEY
-        key = os.environ.get(env, "").strip()
-        if not key:
+        if env is not None and not os.environ.get(env, "").strip():
             raise ProviderError(
                 f"{self._who()} needs an API key: the environment variable {env} is not set",
                 hint=f"export {env}=... (in CI, from a secret); for a local server without "
                 "authentication set model.api_key_env: null",
             )
-        return key
+
+    def _key(self) -> str:
+        env = self.settings.api_key_env
+        return _NO_KEY if env is None else os.environ.get(env, "").strip()
+
+    def redact(self, text: str) -> str:
+        """``text`` with this encoder's API key (as set in the environment now) replaced by ``***``.
+
+        :class:`~pytest_mrlcheck.providers.guarded.GuardedEncoder` applies it to every message of
+        an exception that escapes this provider.
+        """
+        env = self.settings.api_key_env
+        return _redact(text, os.environ.get(env, "").strip() if env else "")
 
     def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.settings.dimensions or 0), dtype=np.float32)
-        key = self._api_key()
+        self._require_key()
         prompt = self.settings.prompts.for_role(role) or ""
         unique: dict[str, int] = {}
         for text in texts:
@@ -290,15 +306,15 @@ class OpenAIEncoder:
             ) from None
         try:
             client = openai.OpenAI(
-                api_key=key,
+                api_key=self._key(),
                 base_url=self._target_url(),
                 max_retries=0,
                 timeout=self.settings.timeout,
             )
         except openai.OpenAIError as exc:
-            raise ProviderError(f"{self._who()}: cannot create the client: {_redact(str(exc), key)}") from None
+            raise ProviderError(f"{self._who()}: cannot create the client: {self.redact(str(exc))}") from None
         with client:
-            parts = self._run(client, key, [inputs[a:b] for a, b in batches])
+            parts = self._run(client, [inputs[a:b] for a, b in batches])
         dims = {part.shape[1] for part in parts}
         if len(dims) != 1:
             raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
@@ -310,13 +326,13 @@ class OpenAIEncoder:
         rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
         return vectors[rows].astype(np.float32, copy=False)
 
-    def _run(self, client: openai.OpenAI, key: str, batches: list[list[str]]) -> list[np.ndarray]:
+    def _run(self, client: openai.OpenAI, batches: list[list[str]]) -> list[np.ndarray]:
         abort = threading.Event()
         workers = min(self.settings.concurrency, len(batches))
         if workers == 1:
-            return [self._request(client, key, batch, abort) for batch in batches]
+            return [self._request(client, batch, abort) for batch in batches]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mrlcheck-openai") as pool:
-            futures = [pool.submit(self._request, client, key, batch, abort) for batch in batches]
+            futures = [pool.submit(self._request, client, batch, abort) for batch in batches]
             try:
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             finally:
@@ -344,7 +360,7 @@ class OpenAIEncoder:
             if abort.wait(remaining):
                 raise _Aborted
 
-    def _request(self, client: openai.OpenAI, key: str, batch: list[str], abort: threading.Event) -> np.ndarray:
+    def _request(self, client: openai.OpenAI, batch: list[str], abort: threading.Event) -> np.ndarray:
         settings = self.settings
         last = ""
         for attempt in range(settings.max_retries + 1):
@@ -354,7 +370,7 @@ class OpenAIEncoder:
             with self._lock:
                 self.requests += 1
             try:
-                vectors, tokens = self._attempt(client, key, batch)
+                vectors, tokens = self._attempt(client, batch)
             except _Retryable as retry:
                 last = retry.reason
                 if attempt == settings.max_retries:
@@ -382,7 +398,7 @@ class OpenAIEncoder:
             "cached; this chunk was not stored)",
         )
 
-    def _attempt(self, client: openai.OpenAI, key: str, batch: list[str]) -> tuple[np.ndarray, int]:
+    def _attempt(self, client: openai.OpenAI, batch: list[str]) -> tuple[np.ndarray, int]:
         """One HTTP request → (vectors, tokens); raises ``_Retryable`` or :class:`ProviderError`."""
         import openai
 
@@ -397,7 +413,7 @@ class OpenAIEncoder:
             content = raw.content
         except openai.APIStatusError as exc:
             status = exc.status_code
-            message = _redact(_status_message(exc), key)
+            message = _status_message(exc, self.redact)
             if status in _RETRYABLE_STATUS or status >= 500:
                 headers = exc.response.headers
                 retry_after = retry_after_seconds(headers)
@@ -409,11 +425,18 @@ class OpenAIEncoder:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
-            raise _Retryable(f"connection error: {_redact(detail, key)}") from None
+            detail = self.redact(f"{type(cause).__name__}: {cause}" if cause is not None else str(exc))
+            if type(cause).__name__ == "DecodingError":  # a body the client cannot decompress: not retried
+                raise ProviderError(f"{self._who()} sent a response that could not be read: {detail[:300]}",
+                                    hint=_UNREADABLE_HINT) from None
+            raise _Retryable(f"connection error: {detail[:300]}") from None
         except openai.OpenAIError as exc:
-            raise ProviderError(f"{self._who()}: {type(exc).__name__}: {_redact(str(exc), key)}") from None
-        vectors, usage = self._parse(content, len(batch), lambda text: _redact(text, key))
+            raise ProviderError(f"{self._who()}: {type(exc).__name__}: {self.redact(str(exc))[:300]}") from None
+        except Exception as exc:  # the HTTP stack failing on a reply (httpx decoding, a codec): not retried
+            detail = self.redact(f"{type(exc).__name__}: {exc}")
+            raise ProviderError(f"{self._who()} sent a response that could not be read: {detail[:300]}",
+                                hint=_UNREADABLE_HINT) from None
+        vectors, usage = self._parse(content, len(batch), self.redact)
         return vectors, usage if usage is not None else sum(estimate_tokens(t) for t in batch)
 
     def _parse(self, content: bytes, count: int, redact: Callable[[str], str]) -> tuple[np.ndarray, int | None]:
@@ -421,16 +444,22 @@ class OpenAIEncoder:
         who = self._who()
         try:
             body = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
-            preview = redact(content[:120].decode("utf-8", "replace"))
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
+            preview = redact(content[:4096].decode("utf-8", "replace"))[:120]
             raise ProviderError(
-                f"{who} returned a body that is not valid JSON ({len(content)} bytes; truncated, or not the "
-                f"embeddings API): {preview!r}",
+                f"{who} returned a body that is not valid JSON ({len(content)} bytes; truncated, nested too "
+                f"deeply, or not the embeddings API): {preview!r}",
                 hint="check base_url (it usually ends in /v1) and any proxy in between; nothing was cached",
             ) from None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise ProviderError(f"{who} returned JSON without a 'data' list: {redact(repr(body)[:200])}")
+            error = body.get("error") if isinstance(body, dict) else None
+            if error is not None:
+                message = error.get("message", error) if isinstance(error, dict) else error
+                raise ProviderError(f"{who} answered HTTP 200 with an error instead of embeddings: "
+                                    f"{redact(str(message))[:300]}", hint="the server reports a problem with the "
+                                    "request or the account; nothing was cached")
+            raise ProviderError(f"{who} returned JSON without a 'data' list: {redact(_preview(body))[:200]}")
         if len(data) != count:
             raise ProviderError(
                 f"{who} returned {len(data)} vectors for {count} texts",
@@ -463,7 +492,8 @@ class OpenAIEncoder:
             )
         usage = body.get("usage")
         total = usage.get("total_tokens") if isinstance(usage, dict) else None
-        tokens = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        plausible = isinstance(total, int) and not isinstance(total, bool) and 0 <= total <= _MAX_TOKENS
+        tokens = total if plausible else None  # else estimated: an absurd count must not break the run
         return matrix, tokens
 
     @staticmethod
@@ -480,7 +510,12 @@ class OpenAIEncoder:
         elif isinstance(value, list) and all(
             isinstance(x, int | float) and not isinstance(x, bool) for x in value
         ):
-            vector = np.asarray(value, dtype=np.float32)
+            try:
+                with np.errstate(over="ignore"):
+                    vector = np.asarray(value, dtype=np.float32)
+            except (OverflowError, ValueError):  # an integer beyond any float
+                raise ProviderError(f"{who} returned an embedding (index {index}) holding a number too large for "
+                                    "a float") from None
         else:
             raise ProviderError(f"{who} returned an embedding (index {index}) that is neither a list of numbers "
                                 "nor base64 text")
@@ -493,16 +528,27 @@ def _redact(text: str, key: str) -> str:
     return text.replace(key, "***") if key and key != _NO_KEY else text
 
 
-def _status_message(exc: Any) -> str:
+def _preview(value: Any) -> str:
+    """``repr`` of a JSON value, safe for any nesting (a deep one is cut, not recursed into)."""
+    try:
+        return repr(value)[:4096]
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
+
+
+def _status_message(exc: Any, redact: Callable[[str], str]) -> str:
+    """The server's message for an HTTP error, redacted first and then cut (so no part of a key survives)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else error
         if isinstance(message, str) and message:
-            return message[:300]
+            return redact(message)[:300]
+        if message is not None:
+            return redact(_preview(message))[:300]
     if isinstance(body, str) and body:
-        return body[:300]
-    return str(getattr(exc, "message", "") or "no details")[:300]
+        return redact(body)[:300]
+    return redact(str(getattr(exc, "message", "") or "no details"))[:300]
 
 
 def _status_hint(status: int, settings: OpenAISettings) -> str | None:
