@@ -28,7 +28,7 @@ MAX_MESSAGE = 500  # characters of the original exception's message that are sho
 MAX_FRAMES = 5  # of the user's own code, most recent last
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _SECRET_ENV_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s'\"<>]+@")  # up to the last @ of the authority
 
 
 class Step(enum.Enum):

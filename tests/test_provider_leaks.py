@@ -235,3 +235,56 @@ def test_an_escaping_exception_is_wrapped_without_its_frames(
     result.assert_outcomes(failed=8)
     assert "encoding with openai:fake-embedder failed: OverflowError: int too large to convert to float" in output
     _assert_no_key(output, (fake_project.path / "junit.xml").read_text())
+
+
+# --------------------------------------------------------------------------- credentials in base_url
+
+PASSWORD = "hunter2-Zq81xLp"
+
+
+@pytest.mark.parametrize("where", ["spec", "environment"])
+def test_credentials_in_base_url_are_refused_and_never_printed(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with serve(embed=_fake_embed(fake_project)) as server:
+        url = server.url.replace("http://", f"http://alice:{PASSWORD}@")
+        if where == "spec":
+            write_spec(_spec(url))
+        else:
+            monkeypatch.setenv("OPENAI_BASE_URL", url)
+            write_spec(_spec("X").replace("  base_url: X\n", ""))
+        result = fake_project.runpytest("--mrlcheck-no-cache", "--color=no", "--junitxml", "junit.xml",
+                                        "--mrlcheck-json", "report.json")
+        sent = server.embedding_requests()
+    output = result.stdout.str() + result.stderr.str()
+    assert_clean_output(output)
+    result.assert_outcomes(failed=8)
+    name = "model.base_url" if where == "spec" else "$OPENAI_BASE_URL"
+    assert f"{name} '{url.replace(f'alice:{PASSWORD}', '***')}' carries credentials (user:password@)" in output
+    assert sent == []  # refused before anything is sent
+    for text in (output, (fake_project.path / "junit.xml").read_text(), (fake_project.path / "report.json").read_text()):
+        assert PASSWORD not in text and "alice" not in text
+
+
+@pytest.mark.parametrize("url", [
+    f"https://alice:{PASSWORD}@host:notaport/v1",
+    f"ftp://alice:{PASSWORD}@host/v1",
+    f"https://alice:p@{PASSWORD}@host/v1",  # an unencoded @ in the password
+])
+def test_a_bad_url_with_credentials_is_masked(url: str, tmp_path: Path) -> None:
+    from pytest_mrlcheck.guard import redact
+    from pytest_mrlcheck.providers.openai_api import check_no_credentials, display_url, mask_credentials
+
+    with pytest.raises(ProviderError) as refused:
+        check_no_credentials(url, "model.base_url")
+    messages = [str(refused.value)]
+    if "@host/" not in url or url.startswith("ftp"):
+        with pytest.raises(ProviderError) as invalid:
+            display_url(url)
+        messages.append(str(invalid.value))
+    else:
+        messages.append(display_url(url))
+    for message in messages:
+        assert PASSWORD not in message and "alice" not in message and "host" in message
+    assert PASSWORD not in mask_credentials(url) and PASSWORD not in redact(f"see {url} now")

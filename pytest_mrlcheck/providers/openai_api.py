@@ -154,12 +154,14 @@ def display_url(url: str) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise ProviderError(f"base_url {text!r} is not a valid URL: {exc}") from None
+        userinfo = _userinfo(text)
+        detail = str(exc).replace(userinfo, "***") if userinfo else str(exc)
+        raise ProviderError(f"base_url {mask_credentials(text)!r} is not a valid URL: {detail}") from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in ("http", "https") or not host:
         raise ProviderError(
-            f"base_url {_strip_userinfo(text)!r} is not an http(s) URL",
+            f"base_url {mask_credentials(text)!r} is not an http(s) URL",
             hint="for example http://localhost:8000/v1 (vLLM) or https://<resource>.openai.azure.com/openai/v1",
         )
     if ":" in host:
@@ -174,12 +176,29 @@ def display_url(url: str) -> str:
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
-def _strip_userinfo(text: str) -> str:
+def _userinfo(text: str) -> str:
+    """The ``user:password`` part of a URL ('' when there is none)."""
     scheme, sep, rest = text.partition("://")
-    if not sep:
-        return text
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+    authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
+    return authority.rpartition("@")[0] if sep else ""
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` with its ``user:password@`` shown as ``***@`` (for every message that names a URL)."""
+    userinfo = _userinfo(url)
+    return url.replace(f"{userinfo}@", "***@", 1) if userinfo else url
+
+
+def check_no_credentials(url: str, where: str) -> None:
+    """Refuse a base URL with ``user:password@``: the HTTP client would send them as Basic auth,
+    silently replacing the bearer key."""
+    if _userinfo(url.strip()):
+        raise ProviderError(
+            f"{where} {mask_credentials(url.strip())!r} carries credentials (user:password@); the HTTP client "
+            "would send them instead of the API key",
+            hint="remove them from the URL; the key goes in the environment variable named by model.api_key_env "
+            "(a gateway that needs Basic auth: put it in front as a local proxy)",
+        )
 
 
 class _Aborted(Exception):
@@ -214,7 +233,12 @@ class OpenAIEncoder:
 
     def _target_url(self) -> str:
         """The URL given to the client; OPENAI_BASE_URL is resolved here so identity matches it."""
-        return self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        if self.settings.base_url:
+            check_no_credentials(self.settings.base_url, "model.base_url")
+            return self.settings.base_url
+        url = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        check_no_credentials(url, "$OPENAI_BASE_URL")
+        return url
 
     @property
     def base_url(self) -> str:
@@ -565,5 +589,5 @@ def _status_hint(status: int, settings: OpenAISettings) -> str | None:
     return None
 
 
-__all__ = ["OpenAIEncoder", "OpenAISettings", "display_url", "estimate_tokens", "plan_batches",
-           "retry_after_seconds"]
+__all__ = ["OpenAIEncoder", "OpenAISettings", "check_no_credentials", "display_url", "estimate_tokens",
+           "mask_credentials", "plan_batches", "retry_after_seconds"]
