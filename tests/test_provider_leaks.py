@@ -263,7 +263,8 @@ def test_credentials_in_base_url_are_refused_and_never_printed(
     name = "model.base_url" if where == "spec" else "$OPENAI_BASE_URL"
     assert f"{name} '{url.replace(f'alice:{PASSWORD}', '***')}' carries credentials (user:password@)" in output
     assert sent == []  # refused before anything is sent
-    for text in (output, (fake_project.path / "junit.xml").read_text(), (fake_project.path / "report.json").read_text()):
+    files = [(fake_project.path / name).read_text() for name in ("junit.xml", "report.json")]
+    for text in (output, *files):
         assert PASSWORD not in text and "alice" not in text
 
 

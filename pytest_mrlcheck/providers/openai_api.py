@@ -178,7 +178,7 @@ def display_url(url: str) -> str:
 
 def _userinfo(text: str) -> str:
     """The ``user:password`` part of a URL ('' when there is none)."""
-    scheme, sep, rest = text.partition("://")
+    _, sep, rest = text.partition("://")
     authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
     return authority.rpartition("@")[0] if sep else ""
 
