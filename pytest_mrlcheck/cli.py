@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__
-from .errors import MrlcheckError, MrlcheckWarning
+from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
+from .guard import Step, step, wrap
 
 if TYPE_CHECKING:
     from .evaluation import RunContext, SpecResult
@@ -374,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("mrlcheck: interrupted", file=sys.stderr)
             return 130
+        except Exception as exc:  # the boundary: whatever no guard named is still one message, never a traceback
+            return _fail(str(wrap(Step.RUN_COMMAND, f"mrlcheck {' '.join(arguments[:1])}", exc)))
 
 
 def _fail(message: str) -> int:
@@ -449,13 +452,14 @@ def _targets_from_file(path: Path, name: str | None) -> list[Target]:
 
     if not path.is_file():
         raise UsageError(f"spec file not found: {path}")
-    try:
-        specs = load_specs(path)
-    except SpecError as exc:
-        if exc.key != "checks" or "missing required key" not in exc.message:
-            raise
-        specs = _load_specs_without_checks(path)
-    documents = [doc for doc, _ in load_documents(path) if doc is not None]
+    with step(Step.READ_SPEC, _display(path)):
+        try:
+            specs = load_specs(path)
+        except SpecError as exc:
+            if exc.key != "checks" or "missing required key" not in exc.message:
+                raise
+            specs = _load_specs_without_checks(path)
+        documents = [doc for doc, _ in load_documents(path) if doc is not None]
     targets = [
         Target(spec, f"{_display(path)}::{spec.name}", _plain(doc), path.parent.resolve(), built=False)
         for spec, doc in zip(specs, documents, strict=True)
@@ -761,6 +765,17 @@ def _measure(target: Target, args: argparse.Namespace, run: RunContext) -> Measu
                     random=random, ratio=ratio, step=step, smallest=_smallest(result, ratio))
 
 
+def _measure_named(target: Target, args: argparse.Namespace, run: RunContext) -> Measured:
+    """:func:`_measure`; an error of a spec file's spec names it (``file::name``) first."""
+    try:
+        return _measure(target, args, run)
+    except MrlcheckError as exc:
+        if target.built:
+            raise
+        failure = exc
+    raise EvaluationError(f"{target.spec_id}: {failure.message}", hint=failure.hint)
+
+
 def _record(measured: Measured) -> dict[str, Any]:
     """The record ``build_table`` takes (the plugin's shape), with no checks: a scan judges nothing."""
     return {"id": measured.target.spec_id, "summary": measured.summary, "checks": [],
@@ -792,7 +807,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     with _run_context(args) as run:
         for target in targets:
             try:
-                measured.append(_measure(target, args, run))
+                measured.append(_measure_named(target, args, run))
             except MrlcheckError as exc:
                 if len(targets) == 1:
                     raise
@@ -1264,7 +1279,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
         raise UsageError(f"{_display(out)} exists; pass --force to overwrite it")
     command = _init_command(args)
     with _run_context(args) as run:
-        measured = [_measure(target, args, run) for target in targets]
+        measured = [_measure_named(target, args, run) for target in targets]
         documents = [_document(m, args.margin, out, command) for m in measured]
         text = "\n---\n".join("\n".join(lines) for lines, _, _ in documents) + "\n"
         records = _write_verified(out, text, run, measured)

@@ -46,6 +46,7 @@ class Step(enum.Enum):
     SUMMARY = "summarising the scores"
     JUDGE = "judging"
     EVALUATE = "evaluating"
+    RUN_COMMAND = "running"
 
 
 @dataclass(frozen=True)
