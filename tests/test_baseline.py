@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mrlcheck import baseline as baselines
-from tests.helpers import FAKE_SPEC
+from tests.helpers import FAKE_SPEC, assert_clean_output
 
 SPEC = FAKE_SPEC + "baseline: {path: baselines/fake.json, tolerance: 0.005}\n"
 
@@ -31,6 +31,7 @@ def test_missing_baseline_fails_with_the_command_to_create_it(
     write_spec(SPEC)
     result = _run(fake_project, "-k", "baseline")
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["no baseline file at */baselines/fake.json; record one with: "
                                  "pytest */demo.mrl.yaml --mrlcheck-update-baseline"])
 
@@ -67,6 +68,7 @@ def test_a_drop_beyond_tolerance_fails_with_baseline_now_and_delta(
     path.write_text(json.dumps(content))
     result = _run(fake_project, "-k", "baseline")
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([
         "1 of * views dropped by more than 0.005 against the baseline (worst -0.0500: prefix[[]16])*",
         "*view*baseline*now*Δ*",
@@ -82,6 +84,7 @@ def test_a_changed_dataset_says_exactly_what_changed(
     write_spec(SPEC.replace("    path: data/pairs.csv", "    path: data/pairs.csv\n    limit: 60"))
     result = _run(fake_project, "-k", "baseline")
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["*recorded under different conditions*dataset: recorded on data with fingerprint "
                                  "*(80 units), now *(60 units): the texts or labels changed*"])
     write_spec(SPEC.replace("kind: sts", "kind: sts\n  metric: pearson"))
@@ -107,6 +110,7 @@ def test_corrupt_baseline_file_is_a_clear_failure(
     path.write_text("{ not json")
     result = _run(fake_project, "-k", "baseline")
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["*fake.json:1: the baseline file is not valid JSON*"])
     assert path.read_text() == "{ not json", "a user's file is never overwritten by a compare run"
 

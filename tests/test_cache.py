@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.store import SqliteStore, text_key
-from tests.helpers import FAKE_SPEC, encoded_lines
+from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 N_ITEMS = 8
 N_TEXTS = 160
@@ -194,6 +194,7 @@ def test_offline_fails_on_a_cache_miss_and_passes_when_warm(
     write_spec(FAKE_SPEC)
     cold = _run(fake_project, "--mrlcheck-offline")
     cold.assert_outcomes(failed=N_ITEMS)
+    assert_clean_output(cold.stdout.str() + cold.stderr.str())
     cold.stdout.fnmatch_lines(["offline: would need to encode 160 texts (query role) with fake_encoder:encode; "
                                "0 of 160 are cached"])
     assert encoded_lines(fake_project) == []
@@ -206,6 +207,7 @@ def test_max_encode_stops_before_encoding(fake_project: pytest.Pytester, write_s
     write_spec(FAKE_SPEC)
     result = _run(fake_project, "--mrlcheck-max-encode", "100")
     result.assert_outcomes(failed=N_ITEMS)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["budget: encoding 160 more texts with fake_encoder:encode would exceed "
                                  "--mrlcheck-max-encode 100 (0 already encoded in this process)"])
     assert encoded_lines(fake_project) == []

@@ -20,7 +20,7 @@ from pytest_mrlcheck import __version__
 from pytest_mrlcheck.cli import default_window, identity_summary, main
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
-from tests.helpers import FAKE_SPEC, encoded_lines
+from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 FAKE = ["--provider", "python", "--model", "fake_encoder:encode", "--data", "data/pairs.csv"]
 
@@ -124,6 +124,7 @@ def test_scan_of_a_spec_file_runs_every_document_or_one_by_name(
     assert code == 0 and "fake-sts ·" not in out and "views-only ·" in out
     code, _, err = run(capsys, "scan", str(path), "--name", "nope")
     assert code == 2 and "no spec named 'nope' (it has: fake-sts, views-only)" in err
+    assert_clean_output(err)
 
 
 def test_init_writes_a_spec_that_loads_and_passes_under_pytest(
@@ -153,6 +154,7 @@ def test_init_writes_a_spec_that_loads_and_passes_under_pytest(
 
     code, _, err = run(capsys, "init", *FAKE, "--out", "specs/fake.mrl.yaml")
     assert code == 2 and err.strip() == "mrlcheck: error: specs/fake.mrl.yaml exists; pass --force to overwrite it"
+    assert_clean_output(err)
     assert path.read_text() == text
     code, _, _ = run(capsys, "init", *FAKE, "--out", "specs/fake.mrl.yaml", "--force")
     assert code == 0 and path.read_text() == text  # same model, same data: the same file
@@ -235,6 +237,7 @@ def test_cache_info_prune_and_clear_on_a_cache_filled_by_a_run(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, "cache", "prune", "--cache-dir", "cache", "--unused-since", tomorrow)
     assert code == 2 and "pass --yes" in err and len(err.strip().splitlines()) == 1
+    assert_clean_output(err)
     code, out, _ = run(capsys, "cache", "prune", "--cache-dir", "cache", "--unused-since", tomorrow, "--yes")
     assert code == 0 and "removed 160 vectors of 1 model key" in out
     assert SqliteStore(project.path / "cache").model_summaries() == []
@@ -246,6 +249,7 @@ def test_cache_info_prune_and_clear_on_a_cache_filled_by_a_run(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, "cache", "clear", "--cache-dir", "cache")
     assert code == 2 and "pass --yes" in err
+    assert_clean_output(err)
     code, out, _ = run(capsys, "cache", "clear", "--cache-dir", "cache", "--yes")
     assert code == 0 and "removed" in out and "160 vectors" in out
     assert not list((project.path / "cache").glob(f"{DB_NAME}*"))
@@ -301,6 +305,7 @@ def test_report_renders_a_json_report_written_by_a_pytest_run(
                           ("missing.json", "report not found: missing.json")):
         code, out, err = run(capsys, "report", path)
         assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1, err
+        assert_clean_output(err)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -328,7 +333,7 @@ def test_bad_input_is_one_clear_line_and_exit_code_2(
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert message in err
-    assert "Traceback" not in err + out
+    assert_clean_output(out + err)
     first = err.strip().splitlines()
     assert first[0].startswith(("mrlcheck: error:", "mrlcheck scan: error:", "mrlcheck init: error:",
                                 "mrlcheck cache prune: error:"))
@@ -341,7 +346,7 @@ def test_a_spec_error_names_file_line_and_key(
     write_spec(FAKE_SPEC.replace("kind: sts", "kind: stss"))
     code, _, err = run(capsys, "scan", "demo.mrl.yaml")
     assert code == 2 and "demo.mrl.yaml:6: task.kind: expected one of sts" in err
-    assert "Traceback" not in err
+    assert_clean_output(err)
 
 
 def test_the_installed_script_runs(project: pytest.Pytester) -> None:
@@ -355,3 +360,4 @@ def test_the_installed_script_runs(project: pytest.Pytester) -> None:
     done = subprocess.run([str(script), "cache", "prune", "--unused-since", "yesterday"], cwd=project.path,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert_clean_output(done.stdout + done.stderr)

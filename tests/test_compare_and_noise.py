@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC
+from tests.helpers import FAKE_SPEC, assert_clean_output
 
 COMPARE_SPEC = """
 name: candidate
@@ -38,6 +38,7 @@ def test_compare_yields_an_item_per_listed_prefix_and_fails_on_drops(
     write_spec(COMPARE_SPEC.replace("{max_drop}", "0.01"))
     result = fake_project.runpytest("--color=no", "--mrlcheck-json", "report.json")
     result.assert_outcomes(failed=3)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([
         "*candidate::compare[[]8]*",
         "fake_encoder:noisy vs fake_encoder:encode: 1 of 1 views are worse by more than 0.01*",
@@ -100,6 +101,7 @@ def test_significance_still_fails_a_clear_drop(
                                                                  "  max_drop: 0.0\n  significance: 0.05"))
     result = fake_project.runpytest("--color=no")
     result.assert_outcomes(failed=3)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["*p = 0.0*"])
 
 
@@ -110,6 +112,7 @@ def test_confidence_uses_the_lower_bound(fake_project: pytest.Pytester, write_sp
     write_spec(point_passes.replace("prefix: {8: 0.78}", "prefix: {8: 0.78, confidence: 0.95}"))
     result = fake_project.runpytest("-k", "prefix", "--color=no")
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["prefix[[]8] scores 0.8022, 95% CI [[]0.*, 0.*]: the lower bound 0.* is below the "
                                  "minimum 0.7800*"])
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.geometry import geometry_by_prefix
-from tests.helpers import FAKE_SPEC
+from tests.helpers import FAKE_SPEC, assert_clean_output
 
 
 def test_geometry_check_items_table_and_json(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
@@ -18,6 +18,7 @@ def test_geometry_check_items_table_and_json(fake_project: pytest.Pytester, writ
     write_spec(body)
     result = fake_project.runpytest("--color=no", "--mrlcheck-json", "report.json", "-k", "geometry")
     result.assert_outcomes(passed=1, failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([
         "*geometry[[]isoscore]*",
         "isoscore (higher is better) misses its bound at prefix[[]16]",

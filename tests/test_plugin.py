@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, encoded_lines
+from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 
 def esc(pattern: str) -> str:
@@ -70,13 +70,14 @@ def test_failures_read_as_a_table_not_a_traceback(
     write_spec(FAKE_SPEC.replace("prefix: {8: 0.3, 64: 0.5}", "prefix: {8: 0.99, 64: 0.5}"))
     result = fake_project.runpytest("--color=no")
     result.assert_outcomes(passed=len(EXPECTED_IDS) - 1, failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([
         esc("*fake-sts::prefix[8]*"),
         esc("prefix[8] scores 0.*, below the minimum 0.9900 (gap -0.*)"),
         "  view*score*bound*gap",
         esc("  prefix[8]*0.*≥ 0.9900*-0.*"),
     ])
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.no_fnmatch_line("*raise CheckFailed*")
 
 
@@ -86,6 +87,7 @@ def test_random_margin_failure_names_prefix_and_random_statistics(
     write_spec(FAKE_SPEC.replace("margin: 0.0", "margin: 0.9"))
     result = fake_project.runpytest("--color=no")
     result.assert_outcomes(passed=len(EXPECTED_IDS) - 2, failed=2)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([
         esc("prefix[8] − mean(random[8]) = *, below the margin +0.9000; prefix 0.*; random mean 0.* ± 0.* "
             "over 16 subsets; prefix beats *% of them"),
@@ -98,6 +100,7 @@ def test_xfail_key_marks_the_item_expected_to_fail(
     write_spec(FAKE_SPEC.replace("margin: 0.0", "margin: 0.9, xfail: \"not an MRL model\""))
     result = fake_project.runpytest("-rx")
     result.assert_outcomes(passed=len(EXPECTED_IDS) - 2, xfailed=2)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([esc("XFAIL*random[8]*not an MRL model*")])
 
 
@@ -188,6 +191,7 @@ def test_markdown_step_summary_and_plots_options(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = fake_project.runpytest("--mrlcheck-markdown", "out/report.md", "--mrlcheck-plots", "out/plots")
     result.assert_outcomes(passed=7, failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     markdown = (fake_project.path / "out" / "report.md").read_text()
     assert "fake-sts" in markdown
     assert "❌" in markdown

@@ -28,6 +28,7 @@ from pytest_mrlcheck.providers.openai_api import (
 from pytest_mrlcheck.providers.precomputed import PrecomputedEncoder, PrecomputedSettings
 from pytest_mrlcheck.spec import Prompts
 from pytest_mrlcheck.store import MemoryStore
+from tests.helpers import assert_clean_output
 from tests.openai_server import EmbeddingServer, Fault, count_tokens, serve
 
 KEY_ENV = "MRLCHECK_TEST_API_KEY"
@@ -319,6 +320,7 @@ def test_malformed_answers_fail_clearly(
     message = str(caught.value)
     assert MODEL in message and server.url in message
     assert_no_key(message)
+    assert_clean_output(message)
     assert len(server.embedding_requests()) == 1  # a malformed answer is not retried
 
 
@@ -358,6 +360,7 @@ def test_key_never_leaks(server: EmbeddingServer, make: Callable[..., OpenAIEnco
         encoder.encode(TEXTS[:2], "document")
     message = str(caught.value)
     assert "HTTP 401" in message and "***" in message and KEY_ENV in message
+    assert_clean_output(message)
     assert_no_key(message, repr(caught.value), json.dumps(encoder.identity()), repr(encoder),
                   repr(encoder.settings), json.dumps(encoder.summary()), repr(vars(encoder)))
     # The key travels in the Authorization header and nowhere else.

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_mrlcheck.errors import SpecError
 from pytest_mrlcheck.spec import load_specs, parse_dim_selection
-from tests.helpers import FAKE_SPEC
+from tests.helpers import FAKE_SPEC, assert_clean_output
 
 BAD_SPECS = [
     pytest.param("name: x\nmodel: [unclosed\n", 3, "YAML syntax error: *",
@@ -67,7 +67,7 @@ def test_bad_spec_is_a_collection_error_with_location(
     if hint:
         expected.append(f"  hint: {_esc(hint)}")
     result.stdout.fnmatch_lines(expected)
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
@@ -78,6 +78,7 @@ def test_other_files_run_with_continue_on_collection_errors(
     write_spec("model: {provider: nope}\n", name="broken")
     result = fake_project.runpytest("--continue-on-collection-errors")
     result.assert_outcomes(passed=8, errors=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
 
 
 def test_errors_carry_path_line_and_key(tmp_path: Path) -> None:
@@ -164,7 +165,7 @@ def test_data_problems_fail_that_specs_items_only(
     result = fake_project.runpytest()
     result.assert_outcomes(passed=8, failed=8)
     result.stdout.fnmatch_lines(["spec 'fake-sts' could not be evaluated:", message.replace("[", "[[]")])
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert_clean_output(result.stdout.str() + result.stderr.str())
 
 
 @pytest.mark.parametrize(
@@ -191,7 +192,7 @@ def test_model_problems_are_clear(
     result = fake_project.runpytest()
     result.assert_outcomes(failed=8)
     result.stdout.fnmatch_lines([message.replace("[", "[[]")])
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert_clean_output(result.stdout.str() + result.stderr.str())
 
 
 def test_missing_local_model_folder_names_the_model(
@@ -201,6 +202,7 @@ def test_missing_local_model_folder_names_the_model(
                                  "provider: sentence-transformers\n  name: ./models/missing"))
     result = fake_project.runpytest()
     result.assert_outcomes(failed=8)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["*model folder */models/missing does not exist",
                                  "*hint: model.name is a hub id, a folder relative to the spec file, or pkg:<package>"])
 
@@ -212,5 +214,6 @@ def test_missing_model_package_says_how_to_install(
                                  "provider: sentence-transformers\n  name: pkg:no-such-model-package"))
     result = fake_project.runpytest()
     result.assert_outcomes(failed=8)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["model package 'no-such-model-package' is not installed",
                                  "*hint: pip install no-such-model-package"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import write_sts_csv
+from tests.helpers import assert_clean_output, write_sts_csv
 
 SPEC = """
 name: carto
@@ -89,3 +89,4 @@ def test_informed_item_fails_when_the_prefix_lags(
     informed = spec["informed"]
     lags = informed["score"] > informed["prefix"]
     result.assert_outcomes(failed=1 if lags else 0, passed=0 if lags else 1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking
-from tests.helpers import WORDS
+from tests.helpers import WORDS, assert_clean_output
 
 pytest.importorskip("sklearn")
 
@@ -158,4 +158,5 @@ def test_bootstrap_is_refused_where_it_is_not_defined(
                "checks:\n  prefix: {8: 0.0, confidence: 0.9}\n")
     result = fake_project.runpytest()
     result.assert_outcomes(failed=1)
+    assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["bootstrap intervals (confidence, significance) are not available for clustering*"])

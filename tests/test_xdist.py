@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, encoded_lines
+from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 pytest.importorskip("xdist")
 
@@ -40,4 +40,4 @@ def test_failures_under_xdist_keep_their_table(
     result = fake_project.runpytest_subprocess("-n", "2", "--color=no", "--mrlcheck-cache-dir", "cache")
     result.assert_outcomes(passed=7, failed=1)
     result.stdout.fnmatch_lines(["*below the minimum 0.9900*", "*view*score*bound*gap*"])
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert_clean_output(result.stdout.str() + result.stderr.str())
