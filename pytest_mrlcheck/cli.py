@@ -1230,8 +1230,11 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
     from .report.summary import group_by_spec, summarize
     from .spec import load_specs
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.mrl.yaml", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.mrl.yaml", dir=out.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one beside it
+        raise UsageError(f"cannot write {_display(out)}: {exc.strerror or exc}") from None
     path = Path(temporary)
     payloads: list[dict[str, Any]] = []
     try:
