@@ -330,6 +330,7 @@ class Spec:
     compare: CompareSpec | None = None
     bootstrap: BootstrapSpec | None = None
     requires_env: tuple[str, ...] = ()
+    allow_outside_root: bool = False  # may read data outside the project root (pytest's rootdir)
 
     @property
     def needs_bootstrap(self) -> bool:
@@ -703,7 +704,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     data = _mapping(ctx, raw, "task.data", line)
     if "hf" in data or "mteb" in data:
         return _parse_hub_data(ctx, data, kind)
-    if kind == "retrieval":
+    if kind == "retrieval" or (kind == "agreement" and data.get("format") == "beir"):
         return _parse_retrieval_data(ctx, data)
     _reject_unknown(ctx, data, ["path", "format", "columns", "header", "split", "limit"], "task.data")
     path_text = _required(ctx, data, "path", "task.data",
@@ -782,6 +783,10 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
         metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
     similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
     options = _task_options(ctx, task, kind)
+    if kind == "agreement" and data.format == "beir" and "queries" in task:
+        raise ctx.error("task.queries", task.line_of("queries"),
+                        "a BEIR folder brings its own queries (those with judgements in the split)",
+                        "remove task.queries; task.data.split and task.data.limit choose the queries")
     ignore_ids = _bool(ctx, task, "ignore_identical_ids", "task", False)
     if ignore_ids and kind != "retrieval":
         raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
@@ -1110,7 +1115,7 @@ def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
 def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_checks: bool = True) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
     _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap",
-                               "requires_env"], "")
+                               "requires_env", "allow_outside_root"], "")
     requires = doc.get("requires_env", [])
     if isinstance(requires, str):
         requires = [requires]
@@ -1138,7 +1143,18 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
-                baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires))
+                baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires),
+                allow_outside_root=_allow_outside_root(ctx, doc))
+
+
+def _allow_outside_root(ctx: _Ctx, doc: LineDict) -> bool:
+    """``allow_outside_root: true``: the spec may read data outside the project root."""
+    value = doc.get("allow_outside_root", False)
+    if not isinstance(value, bool):
+        raise ctx.error("allow_outside_root", doc.line_of("allow_outside_root"),
+                        f"expected true or false, got {_type_name(value)}",
+                        "true lets this spec read data paths outside the project root")
+    return value
 
 
 def spec_stem(path: Path) -> str:
