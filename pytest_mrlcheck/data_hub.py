@@ -163,7 +163,7 @@ def resolve_hf_path(text: str, base: Path) -> str:
         return str(Path(text).expanduser())
     candidate = Path(text) if Path(text).is_absolute() else base / text
     if Path(text).is_absolute() or text.startswith(("./", "../", ".\\", "..\\")) or candidate.exists():
-        return str(candidate.resolve())
+        return os.path.realpath(candidate)  # not Path.resolve(): it raises on a link loop
     return text
 
 

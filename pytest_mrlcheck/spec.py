@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -574,7 +575,13 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
 
 
 def _relative(ctx: _Ctx, text: str) -> Path:
-    return Path(text) if Path(text).is_absolute() else (ctx.path.parent / text).resolve()
+    return Path(text) if Path(text).is_absolute() else _real(ctx.path.parent / text)
+
+
+def _real(path: Path) -> Path:
+    """``path`` absolute with links resolved, like ``Path.resolve()`` but never raising on a link loop
+    (the data loaders name the loop when they read the path)."""
+    return Path(os.path.realpath(path))
 
 
 def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
@@ -685,7 +692,7 @@ def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
                           "path: data/my-beir-folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     if not isinstance(path_text, str):
         raise ctx.error("task.data.path", data.line_of("path"), f"expected a folder path, got {_type_name(path_text)}")
-    path = Path(path_text) if Path(path_text).is_absolute() else (ctx.path.parent / path_text).resolve()
+    path = Path(path_text) if Path(path_text).is_absolute() else _real(ctx.path.parent / path_text)
     _choice(ctx, data, "format", "task.data", ("beir",), "beir")
     document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
     unknown = set(re.findall(r"{([^{}]*)}", document)) - {"title", "text"}
@@ -719,7 +726,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
                             "the path contains {split} but no split is given")
         template = str(Path(path_text) if Path(path_text).is_absolute() else ctx.path.parent.resolve() / path_text)
         path_text = path_text.replace("{split}", split)
-    path = (ctx.path.parent / path_text).resolve() if not Path(path_text).is_absolute() else Path(path_text)
+    path = _real(ctx.path.parent / path_text) if not Path(path_text).is_absolute() else Path(path_text)
     fmt = data.get("format")
     if fmt is None:
         fmt = _infer_format(ctx, path, data.line_of("path"))

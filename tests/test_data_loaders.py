@@ -136,7 +136,8 @@ def test_beir_files_with_invalid_utf8_name_file_and_line(tmp_path: Path, name: s
     folder = write_beir(tmp_path / "beir")
     file = folder / name
     lines = file.read_bytes().split(b"\n")
-    lines[line - 1] = lines[line - 1].replace(b"a", b"\xff", 1) if b"a" in lines[line - 1] else lines[line - 1] + b"\xff"
+    target = lines[line - 1]
+    lines[line - 1] = target.replace(b"a", b"\xff", 1) if b"a" in target else target + b"\xff"
     file.write_bytes(b"\n".join(lines))
     with pytest.raises(DataError, match=rf"{name.split('/')[-1]}: not valid UTF-8 \(line {line}\)"):
         load_beir(beir_spec(folder))
@@ -266,7 +267,8 @@ def test_labels_from_jsonl_numbers_are_one_class_per_value(tmp_path: Path) -> No
 @pytest.mark.parametrize(("label", "message"), [
     (1.5, r"label 1.5 is a fractional number"), (None, r"empty label"), (True, r"label must be a text or a whole "
                                                                               "number, got bool"),
-    (["a"], r"label must be a text or a whole number, got list"), ({"a": 1}, "label must be a text or a whole number, got dict"), ("  ", "empty label"),
+    (["a"], r"label must be a text or a whole number, got list"),
+    ({"a": 1}, "label must be a text or a whole number, got dict"), ("  ", "empty label"),
 ], ids=["fraction", "null", "bool", "list", "object", "blank"])
 def test_unusable_labels_are_errors(tmp_path: Path, label: Any, message: str) -> None:
     rows = [{"text": "a", "label": "x"}, {"text": "b", "label": label}]

@@ -179,7 +179,8 @@ class PrecomputedEncoder:
         }
 
     def _table(self, path: Path) -> _Table:
-        key = ("precomputed", str(path.resolve()), self._digest(path))
+        digest = self._digest(path)  # checks the path first: a link loop or a FIFO is named, not resolved
+        key = ("precomputed", os.path.realpath(path), digest)
         table = self.context.loaded_models.get(key)
         if not isinstance(table, _Table):
             table = _Table(path, self.context.data_access)
