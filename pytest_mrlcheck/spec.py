@@ -789,11 +789,12 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     else:
         metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
     similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
-    options = _task_options(ctx, task, kind)
-    if kind == "agreement" and data.format == "beir" and "queries" in task:
+    beir_agreement = kind == "agreement" and data.format == "beir"
+    if beir_agreement and "queries" in task:
         raise ctx.error("task.queries", task.line_of("queries"),
                         "a BEIR folder brings its own queries (those with judgements in the split)",
                         "remove task.queries; task.data.split and task.data.limit choose the queries")
+    options = _task_options(ctx, task, "agreement on a BEIR folder" if beir_agreement else kind)
     ignore_ids = _bool(ctx, task, "ignore_identical_ids", "task", False)
     if ignore_ids and kind != "retrieval":
         raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
