@@ -14,7 +14,6 @@ the file(s): replacing a file re-reads it, moving it does not.
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +102,7 @@ def _load(path: Path, access: DataAccess = ANYWHERE) -> tuple[np.ndarray, np.nda
 def _read_archive(path: Path, handle: Any) -> tuple[np.ndarray, np.ndarray]:
     try:
         archive = np.load(handle, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # numpy and zipfile raise many types for a damaged file; all mean "not readable"
         raise ProviderError(f"cannot read {path} as an .npz file ({type(exc).__name__}: {excerpt(str(exc))})",
                             hint=_SAVE_HINT) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -116,18 +115,8 @@ def _read_archive(path: Path, handle: Any) -> tuple[np.ndarray, np.ndarray]:
                 f"{path} must hold arrays 'texts' and 'embeddings'; it holds {sorted(names) or 'nothing'}",
                 hint=_SAVE_HINT,
             )
-        try:
-            texts = archive["texts"]
-        except ValueError:  # "Object arrays cannot be loaded when allow_pickle=False"
-            raise ProviderError(
-                f"{path}: 'texts' is an object array; it must be a unicode array (dtype '<U…')",
-                hint=_SAVE_HINT + " — object arrays would need pickle, which is never loaded",
-            ) from None
-        try:
-            embeddings = archive["embeddings"]
-        except ValueError:
-            raise ProviderError(f"{path}: 'embeddings' is an object array; it must be float16 or float32",
-                                hint=_SAVE_HINT) from None
+        texts = _member(archive, "texts", path, "a unicode array (dtype '<U…')")
+        embeddings = _member(archive, "embeddings", path, "float16 or float32")
     if texts.dtype.kind != "U" or texts.ndim != 1:
         raise ProviderError(
             f"{path}: 'texts' must be a 1-D unicode array, got dtype {texts.dtype} with shape {texts.shape}",
@@ -145,6 +134,21 @@ def _read_archive(path: Path, handle: Any) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         raise ProviderError(f"{path}: {int(bad.sum())} of {len(texts)} embeddings hold NaN or infinite values")
     return texts, embeddings
+
+
+def _member(archive: Any, name: str, path: Path, expected: str) -> np.ndarray:
+    """One array of the archive; an object array or a damaged member is a clear :class:`ProviderError`."""
+    try:
+        array: np.ndarray = archive[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # "Object arrays cannot be loaded when allow_pickle=False"
+            raise ProviderError(f"{path}: {name!r} is an object array; it must be {expected}",
+                                hint=_SAVE_HINT + " — object arrays would need pickle, which is never loaded") from None
+        raise ProviderError(f"{path}: cannot read the array {name!r} ({excerpt(str(exc))})", hint=_SAVE_HINT) from None
+    except Exception as exc:  # a damaged member: zipfile, zlib and numpy raise many types
+        raise ProviderError(f"{path}: cannot read the array {name!r} (the file is damaged: {type(exc).__name__}: "
+                            f"{excerpt(str(exc))})", hint=_SAVE_HINT) from None
+    return array
 
 
 class PrecomputedEncoder:
