@@ -443,3 +443,50 @@ def test_np_int_ids_are_not_needed_for_retrieval_ids(tmp_path: Path) -> None:
     (folder / "queries.jsonl").write_text('{"_id": 1, "text": "q"}\n', encoding="utf-8")
     data, _ = load_quietly(folder)
     assert data.qrels == {"1": {"10": 1}} and np.array_equal(np.array(data.doc_ids), np.array(["10", "11"]))
+
+
+# ------------------------------------------------------------------------------------------ through the plugin
+
+PLUGIN_CASES = [
+    pytest.param("pairs", b"sentence1,sentence2,score\na,b,1\nc,d,two\n", "*pairs.csv:3: score 'two' is not a number*",
+                 id="score"),
+    pytest.param("pairs", b"sentence1,sentence2,score\na,b,1\nc, d,e,2\n",
+                 "*pairs.csv:3: row has 4 cells, the header has 3*", id="width"),
+    pytest.param("pairs", b"sentence1,sentence2,score\na,b,1\n\xff,d,2\n", "*pairs.csv: not valid UTF-8 (line 3)*",
+                 id="utf8"),
+    pytest.param("corpus", b'{"_id": "d0", "text": "caf\xe9"}\n', "*corpus.jsonl: not valid UTF-8 (line 1)*",
+                 id="beir-corpus-utf8"),
+    pytest.param("qrels", b"query-id\tcorpus-id\tscore\nq0\td0\t1\tx\n",
+                 "*test.tsv:2: row has 4 cells, the first row 3*", id="qrels-width"),
+]
+
+
+@pytest.mark.parametrize(("target", "content", "message"), PLUGIN_CASES)
+def test_bad_data_fails_the_specs_items_with_one_message(
+    fake_project: pytest.Pytester, write_spec: Any, target: str, content: bytes, message: str
+) -> None:
+    from tests.helpers import FAKE_SPEC, assert_clean_output
+    from tests.test_retrieval_plugin import RETRIEVAL_SPEC
+    from tests.test_retrieval_plugin import write_beir as write_big_beir
+
+    if target == "pairs":
+        (fake_project.path / "data" / "pairs.csv").write_bytes(content)
+        write_spec(FAKE_SPEC)
+    else:
+        write_big_beir(fake_project.path / "beir")
+        name = "corpus.jsonl" if target == "corpus" else "qrels/test.tsv"
+        (fake_project.path / "beir" / name).write_bytes(content)
+        write_spec(RETRIEVAL_SPEC)
+    result = fake_project.runpytest("--mrlcheck-no-cache")
+    assert result.ret == 1 and result.parseoutcomes().get("failed", 0) >= 3
+    result.stdout.fnmatch_lines([message])
+    assert_clean_output(result.stdout.str() + result.stderr.str())
+
+
+def test_an_excel_csv_with_a_bom_runs_through_the_plugin(fake_project: pytest.Pytester, write_spec: Any) -> None:
+    from tests.helpers import FAKE_SPEC
+
+    path = fake_project.path / "data" / "pairs.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    write_spec(FAKE_SPEC)
+    fake_project.runpytest("--mrlcheck-no-cache").assert_outcomes(passed=8)
