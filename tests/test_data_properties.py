@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import re
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -58,9 +57,6 @@ def outcome(load: Callable[[], Any], path: Path) -> Any:
             return None
 
 
-def scratch() -> Path:
-    return Path(tempfile.mkdtemp(prefix="mrl-prop-"))
-
 
 # ------------------------------------------------------------------------------------------ anything at all
 
@@ -99,8 +95,8 @@ def messy_table() -> st.SearchStrategy[bytes]:
 
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
-def test_any_table_file_loads_or_fails_with_a_message_naming_it(budget: int, fmt: str) -> None:
-    folder = scratch()
+def test_any_table_file_loads_or_fails_with_a_message_naming_it(tmp_path: Path, budget: int, fmt: str) -> None:
+    folder = tmp_path
 
     def check(data: bytes) -> None:
         path = folder / f"pairs.{fmt}"
@@ -146,8 +142,8 @@ def messy_jsonl(draw: st.DrawFn, keys: tuple[str, ...]) -> bytes:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_any_jsonl_with_the_right_keys_loads_or_fails_clearly(budget: int) -> None:
-    folder = scratch()
+def test_any_jsonl_with_the_right_keys_loads_or_fails_clearly(tmp_path: Path, budget: int) -> None:
+    folder = tmp_path
 
     def check(data: bytes) -> None:
         path = folder / "rows.jsonl"
@@ -170,8 +166,8 @@ HUGE_TEXT = st.builds(lambda word, n: (word + " ") * n, st.sampled_from(["river"
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_well_formed_csv_reads_back_exactly_what_was_written(budget: int) -> None:
-    folder = scratch()
+def test_well_formed_csv_reads_back_exactly_what_was_written(tmp_path: Path, budget: int) -> None:
+    folder = tmp_path
     rows = st.lists(st.tuples(SAFE_TEXT | HUGE_TEXT, SAFE_TEXT, st.floats(-1e6, 1e6, allow_nan=False)),
                     min_size=3, max_size=8).filter(lambda r: len({s for _, _, s in r}) > 1)
 
@@ -196,8 +192,8 @@ def test_well_formed_csv_reads_back_exactly_what_was_written(budget: int) -> Non
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_well_formed_jsonl_reads_back_exactly_what_was_written(budget: int) -> None:
-    folder = scratch()
+def test_well_formed_jsonl_reads_back_exactly_what_was_written(tmp_path: Path, budget: int) -> None:
+    folder = tmp_path
     labels = st.sampled_from(["a", "b", "c"]) | st.integers(-3, 3)
     rows = st.lists(st.tuples(SAFE_TEXT, labels), min_size=2, max_size=8).filter(
         lambda r: len({str(label) for _, label in r}) > 1)
@@ -247,8 +243,8 @@ def beir_folder(draw: st.DrawFn) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_any_beir_folder_loads_or_fails_with_a_message_naming_the_file(budget: int) -> None:
-    folder = scratch() / "beir"
+def test_any_beir_folder_loads_or_fails_with_a_message_naming_the_file(tmp_path: Path, budget: int) -> None:
+    folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
 
     def check(files: dict[str, bytes]) -> None:
@@ -306,8 +302,8 @@ def npz_bytes(draw: st.DrawFn) -> bytes:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_any_npz_file_loads_or_fails_with_a_message_naming_it(budget: int) -> None:
-    folder = scratch()
+def test_any_npz_file_loads_or_fails_with_a_message_naming_it(tmp_path: Path, budget: int) -> None:
+    folder = tmp_path
     context = ProviderContext(spec_dir=folder, rootdir=folder, device=None, file_digest=lambda p: p.read_bytes().hex(),
                               loaded_models={})
 
