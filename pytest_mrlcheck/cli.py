@@ -605,13 +605,17 @@ def _target_from_options(args: argparse.Namespace) -> Target:
         name: str = args.name
     else:
         name = f"{_model_basename(model_text, provider)}-{_data_stem(data_path)}"
-    raw = {"name": name, "model": model_raw,
+    raw: dict[str, Any] = {"name": name, "model": model_raw,
            "task": {"kind": kind, "data": data_raw, "metric": metric, "similarity": similarity}}
     cwd = Path.cwd().resolve()
     # as if written in the current folder (where init writes it by default): the callable's module and a
     # relative model folder are looked up there
+    # a --data path typed on the command line is chosen on purpose: it may lie outside the current folder
+    outside = not resolved.resolve().is_relative_to(cwd)
+    if outside:
+        raw["allow_outside_root"] = True
     spec = Spec(name=name, path=cwd / f"{name}.mrl.yaml", line=1, model=model, task=task, checks=Checks(),
-                views=ViewsSpec())
+                views=ViewsSpec(), allow_outside_root=outside)
     return Target(spec, name, raw, cwd, built=True)
 
 
@@ -1189,7 +1193,7 @@ def _document(measured: Measured, margin: float, out: Path, command: str) -> tup
     lines.append("views:")
     _comment(lines, "The sizes measured: keeping them keeps monotonic's ladder and the tables as they are.", 2)
     _emit(ordered_views, 2, lines)
-    rest = {key: raw[key] for key in ("bootstrap", "baseline", "compare") if key in raw}
+    rest = {key: raw[key] for key in ("bootstrap", "baseline", "compare", "allow_outside_root") if key in raw}
     if "baseline" in rest and isinstance(rest["baseline"], Mapping) and isinstance(rest["baseline"].get("path"), str):
         rest["baseline"] = {**rest["baseline"], "path": _rebase(rest["baseline"]["path"], source, out_dir)}
     if "compare" in rest and isinstance(rest["compare"], Mapping) and isinstance(rest["compare"].get("model"),

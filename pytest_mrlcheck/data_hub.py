@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import math
 import os
 import re
 import ssl
@@ -58,7 +57,19 @@ from typing import Any
 
 import numpy as np
 
-from .data import LabelledTexts, PairLabels, RetrievalData, StsData, build_retrieval_data
+from .data import (
+    LabelledTexts,
+    PairLabels,
+    RetrievalData,
+    StsData,
+    binary_label,
+    build_retrieval_data,
+    identifier_value,
+    label_value,
+    number_value,
+    text_value,
+)
+from .datapaths import excerpt
 from .errors import DataError
 
 HubData = StsData | RetrievalData | LabelledTexts | PairLabels
@@ -152,7 +163,7 @@ def resolve_hf_path(text: str, base: Path) -> str:
         return str(Path(text).expanduser())
     candidate = Path(text) if Path(text).is_absolute() else base / text
     if Path(text).is_absolute() or text.startswith(("./", "../", ".\\", "..\\")) or candidate.exists():
-        return str(candidate.resolve())
+        return os.path.realpath(candidate)  # not Path.resolve(): it raises on a link loop
     return text
 
 
@@ -299,7 +310,8 @@ def _check_cached_revision(path: str, config: str | None, revision: str | None, 
 def _load_error(exc: Exception, what: str, offline: str | None, cache_dir: Path | None) -> DataError:
     """A library exception from loading ``what`` → one clear :class:`DataError`."""
     name = type(exc).__name__
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    text = excerpt(first, 200)[1:-1]  # a library message may quote the file: keep it short
     if isinstance(exc, ConnectionError) or name in ("OfflineModeIsEnabled", "LocalEntryNotFoundError"):
         why = offline or "the hub could not be reached"
         return DataError(f"{what} is not in the local Hugging Face cache, and {why}",
@@ -423,9 +435,7 @@ def _values(table: Any, column: str) -> list[Any]:
 
 
 def _intern(index: dict[str, int], text: Any, what: str, row: int, role: str) -> int:
-    if not isinstance(text, str):
-        raise DataError(f"{what}: row {row}: {role} must be text, got {type(text).__name__} {text!r}")
-    return index.setdefault(text, len(index))
+    return index.setdefault(text_value(text, f"{what}: row {row}", role), len(index))
 
 
 def sts_data(first: Sequence[Any], second: Sequence[Any], scores: Sequence[Any], what: str, source: Path) -> StsData:
@@ -435,13 +445,7 @@ def sts_data(first: Sequence[Any], second: Sequence[Any], scores: Sequence[Any],
     right: list[int] = []
     gold: list[float] = []
     for row, (a, b, raw) in enumerate(zip(first, second, scores, strict=True), start=1):
-        try:
-            score = float(raw)
-        except (TypeError, ValueError):
-            raise DataError(f"{what}: row {row}: score {raw!r} is not a number",
-                            hint="the score column must hold numbers; check task.data.columns.score") from None
-        if not math.isfinite(score):
-            raise DataError(f"{what}: row {row}: score {raw!r} is not a finite number")
+        score = number_value(raw, f"{what}: row {row}", "score")
         left.append(_intern(index, a, what, row, "text1"))
         right.append(_intern(index, b, what, row, "text2"))
         gold.append(score)
@@ -490,15 +494,13 @@ def labelled_texts(parts: Sequence[tuple[str, Sequence[Any], Sequence[Any]]], wh
         for row, (text, label) in enumerate(pairs, start=1):
             if isinstance(label, list):
                 label = label[0] if label else None
-            if label is None or str(label).strip() == "":
-                raise DataError(f"{what}: row {row}: empty label")
             rows.append(_intern(index, text, what, row, "text"))
-            labels.append(str(label))
+            labels.append(label_value(label, f"{what}: row {row}"))
             splits.append(split)
     if not rows:
         raise DataError(f"{what}: no rows found (the dataset is empty)")
     if len(set(labels)) < 2:
-        raise DataError(f"{what}: every row has the label {labels[0]!r}; at least two classes are needed")
+        raise DataError(f"{what}: every row has the label {excerpt(labels[0])}; at least two classes are needed")
     return LabelledTexts(tuple(index), np.array(rows, dtype=np.intp), tuple(labels), tuple(splits), source)
 
 
@@ -516,13 +518,9 @@ def pair_labels(first: Sequence[Any], second: Sequence[Any], raw_labels: Sequenc
     right: list[int] = []
     labels: list[int] = []
     for row, (a, b, raw) in enumerate(triples, start=1):
-        value = str(raw).strip().lower()
-        if value not in ("0", "1", "true", "false", "0.0", "1.0"):
-            raise DataError(f"{what}: row {row}: label {raw!r} is not 0 or 1",
-                            hint="pair classification needs binary labels (1 = same meaning)")
+        labels.append(binary_label(raw, f"{what}: row {row}"))
         left.append(_intern(index, a, what, row, "text1"))
         right.append(_intern(index, b, what, row, "text2"))
-        labels.append(1 if value in ("1", "true", "1.0") else 0)
     if not labels:
         raise DataError(f"{what}: no pairs found (the dataset is empty)")
     if len(set(labels)) < 2:
@@ -540,11 +538,12 @@ def _id_column(table: Any, what: str) -> str:
 
 def _records(table: Any, what: str, fields: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
     """``(id, {field: value})`` per row, checking the ids are unique."""
-    ids = [str(value) for value in table[_id_column(table, what)]]
+    ids = [identifier_value(value, f"{what}: row {row}") for row, value in
+           enumerate(table[_id_column(table, what)], start=1)]
     seen: dict[str, int] = {}
     for row, identifier in enumerate(ids, start=1):
         if identifier in seen:
-            raise DataError(f"{what}: row {row}: duplicate id {identifier!r} (first in row {seen[identifier]})")
+            raise DataError(f"{what}: row {row}: duplicate id {excerpt(identifier)} (first in row {seen[identifier]})")
         seen[identifier] = row
     columns = {field: list(table[field]) if field in table.column_names else [None] * len(ids) for field in fields}
     return [(identifier, {field: columns[field][i] for field in fields}) for i, identifier in enumerate(ids)]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .data import load_beir, load_labelled, load_pair_labels, load_rerank, load_sts, load_texts
+from .datapaths import DataAccess
 from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError, MrlcheckError
 from .guard import Step, scrub, step
@@ -30,6 +31,7 @@ class RunContext:
     store: VectorStore
     rootdir: Path
     device: str | None = None
+    allow_outside_root: bool = False  # every spec may read data outside the rootdir (the ini opt-in)
     stats: EncodeStats = field(default_factory=EncodeStats)
     policy: EncodePolicy = field(default_factory=EncodePolicy)
     progress: EncodeProgress = no_progress
@@ -39,7 +41,8 @@ class RunContext:
 
     def encoder_for(self, spec: Spec) -> Encoder:
         """One encoder per model setting and folder, so API counters add up across specs."""
-        key = f"{spec.model!r}@{spec.directory}"
+        access = self.data_access(spec)
+        key = f"{spec.model!r}@{spec.directory}@{access.allow_outside_root}"
         if key not in self.encoders:
             self.encoders[key] = make_encoder(
                 spec.model,
@@ -49,9 +52,14 @@ class RunContext:
                     device=self.device,
                     file_digest=self.store.file_digest,
                     loaded_models=self.loaded_models,
+                    data_access=access,
                 ),
             )
         return self.encoders[key]
+
+    def data_access(self, spec: Spec) -> DataAccess:
+        """The data paths ``spec`` may read: inside the rootdir, unless the spec or the ini opts out."""
+        return DataAccess(self.rootdir, spec.allow_outside_root or self.allow_outside_root)
 
 
 _API_COUNTERS = ("requests", "retries", "tokens", "estimated_cost")
@@ -189,13 +197,17 @@ def _embed_texts(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[
                        spec.model.label, run.policy, run.progress)
 
 
-def _hub_data(spec: Spec) -> Any:
+def _hub_data(spec: Spec, access: DataAccess) -> Any:
     """Data from a Hugging Face dataset or an MTEB task, in the same classes as the local loaders."""
     data = spec.task.data
     from .data_hub import HFSource, load_hf, load_mteb
 
     columns = dict(data.columns) or None
     if data.hf is not None:
+        if Path(data.hf["path"]).is_absolute():  # a local folder or file (resolved when parsed)
+            from .datapaths import checked_existing
+
+            checked_existing(Path(data.hf["path"]), "hf.path", access)
         source = HFSource(path=data.hf["path"], name=data.hf["name"], split=data.split or "test",
                           revision=data.hf["revision"], train_split=data.hf["train_split"] or "train",
                           qrels=data.hf["qrels"])
@@ -205,13 +217,14 @@ def _hub_data(spec: Spec) -> Any:
                      revision=data.mteb["revision"], document=data.document)
 
 
-def _load(spec: Spec, local: Callable[[], Any]) -> Any:
+def _load(spec: Spec, run: RunContext, local: Callable[[DataAccess], Any]) -> Any:
+    access = run.data_access(spec)
     with _loading(spec):
-        return _hub_data(spec) if spec.task.data.format in ("hf", "mteb") else local()
+        return _hub_data(spec, access) if spec.task.data.format in ("hf", "mteb") else local(access)
 
 
 def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
-    data = _load(spec, lambda: load_sts(spec.task.data))
+    data = _load(spec, run, lambda access: load_sts(spec.task.data, access))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     left, right = vectors[data.left], vectors[data.right]
 
@@ -231,7 +244,7 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import retrieval
 
-    data = _load(spec, lambda: load_beir(spec.task.data))
+    data = _load(spec, run, lambda access: load_beir(spec.task.data, access))
     _, depth = retrieval.parse_metric(spec.task.metric)
     if depth > len(data.doc_ids):
         raise EvaluationError(
@@ -436,7 +449,7 @@ def _no_replicates(kind: str) -> Callable[[list[tuple[int, int]], np.ndarray, in
 def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import classification
 
-    data = _load(spec, lambda: load_labelled(spec.task.data, with_split=True))
+    data = _load(spec, run, lambda access: load_labelled(spec.task.data, with_split=True, access=access))
     test_split = spec.task.data.split or "test"
     train_rows = np.array([i for i, split in enumerate(data.splits) if split == "train"], dtype=np.intp)
     test_rows = np.array([i for i, split in enumerate(data.splits) if split == test_split], dtype=np.intp)
@@ -475,7 +488,7 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import clustering
 
-    data = _load(spec, lambda: load_labelled(spec.task.data, with_split=False))
+    data = _load(spec, run, lambda access: load_labelled(spec.task.data, with_split=False, access=access))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     rows, labels = vectors[data.rows], np.array(data.labels)
 
@@ -490,7 +503,7 @@ def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepar
 def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
     from .tasks import pair_classification
 
-    data = _load(spec, lambda: load_pair_labels(spec.task.data))
+    data = _load(spec, run, lambda access: load_pair_labels(spec.task.data, access))
     vectors = _embed(spec, run, encoder, data.texts, "query")
     left, right = vectors[data.left], vectors[data.right]
 
@@ -506,7 +519,7 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
     from .tasks import reranking
 
     with _loading(spec):
-        data = load_rerank(spec.task.data)
+        data = load_rerank(spec.task.data, run.data_access(spec))
     queries = _embed(spec, run, encoder, data.queries, "query")
     candidates = _embed(spec, run, encoder, data.candidates, "document")
 
@@ -532,24 +545,54 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                     np.concatenate([queries, candidates]))
 
 
+_QUERY_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _agreement_queries(spec: Spec, access: DataAccess) -> tuple[str, ...]:
+    """The texts of ``task.queries.path`` (a csv, tsv or jsonl file with a header)."""
+
+    options = spec.task.options
+    path = Path(options["queries_path"])
+    fmt = _QUERY_FILE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise EvaluationError(f"{spec.path}:{spec.task.line}: task.queries.path: cannot tell the format of "
+                              f"{path.name!r} from its suffix", hint="use a .csv, .tsv or .jsonl file")
+    return load_texts(DataSpec(path=path, format=fmt, columns={"text": options["queries_column"]}, header=True),
+                      access)
+
+
 def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    import hashlib
+
     from .tasks import agreement
 
-    with _loading(spec):
-        corpus_texts = load_texts(spec.task.data)
+    access = run.data_access(spec)
     options = spec.task.options
-    corpus = _embed(spec, run, encoder, corpus_texts, "document")
-    if "queries_path" in options:
-        path = Path(options["queries_path"])
-        fmt = {".csv": "csv", ".tsv": "tsv"}.get(path.suffix.lower(), "jsonl")
-        queries_data = DataSpec(path=path, format=fmt, columns={"text": options["queries_column"]}, header=True)
-        with _loading(spec, queries_data):
-            query_texts = load_texts(queries_data)
-        position = {text: row for row, text in enumerate(corpus_texts)}
-        query_rows = np.array([position.get(text, -1) for text in query_texts], dtype=np.intp)
+    details: dict[str, Any]
+    if spec.task.data.format == "beir":
+        # the judged queries and the templated documents, exactly as a retrieval spec embeds them
+        with _loading(spec):
+            beir = load_beir(spec.task.data, access)
+        corpus_texts, query_texts = beir.documents, beir.queries
+        corpus = _embed(spec, run, encoder, corpus_texts, "document")
+        query_rows = np.full(len(query_texts), -1, dtype=np.intp)
+        fingerprint = beir.fingerprint()
+        details = {"corpus": len(corpus_texts), "queries": len(query_texts), "unjudged_queries": beir.unjudged_queries}
     else:
-        query_rows = agreement.sample_queries(len(corpus_texts), options["queries_count"], options["queries_seed"])
-        query_texts = tuple(corpus_texts[row] for row in query_rows)
+        with _loading(spec):
+            corpus_texts = load_texts(spec.task.data, access)
+        corpus = _embed(spec, run, encoder, corpus_texts, "document")
+        if "queries_path" in options:
+            with _loading(spec):
+                query_texts = _agreement_queries(spec, access)
+            position = {text: row for row, text in enumerate(corpus_texts)}
+            query_rows = np.array([position.get(text, -1) for text in query_texts], dtype=np.intp)
+        else:
+            query_rows = agreement.sample_queries(len(corpus_texts), options["queries_count"],
+                                                  options["queries_seed"])
+            query_texts = tuple(corpus_texts[row] for row in query_rows)
+        fingerprint = hashlib.sha256("\n".join([*corpus_texts, "\x00", *query_texts]).encode()).hexdigest()
+        details = {"corpus": len(corpus_texts), "queries": len(query_texts)}
     queries = _embed(spec, run, encoder, query_texts, "query")
     full_dim = corpus.shape[1]
 
@@ -557,16 +600,13 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         return agreement.score_views(queries, corpus, ranges, masks, full_dim, metric=spec.task.metric,
                                      query_rows=query_rows, similarity=spec.task.similarity)
 
-    import hashlib
-
-    fingerprint = hashlib.sha256("\n".join([*corpus_texts, "\x00", *query_texts]).encode()).hexdigest()
     def cost(sizes: list[int]) -> dict[int, Any]:
         from .tasks.funnel import cost_by_size
 
         return cost_by_size(queries, corpus, sizes)
 
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    {"corpus": len(corpus_texts), "queries": len(query_texts)}, corpus, None, cost)
+                    details, corpus, None, cost)
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {

@@ -59,6 +59,9 @@ OPTIONS = (
            "fail before encoding more than N texts in this process (default: no limit)"),
     Option("device", "--mrlcheck-device", "string", None,
            "device for local models, e.g. cpu or cuda:0 (default: the library's choice)"),
+    Option("allow_outside_root", "--mrlcheck-allow-outside-root", "bool", False,
+           "let every spec read data paths outside the rootdir (default: only specs with "
+           "allow_outside_root: true may)", "flag"),
     Option("tables", "--mrlcheck-tables", "string", "all",
            "which result tables to print after the run: all, failed or none (default: all)"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -330,6 +331,7 @@ class Spec:
     compare: CompareSpec | None = None
     bootstrap: BootstrapSpec | None = None
     requires_env: tuple[str, ...] = ()
+    allow_outside_root: bool = False  # may read data outside the project root (pytest's rootdir)
 
     @property
     def needs_bootstrap(self) -> bool:
@@ -573,7 +575,13 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
 
 
 def _relative(ctx: _Ctx, text: str) -> Path:
-    return Path(text) if Path(text).is_absolute() else (ctx.path.parent / text).resolve()
+    return Path(text) if Path(text).is_absolute() else _real(ctx.path.parent / text)
+
+
+def _real(path: Path) -> Path:
+    """``path`` absolute with links resolved, like ``Path.resolve()`` but never raising on a link loop
+    (the data loaders name the loop when they read the path)."""
+    return Path(os.path.realpath(path))
 
 
 def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
@@ -684,7 +692,7 @@ def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
                           "path: data/my-beir-folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     if not isinstance(path_text, str):
         raise ctx.error("task.data.path", data.line_of("path"), f"expected a folder path, got {_type_name(path_text)}")
-    path = Path(path_text) if Path(path_text).is_absolute() else (ctx.path.parent / path_text).resolve()
+    path = Path(path_text) if Path(path_text).is_absolute() else _real(ctx.path.parent / path_text)
     _choice(ctx, data, "format", "task.data", ("beir",), "beir")
     document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
     unknown = set(re.findall(r"{([^{}]*)}", document)) - {"title", "text"}
@@ -703,7 +711,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
     data = _mapping(ctx, raw, "task.data", line)
     if "hf" in data or "mteb" in data:
         return _parse_hub_data(ctx, data, kind)
-    if kind == "retrieval":
+    if kind == "retrieval" or (kind == "agreement" and data.get("format") == "beir"):
         return _parse_retrieval_data(ctx, data)
     _reject_unknown(ctx, data, ["path", "format", "columns", "header", "split", "limit"], "task.data")
     path_text = _required(ctx, data, "path", "task.data",
@@ -718,7 +726,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
                             "the path contains {split} but no split is given")
         template = str(Path(path_text) if Path(path_text).is_absolute() else ctx.path.parent.resolve() / path_text)
         path_text = path_text.replace("{split}", split)
-    path = (ctx.path.parent / path_text).resolve() if not Path(path_text).is_absolute() else Path(path_text)
+    path = _real(ctx.path.parent / path_text) if not Path(path_text).is_absolute() else Path(path_text)
     fmt = data.get("format")
     if fmt is None:
         fmt = _infer_format(ctx, path, data.line_of("path"))
@@ -781,7 +789,12 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
     else:
         metric = _choice(ctx, task, "metric", "task", METRICS[kind], DEFAULT_METRIC[kind])
     similarity = _choice(ctx, task, "similarity", "task", SIMILARITIES, "cosine")
-    options = _task_options(ctx, task, kind)
+    beir_agreement = kind == "agreement" and data.format == "beir"
+    if beir_agreement and "queries" in task:
+        raise ctx.error("task.queries", task.line_of("queries"),
+                        "a BEIR folder brings its own queries (those with judgements in the split)",
+                        "remove task.queries; task.data.split and task.data.limit choose the queries")
+    options = _task_options(ctx, task, "agreement on a BEIR folder" if beir_agreement else kind)
     ignore_ids = _bool(ctx, task, "ignore_identical_ids", "task", False)
     if ignore_ids and kind != "retrieval":
         raise ctx.error("task.ignore_identical_ids", task.line_of("ignore_identical_ids"),
@@ -1110,7 +1123,7 @@ def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
 def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_checks: bool = True) -> Spec:
     doc = _mapping(ctx, raw, "(document)", line)
     _reject_unknown(ctx, doc, ["name", "model", "task", "checks", "views", "baseline", "compare", "bootstrap",
-                               "requires_env"], "")
+                               "requires_env", "allow_outside_root"], "")
     requires = doc.get("requires_env", [])
     if isinstance(requires, str):
         requires = [requires]
@@ -1138,7 +1151,18 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
-                baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires))
+                baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires),
+                allow_outside_root=_allow_outside_root(ctx, doc))
+
+
+def _allow_outside_root(ctx: _Ctx, doc: LineDict) -> bool:
+    """``allow_outside_root: true``: the spec may read data outside the project root."""
+    value = doc.get("allow_outside_root", False)
+    if not isinstance(value, bool):
+        raise ctx.error("allow_outside_root", doc.line_of("allow_outside_root"),
+                        f"expected true or false, got {_type_name(value)}",
+                        "true lets this spec read data paths outside the project root")
+    return value
 
 
 def spec_stem(path: Path) -> str:

