@@ -28,7 +28,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation", "cheapest"):
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -139,7 +139,7 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        own_row = ("monotonic", "min_dims", "baseline", "server_truncation")
+        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "cheapest")
         if check.get("kind") in own_row or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
@@ -251,6 +251,12 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
         console.print(build_table(record))
         if record["summary"].get("geometry"):
             console.print(build_geometry_table(record))
+        if record["summary"].get("precision"):
+            from .precision import build_frontier_table, build_grid_table
+
+            console.print(build_grid_table(record))
+            if which == "all":
+                console.print(build_frontier_table(record))
         if record["summary"].get("cost") and which == "all":
             console.print(build_cost_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
