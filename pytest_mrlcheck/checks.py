@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluation import SpecResult
 from .spec import Spec
-from .views import dims_label, prefix_label, random_label, window_label
+from .views import View, dims_label, prefix_label, random_label, window_label
 
 
 @dataclass(frozen=True)
@@ -579,6 +579,11 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
             note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
         rows.append(Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok,
                         note=note, baseline=then))
+    for quantized in _common_precision_views(result, reference, pairs):
+        now, then = result.scores[quantized.label], reference.scores[quantized.label]
+        delta = now - then
+        rows.append(Row(quantized.label, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop,
+                        delta >= -cmp.max_drop - 1e-12, note=f"Δ {delta:+.4f}", baseline=then))
     failing = [r for r in rows if not r.ok]
     worst = min((r.gap - cmp.max_drop for r in rows if r.gap is not None), default=0.0)
     who = f"{spec.model.label} vs {cmp.model.label}"
@@ -589,3 +594,14 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
         f"(worst Δ {worst:+.4f} at {min(failing, key=lambda r: r.gap or 0).view})"
     )
     return Verdict(plan.name, "compare", not failing, worst, -cmp.max_drop, summary, tuple(rows))
+
+
+def _common_precision_views(result: SpecResult, reference: SpecResult, pairs: list[tuple[int, int]]) -> list[View]:
+    """Precision views of the compared sizes that both models scored (candidate and reference share a spec)."""
+    sizes = {mine for mine, theirs in pairs if mine == theirs}
+    views = []
+    for view in result.plan.quantized:
+        if view.kind == "prefix" and view.end in sizes and view.label in result.scores \
+                and view.label in reference.scores:
+            views.append(view)
+    return views

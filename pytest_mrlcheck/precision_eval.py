@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import EvaluationError
+from .errors import DataError, EvaluationError
 from .quantize import calibration_ranges, needs_ranges, prepare_slice, represent
 from .spec import DataSpec, Spec
 from .views import PRECISIONS, View, ViewPlan
@@ -36,8 +36,16 @@ def calibration_vectors(
     from .data import load_texts
 
     fmt = {".csv": "csv", ".tsv": "tsv"}.get(cal.path.suffix.lower(), "jsonl")
-    texts = load_texts(DataSpec(path=cal.path, format=fmt, columns={"text": cal.column}, header=True))
-    if len(texts) < 2:
+    where = f"{spec.path}:{cal.line}: views.calibration"
+    hint = "name a file of texts like the ones you will store (hundreds or more), with a header row"
+    try:
+        texts = load_texts(DataSpec(path=cal.path, format=fmt, columns={"text": cal.column}, header=True))
+    except DataError as exc:
+        if "texts; agreement needs" in exc.message:  # the loader's count message speaks of corpora
+            raise EvaluationError(f"{where}: {cal.path} has fewer than two texts in column {cal.column!r}; "
+                                  "int8/uint8 ranges need at least two", hint=hint) from None
+        raise EvaluationError(f"{where}: {exc.message}", hint=exc.hint or hint) from None
+    if len(texts) < 2:  # pragma: no cover - the loader refuses fewer already
         raise EvaluationError(
             f"{spec.path}:{cal.line}: views.calibration: {cal.path} has {len(texts)} distinct text(s) in column "
             f"{cal.column!r}; int8/uint8 ranges need at least two",

@@ -217,9 +217,9 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
     prefixes = set(spec.views.prefix or default_ladder(full_dim))
     prefixes.add(full_dim)
     if checks.prefix:
-        prefixes.update(fits(t.dims, f"checks.prefix.{t.dims}", t.line) for t in checks.prefix.thresholds)
+        prefixes.update(fits(t.dims, f"checks.prefix.{t.key}", t.line) for t in checks.prefix.thresholds)
     if checks.relative:
-        prefixes.update(fits(t.dims, f"checks.relative.{t.dims}", t.line) for t in checks.relative.thresholds)
+        prefixes.update(fits(t.dims, f"checks.relative.{t.key}", t.line) for t in checks.relative.thresholds)
     if checks.geometry:
         for metric, thresholds in checks.geometry.bounds.items():
             prefixes.update(fits(t.dims, f"checks.geometry.{metric}.{t.dims}", t.line) for t in thresholds)

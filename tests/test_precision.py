@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import random
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +76,7 @@ def test_parse_size() -> None:
     assert parse_size("128") == (128, "float32")
     assert parse_size("256@binary") == (256, "binary")
     for bad in ("128@int4", "x@int8", "@int8"):
-        with pytest.raises(ValueError, match="precision|size"):
+        with pytest.raises(ValueError, match=r"precision|size"):
             parse_size(bad)
 
 
@@ -208,16 +210,17 @@ def _fake_sentence_transformer(encode: object) -> object:
 
 
 @pytest.fixture
-def fake_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def fake_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     from tests.helpers import FAKE_ENCODER
 
     (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
+    monkeypatch.delenv("FAKE_DIM", raising=False)
+    sys.modules.pop("fake_encoder", None)
     import fake_encoder  # type: ignore[import-not-found]
 
-    return importlib.reload(fake_encoder)
+    yield fake_encoder
+    sys.modules.pop("fake_encoder", None)  # other tests import their own fake encoder
 
 
 def _evaluate(spec_text: str, folder: Path) -> object:
