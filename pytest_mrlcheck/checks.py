@@ -417,8 +417,11 @@ def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
                         score >= target))
     ok = all(r.ok for r in rows)
     overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
+    at = {key: f"@{found[key]}" if found.get(key, "float32") != "float32" else ""
+          for key in ("shortlist_precision", "rerank_precision")}
     summary = (
-        f"shortlist {found['shortlist']} with {found['shortlist_dims']} dims, rerank with {found['rerank_dims']}: "
+        f"shortlist {found['shortlist']} with {found['shortlist_dims']}{at['shortlist_precision']} dims, "
+        f"rerank with {found['rerank_dims']}{at['rerank_precision']}: "
         f"{result.spec.task.metric} {_fmt(score)} (full search {_fmt(full)}), top-k overlap with full search "
         f"{overlap:.1%}, {found['relative_cost']:.1%} of the full search's arithmetic"
     )

@@ -16,6 +16,7 @@ from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError
 from .progress import EncodeProgress, no_progress
 from .providers import Encoder, ProviderContext, make_encoder
+from .quantize import needs_ranges
 from .spec import BootstrapSpec, Spec
 from .store import VectorStore
 from .tasks import sts
@@ -271,7 +272,9 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                 raise EvaluationError(f"{spec.path}:{options['line']}: task.funnel.{key}: {options[key]} is more "
                                       f"than the model's {queries.shape[1]} dimensions")
         return funnel(queries, documents, relevance, spec.task.metric, options["shortlist_dims"],
-                      options["shortlist"], options["rerank_dims"], exclude)
+                      options["shortlist"], options["rerank_dims"], exclude,
+                      options.get("shortlist_precision", "float32"), options.get("rerank_precision", "float32"),
+                      options.get("calibration"))
 
     def cost(sizes: list[int]) -> dict[int, Any]:
         from .tasks.funnel import cost_by_size
@@ -702,8 +705,14 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
 
         geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
-    funnel_result = prepared.funnel(dict(spec.task.options["funnel"])) if (
-        prepared.funnel and spec.task.options.get("funnel")) else None
+    funnel_options = dict(spec.task.options.get("funnel") or {})
+    if funnel_options and any(needs_ranges(funnel_options.get(key, "float32"))
+                              for key in ("shortlist_precision", "rerank_precision")):
+        from .precision_eval import calibration_vectors
+
+        funnel_options["calibration"] = calibration_vectors(spec, plan, prepared, lambda texts, role: _embed(
+            spec, run, encoder, texts, role), needed=True)[1]
+    funnel_result = prepared.funnel(funnel_options) if (prepared.funnel and funnel_options) else None
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}

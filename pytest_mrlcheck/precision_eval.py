@@ -20,7 +20,8 @@ _CHUNK_COLUMNS = 1024  # view columns transformed at once: bounds the memory of 
 
 
 def calibration_vectors(
-    spec: Spec, plan: ViewPlan, prepared: Prepared, embed: Callable[[Sequence[str], str], np.ndarray]
+    spec: Spec, plan: ViewPlan, prepared: Prepared, embed: Callable[[Sequence[str], str], np.ndarray],
+    needed: bool = False,
 ) -> tuple[str, np.ndarray | None]:
     """Where int8/uint8 ranges come from, and the full-dimension vectors they are computed on.
 
@@ -28,7 +29,7 @@ def calibration_vectors(
     together): optimistic, the ranges have seen the evaluation texts. With it, the named file's
     texts, embedded (through the cache) in every role the task uses.
     """
-    if not any(needs_ranges(view.precision) for view in plan.quantized):
+    if not needed and not any(needs_ranges(view.precision) for view in plan.quantized):
         return "", None
     cal = spec.views.calibration
     if cal is None:

@@ -876,7 +876,8 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
             options["queries_seed"] = _int(ctx, q.get("seed", 0), "task.queries.seed", q.line_of("seed"), minimum=0)
     if kind == "retrieval" and "funnel" in task:
         f = _mapping(ctx, task["funnel"], "task.funnel", task.line_of("funnel"))
-        _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio"], "task.funnel")
+        _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio",
+                                 "shortlist_precision", "rerank_precision"], "task.funnel")
         rerank = f.get("rerank_dims", "full")
         options["funnel"] = {
             "shortlist_dims": _int(ctx, _required(ctx, f, "shortlist_dims", "task.funnel"),
@@ -888,6 +889,7 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
             "min_ratio": None if "min_ratio" not in f else _float(ctx, f["min_ratio"], "task.funnel.min_ratio",
                                                                   f.line_of("min_ratio"), 0, 1.5),
             "line": f.line,
+            **_funnel_precisions(ctx, f),
         }
     return options
 
@@ -1007,6 +1009,12 @@ def _parse_calibration(ctx: _Ctx, raw: Any, line: int) -> CalibrationSpec:
         raise ctx.error("views.calibration.path", cal.line_of("path"), f"calibration file not found: {resolved}",
                         "a csv/tsv/jsonl file of texts, relative to the spec file")
     return CalibrationSpec(resolved, _str(ctx, cal, "column", "views.calibration", "text") or "text", cal.line)
+
+
+def _funnel_precisions(ctx: _Ctx, f: LineDict) -> dict[str, str]:
+    """``shortlist_precision`` / ``rerank_precision`` of a funnel (float32 unless set)."""
+    return {key: _known_precision(ctx, f.get(key, "float32"), f"task.funnel.{key}", f.line_of(key))
+            for key in ("shortlist_precision", "rerank_precision")}
 
 
 def _parse_cheapest(ctx: _Ctx, raw: Any, line: int) -> CheapestCheck:

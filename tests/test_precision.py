@@ -278,3 +278,35 @@ def test_sts_binary_differs_from_the_evaluator_by_design(tmp_path: Path, fake_mo
     cosine_bits = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
     their = spearman_columns(cosine_bits[:, None], gold)[0]
     assert their != pytest.approx(expected, abs=1e-3)
+
+
+# --------------------------------------------------------------------------- funnel: binary shortlist + rescore
+
+
+@pytest.mark.parametrize("rerank_precision", ["float32", "int8"])
+def test_binary_shortlist_funnel_matches_a_plain_pipeline(rerank_precision: str) -> None:
+    from pytest_mrlcheck.tasks import funnel, retrieval
+
+    queries, docs = _vectors(8, rows=12, dims=32), _vectors(9, rows=200, dims=32)
+    qrels = {f"q{q}": {f"d{(7 * q) % 200}": 1, f"d{(7 * q + 1) % 200}": 2} for q in range(12)}
+    relevance = retrieval.Relevance.from_qrels(qrels, [f"q{q}" for q in range(12)], [f"d{d}" for d in range(200)])
+    found = funnel.funnel(queries, docs, relevance, "ndcg@10", 32, 40, None, None, "binary", rerank_precision)
+    packed_q, packed_d = packed_bits(queries, "ubinary"), packed_bits(docs, "ubinary")
+    if rerank_precision == "int8":
+        unit_d = prepare_slice(docs, 0, 32, "cosine")
+        ranges = calibration_ranges(unit_d)
+        stored_q = scalar_codes(prepare_slice(queries, 0, 32, "cosine"), ranges, "int8").astype(np.float64)
+        stored_d = scalar_codes(unit_d, ranges, "int8").astype(np.float64)
+    else:
+        stored_q, stored_d = queries.astype(np.float64), docs.astype(np.float64)
+    ranked = []
+    for q in range(12):
+        distances = [_plain_hamming(packed_q[q].tobytes(), d.tobytes()) for d in packed_d]
+        shortlist = sorted(range(200), key=lambda i: (distances[i], i))[:40]
+        cosine = {i: float(stored_q[q] @ stored_d[i] / np.linalg.norm(stored_q[q]) / np.linalg.norm(stored_d[i]))
+                  for i in shortlist}
+        ranked.append(sorted(shortlist, key=lambda i: -cosine[i])[:10])
+    expected = retrieval.metric_values(np.array(ranked)[None], relevance.select(np.arange(12)), ["ndcg@10"])
+    assert found["score"] == pytest.approx(float(np.mean(expected["ndcg@10"])), abs=1e-9)
+    assert found["shortlist_precision"] == "binary" and found["shortlist_bytes_per_vector"] == 4
+    assert found["rerank_bytes_per_vector"] == (32 if rerank_precision == "int8" else 128)

@@ -238,3 +238,44 @@ def test_bad_precision_input_at_run_time(quant_project: pytest.Pytester, write_s
     assert result.ret != 0
     result.stdout.fnmatch_lines([esc(expected)])
     assert_clean_output(result.stdout.str() + result.stderr.str())
+
+
+def test_funnel_binary_shortlist_with_rescoring(fake_project: pytest.Pytester,
+                                                write_spec: Callable[..., Path]) -> None:
+    from tests.test_retrieval_plugin import write_beir
+
+    write_beir(fake_project.path / "data" / "beir")
+    write_spec("""
+        name: r
+        model: {provider: python, callable: fake_encoder:encode}
+        task:
+          kind: retrieval
+          data: {path: data/beir}
+          metric: ndcg@10
+          funnel: {shortlist_dims: 64, shortlist: 20, shortlist_precision: binary, rerank_precision: int8,
+                   min_ratio: 0.5}
+        views: {prefix: [16, 64], precision: [binary]}
+        checks: {prefix: {"64@binary": 0.0}}
+        """)
+    result = fake_project.runpytest("--mrlcheck-json", "report.json", "--color=no")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*64-dim binary shortlist of 20, rerank at 64 int8*"])
+    funnel = _spec(fake_project)["funnel"]
+    assert (funnel["shortlist_precision"], funnel["rerank_precision"]) == ("binary", "int8")
+    assert funnel["shortlist_bytes_per_vector"] == 8 and funnel["rerank_bytes_per_vector"] == 64
+
+
+def test_funnel_precision_must_be_known(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:
+    write_spec("""
+        name: r
+        model: {provider: python, callable: fake_encoder:encode}
+        task:
+          kind: retrieval
+          data: {path: data/beir}
+          funnel: {shortlist_dims: 16, shortlist_precision: bit}
+        checks: {prefix: {16: 0.0}}
+        """)
+    result = fake_project.runpytest("--color=no")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*task.funnel.shortlist_precision: unknown precision*"])
+    assert_clean_output(result.stdout.str() + result.stderr.str())

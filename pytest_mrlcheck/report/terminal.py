@@ -47,6 +47,12 @@ def _window_rows(labels: list[str], scores: dict[str, Any], bounds: dict[str, An
     return shown, len(labels) - len(shown)
 
 
+def _at(funnel: dict[str, Any], key: str) -> str:
+    """`` binary`` when a funnel stage runs at a precision other than float32."""
+    precision = funnel.get(key, "float32")
+    return "" if precision == "float32" else f" {precision}"
+
+
 def build_table(record: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
@@ -131,7 +137,8 @@ def build_table(record: dict[str, Any]) -> Any:
     if funnel:
         overlap = next(value for key, value in funnel.items() if key.startswith("overlap@"))
         add("funnel", f"{funnel['score']:.4f}", share_of(funnel["score"]),
-            f"{funnel['shortlist_dims']}-dim shortlist of {funnel['shortlist']}, rerank at {funnel['rerank_dims']}: "
+            f"{funnel['shortlist_dims']}-dim{_at(funnel, 'shortlist_precision')} shortlist of {funnel['shortlist']}, "
+            f"rerank at {funnel['rerank_dims']}{_at(funnel, 'rerank_precision')}: "
             f"{funnel['relative_cost']:.0%} of the arithmetic, {overlap:.0%} top-k overlap")
     informed = summary.get("informed")
     for k in layout.get("informed", []):
