@@ -279,3 +279,30 @@ def test_funnel_precision_must_be_known(fake_project: pytest.Pytester, write_spe
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*task.funnel.shortlist_precision: unknown precision*"])
     assert_clean_output(result.stdout.str() + result.stderr.str())
+
+
+def test_plots_and_markdown_draw_the_precision_panel(quant_project: pytest.Pytester,
+                                                     write_spec: Callable[..., Path]) -> None:
+    pytest.importorskip("matplotlib")
+    from pytest_mrlcheck.report.plots import spec_figure
+
+    write_spec("""
+        name: p
+        model: {provider: python, callable: fake_encoder:encode}
+        task: {kind: sts, data: {path: data/pairs.csv}}
+        views: {prefix: [32, 128, 384], precision: [int8, binary]}
+        checks: {cheapest: {ratio: 0.9}}
+        """)
+    quant_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-plots", "plots").assert_outcomes(passed=1)
+    spec = _spec(quant_project)
+    assert list((quant_project.path / "plots").glob("*.png"))
+    figure = spec_figure(spec)
+    panel = next(ax for ax in figure.axes if ax.get_title(loc="left") == "score vs storage, per precision")
+    labels = panel.get_legend_handles_labels()[1]
+    assert labels[:3] == ["float32", "int8", "binary"]
+    assert "Pareto frontier" in labels and "90% of full float32" in labels
+    assert f"cheapest: {spec['precision']['cheapest']['view']}" in labels
+    curves = {line.get_label(): line for line in panel.get_lines()}
+    binary = curves["binary"]
+    assert list(binary.get_xdata()) == [4, 16, 48]  # bytes of 32, 128, 384 sign bits
+    assert list(binary.get_ydata()) == [spec["scores"][f"prefix[{k}]@binary"] for k in (32, 128, 384)]
