@@ -417,13 +417,15 @@ def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
                         score >= target))
     ok = all(r.ok for r in rows)
     overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
-    at = {key: f"@{found[key]}" if found.get(key, "float32") != "float32" else ""
+    at = {key: f" at {found[key]}" if found.get(key, "float32") != "float32" else ""
           for key in ("shortlist_precision", "rerank_precision")}
     summary = (
-        f"shortlist {found['shortlist']} with {found['shortlist_dims']}{at['shortlist_precision']} dims, "
+        f"shortlist {found['shortlist']} with {found['shortlist_dims']} dims{at['shortlist_precision']}, "
         f"rerank with {found['rerank_dims']}{at['rerank_precision']}: "
         f"{result.spec.task.metric} {_fmt(score)} (full search {_fmt(full)}), top-k overlap with full search "
-        f"{overlap:.1%}, {found['relative_cost']:.1%} of the full search's arithmetic"
+        f"{overlap:.1%}, "
+        + (f"{found['relative_bytes']:.1%} of the full float32 search's bytes" if "relative_bytes" in found
+           else f"{found['relative_cost']:.1%} of the full search's arithmetic")
     )
     bound = settings["min"] if settings["min"] is not None else settings["min_ratio"]
     return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))

@@ -139,7 +139,8 @@ def build_table(record: dict[str, Any]) -> Any:
         add("funnel", f"{funnel['score']:.4f}", share_of(funnel["score"]),
             f"{funnel['shortlist_dims']}-dim{_at(funnel, 'shortlist_precision')} shortlist of {funnel['shortlist']}, "
             f"rerank at {funnel['rerank_dims']}{_at(funnel, 'rerank_precision')}: "
-            f"{funnel['relative_cost']:.0%} of the arithmetic, {overlap:.0%} top-k overlap")
+            + (f"{funnel['relative_bytes']:.0%} of the full float32 search's bytes" if "relative_bytes" in funnel
+               else f"{funnel['relative_cost']:.0%} of the arithmetic") + f", {overlap:.0%} top-k overlap")
     informed = summary.get("informed")
     for k in layout.get("informed", []):
         label = f"informed[{k}]"

@@ -75,9 +75,13 @@ def funnel(
     if (shortlist_precision, rerank_precision) != ("float32", "float32"):
         from ..views import bytes_per_vector
 
+        short_bytes = bytes_per_vector(shortlist_dims, shortlist_precision)
+        rerank_bytes = bytes_per_vector(rerank, rerank_precision)
         precisions = {"shortlist_precision": shortlist_precision, "rerank_precision": rerank_precision,
-                      "shortlist_bytes_per_vector": bytes_per_vector(shortlist_dims, shortlist_precision),
-                      "rerank_bytes_per_vector": bytes_per_vector(rerank, rerank_precision)}
+                      "shortlist_bytes_per_vector": short_bytes, "rerank_bytes_per_vector": rerank_bytes,
+                      # bytes read per query, relative to a float32 search of the full vectors
+                      "relative_bytes": (n_docs * short_bytes + width * rerank_bytes)
+                      / (n_docs * bytes_per_vector(full, "float32"))}
     return {
         "shortlist_dims": shortlist_dims,
         "shortlist": width,
