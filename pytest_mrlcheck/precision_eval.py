@@ -85,7 +85,10 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
             ranges[(view.start, view.end)] = calibration_ranges(
                 prepare_slice(calibration, view.start, view.end, similarity))
     out: dict[View, float] = {}
-    for chunk in _chunks(plan.quantized):
+    bits = [v for v in plan.quantized if v.precision in ("binary", "ubinary")]
+    if bits:
+        out.update(_score_sign_bits(spec, prepared, bits))
+    for chunk in _chunks([v for v in plan.quantized if v.precision not in ("binary", "ubinary")]):
         def transform(rows: np.ndarray, chunk: list[View] = chunk) -> np.ndarray:
             return np.hstack([represent(rows[:, v.start : v.end], v.precision, similarity,
                                         ranges.get((v.start, v.end))) for v in chunk])
@@ -95,15 +98,37 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
         for view in chunk:
             local.append((offset, offset + view.dims))
             offset += view.dims
-        values = prepared.coded(transform, local)
-        if not np.isfinite(values).all():
-            bad = next(v.label for v, value in zip(chunk, values, strict=True) if not np.isfinite(value))
-            raise EvaluationError(
-                f"{spec.path.name}: {bad} scores NaN (its quantized similarities are constant)",
-                hint="drop that size or precision from views.precision / the checks",
-            )
-        out.update(zip(chunk, values.tolist(), strict=True))
+        out.update(_finite(spec, chunk, prepared.coded(transform, local)))
     return out
+
+
+def _score_sign_bits(spec: Spec, prepared: Prepared, views: list[View]) -> dict[View, float]:
+    """Binary and ubinary views, all from one ±1 matrix of the full vectors.
+
+    A sign bit does not change when its slice is renormalised, so every prefix and window is a
+    range of the same codes; ``binary`` and ``ubinary`` store the same bits (Hamming distances
+    are equal) and share each score.
+    """
+    assert prepared.coded is not None
+    spans = list(dict.fromkeys((v.start, v.end) for v in views))
+
+    def transform(rows: np.ndarray) -> np.ndarray:
+        return represent(rows, "binary", "dot")
+
+    named = [View.prefix(end, "binary") if start == 0 else View.window(start, end, "binary") for start, end in spans]
+    values = _finite(spec, named, prepared.coded(transform, spans))
+    by_span = {(v.start, v.end): values[v] for v in named}
+    return {view: by_span[(view.start, view.end)] for view in views}
+
+
+def _finite(spec: Spec, views: list[View], values: np.ndarray) -> dict[View, float]:
+    if not np.isfinite(values).all():
+        bad = next(v.label for v, value in zip(views, values, strict=True) if not np.isfinite(value))
+        raise EvaluationError(
+            f"{spec.path.name}: {bad} scores NaN (its quantized similarities are constant)",
+            hint="drop that size or precision from views.precision / the checks",
+        )
+    return dict(zip(views, values.tolist(), strict=True))
 
 
 def cost_points(scores: dict[str, float], prefixes: Sequence[int], precisions: Sequence[str]) -> list[

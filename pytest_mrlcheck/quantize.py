@@ -40,10 +40,7 @@ def scalar_codes(rows: np.ndarray, ranges: np.ndarray, precision: str) -> np.nda
     A dimension whose range is a single value gets a bucket width of 1; values outside the range
     are clipped to the first or last bucket. ``int8`` is the bucket minus 128.
     """
-    low = np.asarray(ranges[0], dtype=np.float32)
-    width = (np.asarray(ranges[1], dtype=np.float32) - low) / np.float32(255)
-    width = np.where(width == 0, np.float32(1), width).astype(np.float32)
-    buckets: np.ndarray = np.clip(np.floor((np.asarray(rows, dtype=np.float32) - low) / width), 0, 255)
+    buckets = _buckets(rows, ranges)
     codes: np.ndarray
     if precision == "uint8":
         codes = buckets.astype(np.uint8)
@@ -52,6 +49,18 @@ def scalar_codes(rows: np.ndarray, ranges: np.ndarray, precision: str) -> np.nda
         codes = (buckets.astype(np.int16) - 128).astype(np.int8)
         return codes
     raise ValueError(f"not a scalar precision: {precision!r}")
+
+
+def _buckets(rows: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """Float32 bucket numbers 0..255 (whole numbers), computed in float32 as the codes are."""
+    low = np.asarray(ranges[0], dtype=np.float32)
+    width = (np.asarray(ranges[1], dtype=np.float32) - low) / np.float32(255)
+    width = np.where(width == 0, np.float32(1), width).astype(np.float32)
+    buckets = np.subtract(np.asarray(rows, dtype=np.float32), low)
+    buckets /= width
+    np.floor(buckets, out=buckets)
+    np.clip(buckets, 0, 255, out=buckets)
+    return buckets
 
 
 def packed_bits(rows: np.ndarray, precision: str) -> np.ndarray:
@@ -94,13 +103,24 @@ def represent(rows: np.ndarray, precision: str, similarity: str = "cosine",
     if precision in ("int8", "uint8"):
         if ranges is None:
             raise ValueError(f"{precision} needs calibration ranges")
-        stored = scalar_codes(prepare_slice(rows, 0, rows.shape[1], similarity), ranges, precision)
+        # the codes' values as floats (whole numbers, exact): no integer round trip on the hot path
+        stored = _buckets(prepare_slice(rows, 0, rows.shape[1], similarity), ranges).astype(np.float64)
+        if precision == "int8":
+            stored -= 128.0
     else:  # float views are renormalised in float64, as the float32 scorers compute
         values = unit(rows, np.float64) if cosine else np.asarray(rows, dtype=np.float64)
         if precision in ("binary", "ubinary"):
             return np.where(values > 0, 1.0, -1.0)
         stored = values.astype(np.float16) if precision == "float16" else values
-    return unit(stored, np.float64) if cosine else np.asarray(stored, dtype=np.float64)
+    return _unit64(stored) if cosine else np.asarray(stored, dtype=np.float64)
+
+
+def _unit64(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 in float64, in place when already float64 (a zero row stays zero)."""
+    out = np.array(rows, dtype=np.float64, copy=rows.dtype != np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
 
 
 def prepare_slice(rows: np.ndarray, start: int, end: int, similarity: str) -> np.ndarray:
