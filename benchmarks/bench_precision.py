@@ -134,7 +134,7 @@ def _pairs(limit: int | None) -> tuple[list[str], list[str], list[float]]:
     return [r[0] for r in rows], [r[1] for r in rows], [float(r[2]) for r in rows]
 
 
-def bench_sts(work: Path, models: dict[Any, Any], quick: bool, repeat: int) -> dict[str, Any]:
+def bench_sts(work: Path, models: dict[Any, Any], quick: bool, repeat: int, with_st: bool = True) -> dict[str, Any]:
     from pytest_mrlcheck.views import prefix_label
 
     limit = 200 if quick else None
@@ -144,6 +144,10 @@ def bench_sts(work: Path, models: dict[Any, Any], quick: bool, repeat: int) -> d
     f32, _ = _timed_evaluations(plain, cache, models, repeat)
     full, result = _timed_evaluations(grid, cache, models, repeat)
     assert result.encoding["encoded"] == 0, "a warm grid must encode nothing"
+    found = {"pairs": result.units, "views": len(result.scores), "cold_grid": cold[0], "warm_float32": f32,
+             "warm_grid": full, "ratio": statistics.median(full) / statistics.median(f32)}
+    if not with_st:
+        return found
     sizes = LADDER[2:] if quick else LADDER
     try:
         from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
@@ -164,9 +168,7 @@ def bench_sts(work: Path, models: dict[Any, Any], quick: bool, repeat: int) -> d
                                                           if key.endswith("spearman_cosine")))
     st_seconds = time.perf_counter() - started
     int8_gap = max(abs(theirs[prefix_label(k, "int8")] - result.scores[prefix_label(k, "int8")]) for k in sizes)
-    return {"pairs": result.units, "views": len(result.scores), "cold_grid": cold[0], "warm_float32": f32,
-            "warm_grid": full, "ratio": statistics.median(full) / statistics.median(f32),
-            "st_evaluators": len(theirs), "st_seconds": st_seconds, "st_sizes": list(sizes),
+    return {**found, "st_evaluators": len(theirs), "st_seconds": st_seconds, "st_sizes": list(sizes),
             "int8_max_gap_vs_st": int8_gap,
             "binary_gap_vs_st_at_64": abs(theirs[prefix_label(64, "binary")]
                                           - result.scores[prefix_label(64, "binary")])}
@@ -190,6 +192,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the measurements here")
     parser.add_argument("--only", choices=("sts", "scifact"), help="run one of the two")
+    parser.add_argument("--no-st", action="store_true", help="skip the sentence-transformers evaluators")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     args = parser.parse_args()
     _use_data(args.data)
@@ -217,14 +220,15 @@ def main() -> int:
                 continue
             folder = work / name
             folder.mkdir()
-            out[name] = bench(folder, models, args.quick, args.repeat)
+            out[name] = (bench_sts(folder, models, args.quick, args.repeat, not args.no_st) if name == "sts"
+                         else bench(folder, models, args.quick, args.repeat))
             found = out[name]
             target = TARGET_STS if name == "sts" else TARGET_SCIFACT
             print(f"{name}: {found['views']} scores; warm float32 {statistics.median(found['warm_float32']):.3f} s, "
                   f"warm grid {statistics.median(found['warm_grid']):.3f} s -> {found['ratio']:.2f}x "
                   f"(target <= {target:g}x: {'yes' if found['ratio'] <= target else 'NO'}); "
                   f"cold grid (one encoding) {found['cold_grid']:.2f} s", flush=True)
-            if name == "sts":
+            if "st_seconds" in found:
                 print(f"  sentence-transformers: {found['st_evaluators']} evaluators in {found['st_seconds']:.2f} s "
                       f"({found['st_seconds'] / found['cold_grid']:.1f}x our cold grid); int8 Spearman max gap "
                       f"{found['int8_max_gap_vs_st']:.2e}; binary at 64 differs by "
