@@ -61,12 +61,22 @@ def record(summary: dict[str, Any], model_identity: dict[str, Any]) -> dict[str,
     }
 
 
-def _view_order(label: str) -> tuple[int, int, int]:
-    kind, _, rest = label.partition("[")
+def _view_order(label: str) -> tuple[int, int, int, int]:
+    """Float32 views in their usual order, each precision's views after them (same order within)."""
+    from .views import PRECISIONS, View
+
+    base, at, precision = label.partition("]@")
+    kind, _, rest = (base + "]" if at else label).partition("[")
     numbers = [int(part) for part in rest.rstrip("]").split(":") if part.isdigit()]
     rank = {"prefix": 0, "random": 1, "window": 2, "dims": 3}.get(kind, 4)
     padded = [*numbers, 0, 0]
-    return (rank, padded[0], padded[1])
+    order = PRECISIONS.index(precision) if at and precision in PRECISIONS else 0
+    if at:
+        try:
+            View.parse(label)
+        except ValueError:
+            order = len(PRECISIONS)
+    return (order, rank, padded[0], padded[1])
 
 
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluation import SpecResult
 from .spec import Spec
-from .views import dims_label, prefix_label, random_label, window_label
+from .views import View, dims_label, prefix_label, random_label, window_label
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CheckPlan:
     xfail: str | None = None
     dims: int | None = None
     label: str | None = None
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     checks = spec.checks
     plans: list[CheckPlan] = []
     if checks.prefix:
-        plans += [CheckPlan(prefix_label(t.dims), "prefix", t.line, dims=t.dims) for t in checks.prefix.thresholds]
+        plans += [CheckPlan(f"prefix[{t.key}]", "prefix", t.line, dims=t.dims, precision=t.precision)
+                  for t in checks.prefix.thresholds]
     if checks.relative:
-        plans += [CheckPlan(f"relative[{t.dims}]", "relative", t.line, dims=t.dims) for t in checks.relative.thresholds]
+        plans += [CheckPlan(f"relative[{t.key}]", "relative", t.line, dims=t.dims, precision=t.precision)
+                  for t in checks.relative.thresholds]
     if checks.segments:
         plans.append(CheckPlan("segments", "segments", checks.segments.line, checks.segments.xfail))
     if checks.random:
@@ -75,6 +78,8 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("monotonic", "monotonic", checks.monotonic.line, checks.monotonic.xfail))
     if checks.min_dims:
         plans.append(CheckPlan("min_dims", "min_dims", checks.min_dims.line, checks.min_dims.xfail))
+    if checks.cheapest:
+        plans.append(CheckPlan("cheapest", "cheapest", checks.cheapest.line, checks.cheapest.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
     funnel = spec.task.options.get("funnel")
@@ -141,9 +146,10 @@ def _minimum(
 def _judge_prefix(plan: CheckPlan, result: SpecResult) -> Verdict:
     checks = result.spec.checks
     assert checks.prefix and plan.dims
-    minimum = next(t.value for t in checks.prefix.thresholds if t.dims == plan.dims)
-    return _minimum(plan.name, "prefix", prefix_label(plan.dims), result, result.prefix(plan.dims), minimum,
-                    checks.prefix.confidence)
+    minimum = next(t.value for t in checks.prefix.thresholds
+                   if t.dims == plan.dims and t.precision == plan.precision)
+    return _minimum(plan.name, "prefix", prefix_label(plan.dims, plan.precision), result,
+                    result.prefix(plan.dims, plan.precision), minimum, checks.prefix.confidence)
 
 
 def _judge_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -157,12 +163,13 @@ def _judge_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
 def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
     checks = result.spec.checks
     assert checks.relative and plan.dims
-    ratio = next(t.value for t in checks.relative.thresholds if t.dims == plan.dims)
-    score, full = result.prefix(plan.dims), result.full_score
+    ratio = next(t.value for t in checks.relative.thresholds
+                 if t.dims == plan.dims and t.precision == plan.precision)
+    score, full = result.prefix(plan.dims, plan.precision), result.full_score
     target = ratio * full
     achieved = score / full if full else float("nan")
     ok = score >= target
-    view = prefix_label(plan.dims)
+    view = prefix_label(plan.dims, plan.precision)
     confidence = checks.relative.confidence
     reps, full_reps = result.replicates.get(view), result.replicates.get(prefix_label(result.full_dim))
     if confidence and reps is not None and full_reps is not None:
@@ -266,23 +273,59 @@ def _judge_min_dims(plan: CheckPlan, result: SpecResult) -> Verdict:
     assert md
     full = result.full_score
     target = md.ratio * full
+    limit = result.full_dim if md.max is None else md.max
+    at = "" if md.precision == "float32" else f" at {md.precision}"
     candidates = sorted({*result.sweep, *result.plan.prefixes})
-    reached = next((k for k in candidates if result.prefix(k) >= target), None)
-    if reached is None:  # only possible with a non-positive full score
-        summary = f"no prefix reaches {md.ratio:.1%} of the full score {_fmt(full)}"
-        row = Row(prefix_label(result.full_dim), full, f"≥ {_fmt(target)}", full - target, False)
-        return Verdict(plan.name, "min_dims", False, None, float(md.max), summary, (row,))
-    ok = reached <= md.max
-    score = result.prefix(reached)
-    row = Row(prefix_label(reached), score, f"{md.ratio:.1%} of full = {_fmt(target)}; k ≤ {md.max}",
-              float(md.max - reached), ok, note=f"searched every {md.step} dims")
+    reached = next((k for k in candidates if result.prefix(k, md.precision) >= target), None)
+    if reached is None:
+        summary = f"no prefix{at} reaches {md.ratio:.1%} of the full float32 score {_fmt(full)}"
+        best = result.prefix(result.full_dim, md.precision)
+        row = Row(prefix_label(result.full_dim, md.precision), best, f"≥ {_fmt(target)}", best - target, False)
+        return Verdict(plan.name, "min_dims", False, None, float(limit), summary, (row,))
+    ok = reached <= limit
+    score = result.prefix(reached, md.precision)
+    bound = f"{md.ratio:.1%} of full = {_fmt(target)}" + ("" if md.max is None else f"; k ≤ {md.max}")
+    row = Row(prefix_label(reached, md.precision), score, bound, float(limit - reached), ok,
+              note=f"searched every {md.step} dims")
     summary = (
-        f"{reached} dims keep {md.ratio:.1%} of the full score (limit {md.max})"
+        f"{reached} dims{at} keep {md.ratio:.1%} of the full score"
+        + ("" if md.max is None else f" (limit {md.max})")
         if ok
-        else f"the smallest prefix keeping {md.ratio:.1%} of the full score {_fmt(full)} has {reached} dims, "
+        else f"the smallest prefix{at} keeping {md.ratio:.1%} of the full score {_fmt(full)} has {reached} dims, "
         f"more than the allowed {md.max}"
     )
-    return Verdict(plan.name, "min_dims", ok, float(reached), float(md.max), summary, (row,))
+    return Verdict(plan.name, "min_dims", ok, float(reached), float(limit), summary, (row,))
+
+
+def _judge_cheapest(plan: CheckPlan, result: SpecResult) -> Verdict:
+    from .precision_eval import cheapest_keeping, cost_points
+
+    cheap = result.spec.checks.cheapest
+    assert cheap
+    full = result.full_score
+    target = cheap.ratio * full
+    points = cost_points(result.scores, result.plan.prefixes, result.plan.precisions)
+    found = cheapest_keeping(points, target)
+    limit = "" if cheap.max_bytes is None else f"; ≤ {cheap.max_bytes} bytes"
+    if found is None:
+        summary = (f"no configuration ({len(points)} sizes × precisions) keeps {cheap.ratio:.1%} of the full "
+                   f"float32 score {_fmt(full)}")
+        return Verdict(plan.name, "cheapest", False, None, None if cheap.max_bytes is None else float(cheap.max_bytes),
+                       summary,
+                       (Row(prefix_label(result.full_dim), full, f"≥ {_fmt(target)}", None, False),))
+    view, size, score = found
+    ok = cheap.max_bytes is None or size <= cheap.max_bytes
+    row = Row(view.label, score, f"≥ {cheap.ratio:.1%} of full ({_fmt(target)}){limit}",
+              None if cheap.max_bytes is None else float(cheap.max_bytes - size), ok,
+              note=f"{size} bytes per vector ({score / full:.1%} of full)" if full else f"{size} bytes per vector")
+    summary = (
+        f"the cheapest configuration keeping {cheap.ratio:.1%} of the full score is {view.label}: "
+        f"{size} bytes per vector, score {_fmt(score)}"
+    )
+    if not ok:
+        summary += f", more than the allowed {cheap.max_bytes} bytes"
+    return Verdict(plan.name, "cheapest", ok, float(size), None if cheap.max_bytes is None else float(cheap.max_bytes),
+                   summary, (row,))
 
 
 def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -374,10 +417,15 @@ def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
                         score >= target))
     ok = all(r.ok for r in rows)
     overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
+    at = {key: f" at {found[key]}" if found.get(key, "float32") != "float32" else ""
+          for key in ("shortlist_precision", "rerank_precision")}
     summary = (
-        f"shortlist {found['shortlist']} with {found['shortlist_dims']} dims, rerank with {found['rerank_dims']}: "
+        f"shortlist {found['shortlist']} with {found['shortlist_dims']} dims{at['shortlist_precision']}, "
+        f"rerank with {found['rerank_dims']}{at['rerank_precision']}: "
         f"{result.spec.task.metric} {_fmt(score)} (full search {_fmt(full)}), top-k overlap with full search "
-        f"{overlap:.1%}, {found['relative_cost']:.1%} of the full search's arithmetic"
+        f"{overlap:.1%}, "
+        + (f"{found['relative_bytes']:.1%} of the full float32 search's bytes" if "relative_bytes" in found
+           else f"{found['relative_cost']:.1%} of the full search's arithmetic")
     )
     bound = settings["min"] if settings["min"] is not None else settings["min_ratio"]
     return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))
@@ -394,6 +442,7 @@ _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
     "random": _judge_random,
     "monotonic": _judge_monotonic,
     "min_dims": _judge_min_dims,
+    "cheapest": _judge_cheapest,
     "dims": _judge_dims,
 }
 
@@ -535,6 +584,11 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
             note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
         rows.append(Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok,
                         note=note, baseline=then))
+    for quantized in _common_precision_views(result, reference, pairs):
+        now, then = result.scores[quantized.label], reference.scores[quantized.label]
+        delta = now - then
+        rows.append(Row(quantized.label, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop,
+                        delta >= -cmp.max_drop - 1e-12, note=f"Δ {delta:+.4f}", baseline=then))
     failing = [r for r in rows if not r.ok]
     worst = min((r.gap - cmp.max_drop for r in rows if r.gap is not None), default=0.0)
     who = f"{spec.model.label} vs {cmp.model.label}"
@@ -545,3 +599,14 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
         f"(worst Δ {worst:+.4f} at {min(failing, key=lambda r: r.gap or 0).view})"
     )
     return Verdict(plan.name, "compare", not failing, worst, -cmp.max_drop, summary, tuple(rows))
+
+
+def _common_precision_views(result: SpecResult, reference: SpecResult, pairs: list[tuple[int, int]]) -> list[View]:
+    """Precision views of the compared sizes that both models scored (candidate and reference share a spec)."""
+    sizes = {mine for mine, theirs in pairs if mine == theirs}
+    views = []
+    for view in result.plan.quantized:
+        if view.kind == "prefix" and view.end in sizes and view.label in result.scores \
+                and view.label in reference.scores:
+            views.append(view)
+    return views

@@ -18,6 +18,7 @@ from .errors import EvaluationError, MrlcheckError
 from .guard import Step, scrub, step
 from .progress import EncodeProgress, no_progress
 from .providers import Encoder, ProviderContext, make_encoder, model_ref
+from .quantize import needs_ranges
 from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
@@ -131,6 +132,8 @@ class SpecResult:
     cost: dict[int, Any]
     encoding: dict[str, float]
     seconds: dict[str, float]
+    quantized_sweep: dict[int, float] = field(default_factory=dict)  # min_dims at its precision
+    calibration: str = ""  # where int8/uint8 ranges came from ("" when no scalar precision is scored)
 
     @property
     def full_dim(self) -> int:
@@ -152,7 +155,10 @@ class SpecResult:
         low, high = np.quantile(finite, [tail, 1.0 - tail])
         return float(low), float(high)
 
-    def prefix(self, k: int) -> float:
+    def prefix(self, k: int, precision: str = "float32") -> float:
+        if precision != "float32":
+            label = prefix_label(k, precision)
+            return self.scores[label] if label in self.scores else self.quantized_sweep[k]
         if k in self.sweep:
             return self.sweep[k]
         return self.scores[prefix_label(k)]
@@ -172,6 +178,18 @@ class Prepared:
     vectors: np.ndarray  # every unique vector the task embedded (for geometry diagnostics)
     funnel: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     cost: Callable[[list[int]], dict[int, Any]] | None = None
+    coded: Coded | None = None  # scores of views of transformed vectors (precision views)
+    roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
+
+
+Transform = Callable[[np.ndarray], np.ndarray]
+"""Full-dimension vectors → a matrix of view blocks ready to score by dot product (see ``quantize``)."""
+Coded = Callable[[Transform, list[tuple[int, int]]], np.ndarray]
+"""Scores of contiguous ranges of the transformed vectors, one per range."""
+
+
+def _no_masks(rows: np.ndarray) -> np.ndarray:
+    return np.zeros((rows.shape[1], 0))
 
 
 def _data_ref(spec: Spec, data: DataSpec | None = None) -> str:
@@ -237,8 +255,13 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
         similarities = sts.pair_similarities(left, right, ranges, masks, spec.task.similarity)
         return sts_replicates(similarities, data.gold, spec.task.metric, resamples=resamples, seed=seed)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        rows = transform(vectors)
+        return sts.score_views(rows[data.left], rows[data.right], data.gold, ranges, _no_masks(rows),
+                               spec.task.metric, "dot")
+
     return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {},
-                    vectors)
+                    vectors, coded=coded)
 
 
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -282,18 +305,26 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                 raise EvaluationError(f"{spec.path}:{options['line']}: task.funnel.{key}: {options[key]} is more "
                                       f"than the model's {queries.shape[1]} dimensions")
         return funnel(queries, documents, relevance, spec.task.metric, options["shortlist_dims"],
-                      options["shortlist"], options["rerank_dims"], exclude)
+                      options["shortlist"], options["rerank_dims"], exclude,
+                      options.get("shortlist_precision", "float32"), options.get("rerank_precision", "float32"),
+                      options.get("calibration"))
 
     def cost(sizes: list[int]) -> dict[int, Any]:
         from .tasks.funnel import cost_by_size
 
         return cost_by_size(queries, documents, sizes)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        q, d = transform(queries), transform(documents)
+        views = retrieval.views_from_plan(ranges, _no_masks(q))
+        found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
+        return np.asarray(found.means[spec.task.metric], dtype=np.float64)
+
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
-                    run_funnel, cost)
+                    run_funnel, cost, coded, ("query", "document"))
 
 
 def _split_maps(
@@ -480,9 +511,15 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
         correct = (predicted == test_labels[None, :]).astype(np.float64)
         return mean_replicates(correct, resamples=resamples, seed=seed)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        rows = transform(vectors)
+        return classification.score_views(rows[data.rows[train_rows]], train_labels, rows[data.rows[test_rows]],
+                                          test_labels, ranges, _no_masks(rows), method=options["method"],
+                                          k=options["k"], metric=spec.task.metric, seed=options["seed"])
+
     details = {"train": int(train_rows.size), "classes": len(set(data.labels)), "method": options["method"]}
     return Prepared(vectors.shape[1], int(test_rows.size), len(data.texts), data.fingerprint(), score, replicates,
-                    details, vectors)
+                    details, vectors, coded=coded)
 
 
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -496,8 +533,13 @@ def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepar
         return clustering.score_views(rows, labels, ranges, masks, metric=spec.task.metric,
                                       seed=spec.task.options["seed"])
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        coded_rows = transform(vectors)[data.rows]
+        return clustering.score_views(coded_rows, labels, ranges, _no_masks(coded_rows), metric=spec.task.metric,
+                                      seed=spec.task.options["seed"])
+
     return Prepared(vectors.shape[1], len(data.rows), len(data.texts), data.fingerprint(), score,
-                    _no_replicates("clustering"), {"clusters": len(set(data.labels))}, vectors)
+                    _no_replicates("clustering"), {"clusters": len(set(data.labels))}, vectors, coded=coded)
 
 
 def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -511,8 +553,14 @@ def _prepare_pair_classification(spec: Spec, run: RunContext, encoder: Encoder) 
         return pair_classification.score_views(left, right, data.labels, ranges, masks, metric=spec.task.metric,
                                                similarity=spec.task.similarity)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        rows = transform(vectors)
+        return pair_classification.score_views(rows[data.left], rows[data.right], data.labels, ranges,
+                                               _no_masks(rows), metric=spec.task.metric, similarity="dot")
+
     return Prepared(vectors.shape[1], len(data.labels), len(data.texts), data.fingerprint(), score,
-                    _no_replicates("pair-classification"), {"positives": int(data.labels.sum())}, vectors)
+                    _no_replicates("pair-classification"), {"positives": int(data.labels.sum())}, vectors,
+                    coded=coded)
 
 
 def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -540,9 +588,14 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         per_query = reranking.per_query(scores, relevant[:, : scores.shape[2]], spec.task.metric)
         return mean_replicates(per_query, resamples=resamples, seed=seed)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        q, c = transform(queries), transform(candidates)
+        return reranking.score_views(q, c, data.rows, data.labels, ranges, _no_masks(q),
+                                     metric=spec.task.metric, similarity="dot")
+
     return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
                     data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
-                    np.concatenate([queries, candidates]))
+                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"))
 
 
 _QUERY_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -605,8 +658,20 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
         return cost_by_size(queries, corpus, sizes)
 
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        from .quantize import represent
+
+        # the reference is the full float32 ranking: it leads the matrix, the quantized views follow it
+        def with_reference(rows: np.ndarray) -> np.ndarray:
+            return np.hstack([represent(rows, "float32", spec.task.similarity), transform(rows)])
+
+        q, c = with_reference(queries), with_reference(corpus)
+        shifted = [(start + full_dim, end + full_dim) for start, end in ranges]
+        return agreement.score_views(q, c, shifted, _no_masks(q), full_dim, metric=spec.task.metric,
+                                     query_rows=query_rows, similarity="dot")
+
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    details, corpus, None, cost)
+                    details, corpus, None, cost, coded, ("query", "document"))
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -683,6 +748,19 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         family.k: RandomStats(family.k, tuple(random_scores[random_label(family.k)]), scores[prefix_label(family.k)])
         for family in plan.random
     }
+    quantized_sweep: dict[int, float] = {}
+    calibration = ""
+    if plan.quantized:
+        from .precision_eval import calibration_vectors, score_quantized
+
+        calibration, cal_vectors = calibration_vectors(spec, plan, prepared, lambda texts, role: _embed(
+            spec, run, encoder, texts, role))
+        prefix_sizes = set(plan.prefixes)
+        for view, value in score_quantized(spec, plan, prepared, cal_vectors).items():
+            if view.kind == "window" or view.end in prefix_sizes:
+                scores[view.label] = value
+            else:
+                quantized_sweep[view.end] = value
     replicates: dict[str, np.ndarray] = {}
     if spec.needs_bootstrap:
         boot = spec.bootstrap or BootstrapSpec()
@@ -716,8 +794,14 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         with step(Step.GEOMETRY, f"of {len(plan.prefixes)} prefixes"):
             geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
-    funnel_result = prepared.funnel(dict(spec.task.options["funnel"])) if (
-        prepared.funnel and spec.task.options.get("funnel")) else None
+    funnel_options = dict(spec.task.options.get("funnel") or {})
+    if funnel_options and any(needs_ranges(funnel_options.get(key, "float32"))
+                              for key in ("shortlist_precision", "rerank_precision")):
+        from .precision_eval import calibration_vectors
+
+        funnel_options["calibration"] = calibration_vectors(spec, plan, prepared, lambda texts, role: _embed(
+            spec, run, encoder, texts, role), needed=True)[1]
+    funnel_result = prepared.funnel(funnel_options) if (prepared.funnel and funnel_options) else None
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
@@ -746,4 +830,6 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
             **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
         },
         seconds={},
+        quantized_sweep=quantized_sweep,
+        calibration=calibration,
     )

@@ -30,7 +30,8 @@ def reference_spec(spec: Spec) -> Spec:
     """The spec as the compare section's reference model sees it: same data, the needed prefixes."""
     assert spec.compare
     pairs = compare_pairs(spec)
-    views = ViewsSpec(prefix=tuple(sorted({theirs for _, theirs in pairs})) if pairs else None)
+    views = ViewsSpec(prefix=tuple(sorted({theirs for _, theirs in pairs})) if pairs else None,
+                      precision=spec.views.precision, calibration=spec.views.calibration)  # same precision views
     bootstrap = spec.bootstrap or (BootstrapSpec() if spec.compare.significance else None)
     return dataclasses.replace(spec, name=f"{spec.name}/reference", model=spec.compare.model, checks=Checks(),
                                views=views, baseline=None, compare=None, bootstrap=bootstrap)

@@ -160,6 +160,12 @@ class Threshold:
     dims: int
     value: float
     line: int
+    precision: str = "float32"  # "128@int8" keys: the view at that storage precision
+
+    @property
+    def key(self) -> str:
+        """The entry's size as written in item ids: ``128`` or ``128@int8``."""
+        return str(self.dims) if self.precision == "float32" else f"{self.dims}@{self.precision}"
 
 
 @dataclass(frozen=True)
@@ -206,8 +212,19 @@ class MonotonicCheck:
 @dataclass(frozen=True)
 class MinDimsCheck:
     ratio: float
-    max: int
+    max: int | None = None  # None: any size reaching the ratio passes
     step: int = 8
+    xfail: str | None = None
+    line: int = 0
+    precision: str = "float32"  # the smallest k at this precision keeping ratio × the float32 full score
+
+
+@dataclass(frozen=True)
+class CheapestCheck:
+    """The (size, precision) with the fewest bytes per vector keeping ``ratio`` of the float32 full score."""
+
+    ratio: float
+    max_bytes: int | None = None
     xfail: str | None = None
     line: int = 0
 
@@ -260,6 +277,7 @@ class Checks:
     dims: DimsCheck | None = None
     geometry: GeometryCheck | None = None
     server_truncation: ServerTruncationCheck | None = None
+    cheapest: CheapestCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +302,18 @@ class ViewsSpec:
     random: RandomViews | None = None
     dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     geometry: bool = False
+    precision: tuple[str, ...] = ()  # every prefix and window also scored at each (float32 is always scored)
+    calibration: CalibrationSpec | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Texts whose vectors give the int8/uint8 ranges (default: every text the spec embeds)."""
+
+    path: Path
+    column: str = "text"
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -859,7 +889,8 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
             options["queries_seed"] = _int(ctx, q.get("seed", 0), "task.queries.seed", q.line_of("seed"), minimum=0)
     if kind == "retrieval" and "funnel" in task:
         f = _mapping(ctx, task["funnel"], "task.funnel", task.line_of("funnel"))
-        _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio"], "task.funnel")
+        _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio",
+                                 "shortlist_precision", "rerank_precision"], "task.funnel")
         rerank = f.get("rerank_dims", "full")
         options["funnel"] = {
             "shortlist_dims": _int(ctx, _required(ctx, f, "shortlist_dims", "task.funnel"),
@@ -871,6 +902,7 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
             "min_ratio": None if "min_ratio" not in f else _float(ctx, f["min_ratio"], "task.funnel.min_ratio",
                                                                   f.line_of("min_ratio"), 0, 1.5),
             "line": f.line,
+            **_funnel_precisions(ctx, f),
         }
     return options
 
@@ -903,26 +935,119 @@ def _confidence(ctx: _Ctx, mapping: LineDict, where: str) -> float | None:
     return _float(ctx, mapping["confidence"], f"{where}.confidence", mapping.line_of("confidence"), 0.5, 0.999)
 
 
-def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: float) -> tuple[Threshold, ...]:
+def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: float,
+                precision_ok: bool = False) -> tuple[Threshold, ...]:
     mapping = _mapping(ctx, raw, key, line)
-    out = []
+    out: list[Threshold] = []
     for dims, value in mapping.items():
         if dims == "confidence":
             continue
         entry_line = mapping.line_of(dims)
+        precision = "float32"
+        if isinstance(dims, str) and "@" in dims:
+            dims, precision = _precision_key(ctx, dims, key, entry_line, precision_ok)
         if isinstance(dims, str) and dims.strip().isdigit():
             dims = int(dims)
         size = _int(ctx, dims, f"{key}.{dims}", entry_line)
-        out.append(Threshold(size, _float(ctx, value, f"{key}.{dims}", entry_line, low, high), entry_line))
+        entry = Threshold(size, _float(ctx, value, f"{key}.{mapping_key(dims, precision)}", entry_line, low, high),
+                          entry_line, precision)
+        if any(t.key == entry.key for t in out):
+            raise ctx.error(f"{key}.{entry.key}", entry_line, f"{entry.key} is listed twice")
+        out.append(entry)
     if not out:
         raise ctx.error(key, line, "expected at least one {dims: value} entry")
-    return tuple(sorted(out, key=lambda t: t.dims))
+    return tuple(sorted(out, key=_threshold_order))
+
+
+def mapping_key(dims: Any, precision: str) -> str:
+    """How a threshold's key reads in messages: ``128`` or ``128@int8``."""
+    return str(dims) if precision == "float32" else f"{dims}@{precision}"
+
+
+def _threshold_order(threshold: Threshold) -> tuple[int, int]:
+    from .views import PRECISIONS
+
+    return threshold.dims, PRECISIONS.index(threshold.precision)
+
+
+def _precision_key(ctx: _Ctx, text: str, key: str, line: int, precision_ok: bool) -> tuple[int, str]:
+    """A ``"128@int8"`` key → ``(128, "int8")``, or a clear error naming the key."""
+    from .views import PRECISIONS, parse_size
+
+    if not precision_ok:
+        raise ctx.error(f"{key}.{text}", line, f"{key} does not take a precision ({text!r})",
+                        "precisions (128@int8) work in checks.prefix and checks.relative; write the size alone")
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ctx.error(f"{key}.{text}", line, str(exc),
+                        f"write the size and one of {', '.join(PRECISIONS)}, e.g. \"128@int8\"") from None
+
+
+def _parse_precisions(ctx: _Ctx, raw: Any, key: str, line: int) -> tuple[str, ...]:
+    """``views.precision``: a list (or one name) of known precisions, in the canonical order."""
+    from .views import PRECISIONS
+
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not values:
+        raise ctx.error(key, line, f"expected a list of precisions, got {_type_name(raw)}",
+                        f"precisions: {', '.join(PRECISIONS)}")
+    for value in values:
+        _known_precision(ctx, value, key, line)
+    if len(set(values)) != len(values):
+        raise ctx.error(key, line, f"repeated precisions in {values}")
+    return tuple(p for p in PRECISIONS if p in values and p != "float32")
+
+
+def _known_precision(ctx: _Ctx, value: Any, key: str, line: int) -> str:
+    from .views import PRECISIONS
+
+    if value not in PRECISIONS:
+        near = difflib.get_close_matches(str(value), PRECISIONS, n=1, cutoff=0.5)
+        raise ctx.error(key, line, f"unknown precision {_type_name(value)}",
+                        f"did you mean {near[0]!r}?" if near else f"precisions: {', '.join(PRECISIONS)}")
+    return str(value)
+
+
+def _parse_calibration(ctx: _Ctx, raw: Any, line: int) -> CalibrationSpec:
+    """``views.calibration: {path, column}``: a text file whose vectors give int8/uint8 ranges."""
+    cal = _mapping(ctx, raw, "views.calibration", line)
+    _reject_unknown(ctx, cal, ["path", "column"], "views.calibration")
+    path = _str(ctx, cal, "path", "views.calibration")
+    if path is None:
+        raise ctx.error("views.calibration.path", cal.line, "missing required key 'path'",
+                        "path: data/calibration.csv (relative to the spec file), with a text column")
+    resolved = _relative(ctx, path)
+    if not resolved.is_file():
+        raise ctx.error("views.calibration.path", cal.line_of("path"), f"calibration file not found: {resolved}",
+                        "a csv/tsv/jsonl file of texts, relative to the spec file")
+    return CalibrationSpec(resolved, _str(ctx, cal, "column", "views.calibration", "text") or "text", cal.line)
+
+
+def _funnel_precisions(ctx: _Ctx, f: LineDict) -> dict[str, str]:
+    """``shortlist_precision`` / ``rerank_precision`` of a funnel (float32 unless set)."""
+    return {key: _known_precision(ctx, f.get(key, "float32"), f"task.funnel.{key}", f.line_of(key))
+            for key in ("shortlist_precision", "rerank_precision")}
+
+
+def _parse_cheapest(ctx: _Ctx, raw: Any, line: int) -> CheapestCheck:
+    cheap = _mapping(ctx, raw, "checks.cheapest", line)
+    _reject_unknown(ctx, cheap, ["ratio", "max_bytes", "xfail"], "checks.cheapest")
+    max_bytes = cheap.get("max_bytes")
+    return CheapestCheck(
+        ratio=_float(ctx, _required(ctx, cheap, "ratio", "checks.cheapest"), "checks.cheapest.ratio",
+                     cheap.line_of("ratio"), 0.0, 1.0),
+        max_bytes=None if max_bytes is None else _int(ctx, max_bytes, "checks.cheapest.max_bytes",
+                                                     cheap.line_of("max_bytes")),
+        xfail=_xfail(ctx, cheap, "checks.cheapest"),
+        line=cheap.line,
+    )
 
 
 def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     checks = _mapping(ctx, raw, "checks", line)
     allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry",
-               "server_truncation"]
+               "server_truncation", "cheapest"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
         raise ctx.error("checks", line, "no checks declared",
@@ -930,11 +1055,11 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     result: dict[str, Any] = {}
     if "prefix" in checks:
         result["prefix"] = PrefixCheck(
-            _thresholds(ctx, checks["prefix"], "checks.prefix", checks.line_of("prefix"), -1.0, 1.0),
+            _thresholds(ctx, checks["prefix"], "checks.prefix", checks.line_of("prefix"), -1.0, 1.0, True),
             checks.line_of("prefix"), _confidence(ctx, checks["prefix"], "checks.prefix"))
     if "relative" in checks:
         result["relative"] = RelativeCheck(
-            _thresholds(ctx, checks["relative"], "checks.relative", checks.line_of("relative"), 0.0, 1.5),
+            _thresholds(ctx, checks["relative"], "checks.relative", checks.line_of("relative"), 0.0, 1.5, True),
             checks.line_of("relative"), _confidence(ctx, checks["relative"], "checks.relative"))
     if "segments" in checks:
         seg = _mapping(ctx, checks["segments"], "checks.segments", checks.line_of("segments"))
@@ -978,14 +1103,16 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         )
     if "min_dims" in checks:
         md = _mapping(ctx, checks["min_dims"], "checks.min_dims", checks.line_of("min_dims"))
-        _reject_unknown(ctx, md, ["ratio", "max", "step", "xfail"], "checks.min_dims")
+        _reject_unknown(ctx, md, ["ratio", "max", "step", "xfail", "precision"], "checks.min_dims")
         result["min_dims"] = MinDimsCheck(
             ratio=_float(ctx, _required(ctx, md, "ratio", "checks.min_dims"), "checks.min_dims.ratio",
                          md.line_of("ratio"), 0.0, 1.0),
-            max=_int(ctx, _required(ctx, md, "max", "checks.min_dims"), "checks.min_dims.max", md.line_of("max")),
+            max=None if md.get("max") is None else _int(ctx, md["max"], "checks.min_dims.max", md.line_of("max")),
             step=_int(ctx, md.get("step", 8), "checks.min_dims.step", md.line_of("step")),
             xfail=_xfail(ctx, md, "checks.min_dims"),
             line=md.line,
+            precision=_known_precision(ctx, md.get("precision", "float32"), "checks.min_dims.precision",
+                                       md.line_of("precision")),
         )
     if "dims" in checks:
         dm = _mapping(ctx, checks["dims"], "checks.dims", checks.line_of("dims"))
@@ -1019,12 +1146,15 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
             xfail=_xfail(ctx, st, "checks.server_truncation"),
             line=st.line,
         )
+    if "cheapest" in checks:
+        result["cheapest"] = _parse_cheapest(ctx, checks["cheapest"], checks.line_of("cheapest"))
     return Checks(**result)
 
 
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     views = _mapping(ctx, raw, "views", line)
-    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry"], "views")
+    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry", "precision", "calibration"],
+                    "views")
     prefix = None
     if "prefix" in views:
         prefix = _dims_list(ctx, views["prefix"], "views.prefix", views.line_of("prefix"))
@@ -1066,8 +1196,13 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                 raise ctx.error(key, dm.line_of(label),
                                 "expected a list of 0-based indices or a text like \"0:64, 100\", "
                                 f"got {_type_name(value)}")
+    precision = (_parse_precisions(ctx, views["precision"], "views.precision", views.line_of("precision"))
+                 if "precision" in views else ())
+    calibration = (_parse_calibration(ctx, views["calibration"], views.line_of("calibration"))
+                   if "calibration" in views else None)
     return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims,
-                     geometry=_bool(ctx, views, "geometry", "views", False))
+                     geometry=_bool(ctx, views, "geometry", "views", False), precision=precision,
+                     calibration=calibration, line=views.line)
 
 
 def _parse_baseline(ctx: _Ctx, raw: Any, line: int) -> BaselineSpec:

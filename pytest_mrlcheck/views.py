@@ -6,6 +6,9 @@ cumulative sums; arbitrary ones (random subsets, explicit lists) through a 0/1 m
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,21 +16,118 @@ import numpy as np
 from .errors import EvaluationError
 from .spec import Spec
 
+PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
+"""Storage precisions a view can be scored at, widest first (sentence-transformers' names plus float16)."""
 
-def prefix_label(k: int) -> str:
-    return f"prefix[{k}]"
+_BITS = {"float32": 32, "float16": 16, "int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
+
+_LABEL = re.compile(r"(prefix|window|random|dims)\[([^\]]*)\](?:@([a-z0-9]+))?")
 
 
-def window_label(start: int, end: int) -> str:
-    return f"window[{start}:{end}]"
+@dataclass(frozen=True)
+class View:
+    """A named selection of dimensions at a storage precision: the one place labels are made and read.
+
+    ``prefix`` and ``window`` are the range ``[start, end)``; ``random`` is the family of ``end``-dim
+    subsets; ``dims`` is a named list. ``precision`` is ``float32`` unless quantized; a float32 view's
+    label has no suffix (``prefix[128]``), others carry it (``prefix[128]@int8``).
+    """
+
+    kind: str
+    start: int = 0
+    end: int = 0
+    name: str = ""
+    precision: str = "float32"
+
+    @classmethod
+    def prefix(cls, k: int, precision: str = "float32") -> View:
+        return cls("prefix", 0, k, precision=precision)
+
+    @classmethod
+    def window(cls, start: int, end: int, precision: str = "float32") -> View:
+        return cls("window", start, end, precision=precision)
+
+    @property
+    def dims(self) -> int:
+        """How many dimensions the view keeps (``0`` for a named list, whose size the plan knows)."""
+        return self.end - self.start
+
+    @property
+    def base(self) -> str:
+        """The label without the precision: ``prefix[128]``."""
+        if self.kind == "window":
+            return f"window[{self.start}:{self.end}]"
+        if self.kind == "dims":
+            return f"dims[{self.name}]"
+        return f"{self.kind}[{self.end}]"
+
+    @property
+    def label(self) -> str:
+        """``prefix[128]``, ``prefix[128]@int8``, ``window[0:64]@binary``: score keys in every report."""
+        return self.base if self.precision == "float32" else f"{self.base}@{self.precision}"
+
+    @property
+    def item(self) -> str:
+        """The size as a check item writes it: ``128`` or ``128@int8`` (``prefix[128@int8]``)."""
+        size = f"{self.start}:{self.end}" if self.kind == "window" else str(self.end)
+        return size if self.precision == "float32" else f"{size}@{self.precision}"
+
+    def at(self, precision: str) -> View:
+        """The same dimensions at another precision."""
+        return View(self.kind, self.start, self.end, self.name, precision)
+
+    def bytes_per_vector(self) -> int:
+        """Storage of one vector of this view (bits rounded up to whole bytes, as packed codes are)."""
+        return math.ceil(self.dims * _BITS[self.precision] / 8)
+
+    @classmethod
+    def parse(cls, label: str) -> View:
+        """The view a label names; ``ValueError`` for anything :attr:`label` does not produce."""
+        match = _LABEL.fullmatch(label)
+        if not match:
+            raise ValueError(f"not a view label: {label!r}")
+        kind, inside, precision = match.group(1), match.group(2), match.group(3) or "float32"
+        if precision not in PRECISIONS or (match.group(3) == "float32"):
+            raise ValueError(f"not a view label: {label!r}")
+        if kind == "dims":
+            return cls("dims", name=inside, precision=precision)
+        parts = inside.split(":")
+        if not all(part.isdigit() for part in parts) or len(parts) != (2 if kind == "window" else 1):
+            raise ValueError(f"not a view label: {label!r}")
+        if kind == "window":
+            return cls("window", int(parts[0]), int(parts[1]), precision=precision)
+        return cls(kind, 0, int(parts[0]), precision=precision)
+
+
+def bytes_per_vector(dims: int, precision: str) -> int:
+    """Bytes one ``dims``-dimensional vector takes at ``precision``."""
+    return View.prefix(dims, precision).bytes_per_vector()
+
+
+def parse_size(text: str) -> tuple[int, str]:
+    """A check key ``"128"`` or ``"128@int8"`` → ``(128, "int8")``; ``ValueError`` when malformed."""
+    size, at, precision = text.strip().partition("@")
+    if not size.strip().isdigit():
+        raise ValueError(f"{text!r} is not a size (write 128 or 128@int8)")
+    if at and precision.strip() not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision.strip()!r}")
+    return int(size), precision.strip() if at else "float32"
+
+
+def prefix_label(k: int, precision: str = "float32") -> str:
+    return View.prefix(k, precision).label
+
+
+def window_label(start: int, end: int, precision: str = "float32") -> str:
+    return View.window(start, end, precision).label
 
 
 def random_label(k: int) -> str:
-    return f"random[{k}]"
+    return View("random", 0, k).label
 
 
 def dims_label(name: str) -> str:
-    return f"dims[{name}]"
+    return View("dims", name=name).label
 
 
 @dataclass(frozen=True)
@@ -57,6 +157,12 @@ class ViewPlan:
     windows: tuple[tuple[int, int], ...]
     random: tuple[RandomFamily, ...]
     dims: dict[str, tuple[int, ...]]
+    quantized: tuple[View, ...] = ()  # prefixes and windows at a precision other than float32
+    precisions: tuple[str, ...] = ("float32",)  # the columns of the precision grid
+
+    @property
+    def has_precision(self) -> bool:
+        return bool(self.quantized)
 
     def ranges(self) -> list[tuple[int, int]]:
         """All contiguous ``[start, end)`` ranges (prefixes, the sweep and windows), unique."""
@@ -111,9 +217,9 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
     prefixes = set(spec.views.prefix or default_ladder(full_dim))
     prefixes.add(full_dim)
     if checks.prefix:
-        prefixes.update(fits(t.dims, f"checks.prefix.{t.dims}", t.line) for t in checks.prefix.thresholds)
+        prefixes.update(fits(t.dims, f"checks.prefix.{t.key}", t.line) for t in checks.prefix.thresholds)
     if checks.relative:
-        prefixes.update(fits(t.dims, f"checks.relative.{t.dims}", t.line) for t in checks.relative.thresholds)
+        prefixes.update(fits(t.dims, f"checks.relative.{t.key}", t.line) for t in checks.relative.thresholds)
     if checks.geometry:
         for metric, thresholds in checks.geometry.bounds.items():
             prefixes.update(fits(t.dims, f"checks.geometry.{metric}.{t.dims}", t.line) for t in thresholds)
@@ -164,6 +270,7 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
             )
         dims[name] = indices
 
+    quantized, precisions = _precision_views(spec, full_dim, prefixes, tuple(windows), sweep, fits)
     return ViewPlan(
         full_dim=full_dim,
         prefixes=tuple(sorted(prefixes)),
@@ -171,4 +278,44 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
         windows=tuple(windows),
         random=tuple(randoms[k] for k in sorted(randoms)),
         dims=dims,
+        quantized=quantized,
+        precisions=precisions,
     )
+
+
+def grid_precisions(spec: Spec) -> tuple[str, ...]:
+    """Precisions every prefix is scored at: float32, ``views.precision``, and all six for ``cheapest``."""
+    listed = set(spec.views.precision)
+    if spec.checks.cheapest is not None and not listed:
+        listed = set(PRECISIONS)
+    return tuple(p for p in PRECISIONS if p == "float32" or p in listed)
+
+
+def _precision_views(
+    spec: Spec, full_dim: int, prefixes: set[int], windows: tuple[tuple[int, int], ...], sweep: tuple[int, ...],
+    fits: Callable[[int, str, int], int],
+) -> tuple[tuple[View, ...], tuple[str, ...]]:
+    """Every (prefix or window, precision) view the spec scores besides float32, in a stable order."""
+    checks = spec.checks
+    grid = grid_precisions(spec)
+    wanted: dict[View, None] = {}
+    for name, check in (("prefix", checks.prefix), ("relative", checks.relative)):
+        for t in check.thresholds if check else ():
+            if t.precision != "float32":
+                prefixes.add(fits(t.dims, f"checks.{name}.{t.key}", t.line))
+    for precision in grid[1:]:
+        for k in sorted(prefixes):
+            wanted[View.prefix(k, precision)] = None
+        if spec.views.precision:
+            for start, end in windows:
+                wanted[View.window(start, end, precision)] = None
+    for check in (checks.prefix, checks.relative):
+        for t in check.thresholds if check else ():
+            if t.precision != "float32":
+                wanted[View.prefix(t.dims, t.precision)] = None
+    if checks.min_dims and checks.min_dims.precision != "float32":
+        for k in sorted({*sweep, *prefixes}):
+            wanted[View.prefix(k, checks.min_dims.precision)] = None
+    used = {view.precision for view in wanted}
+    columns = tuple(p for p in PRECISIONS if p == "float32" or p in used)
+    return tuple(wanted), columns

@@ -276,6 +276,10 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         lines += ["**Error:**", "", _code_block(str(spec["error"])), ""]
     if "full_score" in spec:
         lines += [*_views_table(spec, max_windows), ""]
+    if spec.get("precision"):
+        from .precision import grid_markdown
+
+        lines += [*grid_markdown(spec, escape, code), ""]
     if checks:
         lines += [*_checks_list(spec), ""]
     return lines

@@ -5,7 +5,9 @@
   informed dimensions and the funnel result;
 - the sliding-window map (when the spec has windows), one curve per data split when it has
   ``task.splits``;
-- embedding geometry by prefix size (when the spec computed it).
+- embedding geometry by prefix size (when the spec computed it);
+- score vs bytes per vector, one curve per precision, the Pareto frontier and the cheapest
+  configuration (when the spec scores precision views).
 
 matplotlib is imported inside :func:`write_plots` only (Agg canvas, no pyplot): importing this
 module costs nothing and never touches a display.
@@ -837,11 +839,49 @@ def _title(spec: Mapping[str, Any], max_chars: int) -> str:
     return f"{first}\n{task.get('kind', '?')} · {metric} on {task.get('units', '?')} {noun}{split} · {status}"
 
 
+_PRECISION_COLOURS = {"float32": _LINE, "float16": "#138d90", "int8": "#b8860b", "uint8": "#a0522d",
+                      "binary": "#8e44ad", "ubinary": "#6b7b8c"}
+
+
+def _precision_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int:
+    """Score vs bytes per vector (log scale), one curve per precision, the Pareto frontier and the cheapest."""
+    precision = _mapping(spec.get("precision"))
+    configurations = [c for c in precision.get("configurations", []) if _mapping(c) and _number(c.get("score"))]
+    full = float(spec["full_score"])
+    for name in precision.get("precisions", []):
+        points = sorted((int(c["bytes_per_vector"]), float(c["score"])) for c in configurations
+                        if c.get("precision") == name)
+        if points:
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3.5, linewidth=1.4,
+                    color=_PRECISION_COLOURS.get(str(name), _FULL), label=str(name))
+    frontier = sorted((int(c["bytes_per_vector"]), float(c["score"])) for c in precision.get("frontier", [])
+                      if _mapping(c) and _number(c.get("score")))
+    if frontier:
+        ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color=_FULL, linewidth=1.0,
+                linestyle=":", label="Pareto frontier")
+    ratio = precision.get("ratio")
+    if _number(ratio):
+        ax.axhline(float(ratio) * full, color=_FAIL, linewidth=0.9, linestyle="--",
+                   label=f"{float(ratio):.0%} of full float32")
+    cheapest = _mapping(precision.get("cheapest"))
+    if cheapest and _number(cheapest.get("score")):
+        ax.plot([int(cheapest["bytes_per_vector"])], [float(cheapest["score"])], marker="*", markersize=13,
+                color=_PASS, linestyle="none", label=f"cheapest: {cheapest.get('view')}", zorder=5)
+    if configurations:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel("bytes per vector (log scale)")
+    ax.set_ylabel(str(spec.get("metric", "score")))
+    ax.set_title("score vs storage, per precision", fontsize=10, loc="left")
+    ax.grid(True, alpha=0.3)
+    return _legend_below(ax, legend_columns)
+
+
 def spec_figure(spec: Mapping[str, Any]) -> Figure:
     """The figure :func:`write_plots` saves for one evaluated spec (an Agg canvas, no pyplot).
 
     One row of panels: score vs truncation size, then the sliding windows (when the spec has
-    windows), then the geometry (when the spec has it); 7.5, 13 or 18.5 inches wide.
+    windows), then the geometry (when the spec has it), then score vs bytes per precision (when
+    it has precision views); 7.5, 13, 18.5 or 24 inches wide.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -851,7 +891,9 @@ def spec_figure(spec: Mapping[str, Any]) -> Figure:
         panels.append(_window_panel)
     if _geometry(spec):
         panels.append(_geometry_panel)
-    width = {1: 7.5, 2: 13.0}.get(len(panels), 18.5)
+    if _mapping(spec.get("precision")).get("configurations"):
+        panels.append(_precision_panel)
+    width = {1: 7.5, 2: 13.0, 3: 18.5}.get(len(panels), 24.0)
     figure = Figure(figsize=(width, _HEIGHT), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(panels), squeeze=False)[0]

@@ -14,6 +14,11 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
     scores: dict[str, Any] = dict(result.scores)
     for k, stats in result.random.items():
         scores[random_label(k)] = stats.to_dict()
+    extra: dict[str, Any] = {}
+    if result.plan.quantized:
+        from .precision import precision_summary
+
+        extra["precision"] = precision_summary(result)
     return {
         "id": spec_id,
         "name": spec.name,
@@ -56,6 +61,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
         "seconds": dict(result.seconds),
+        **extra,
     }
 
 

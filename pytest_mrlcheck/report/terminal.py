@@ -28,7 +28,7 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation", "cheapest"):
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -45,6 +45,12 @@ def _window_rows(labels: list[str], scores: dict[str, Any], bounds: dict[str, An
     keep.update(label for label in labels if any(status == "FAIL" for _, status in bounds.get(label, [])))
     shown = [label for label in labels if label in keep]
     return shown, len(labels) - len(shown)
+
+
+def _at(funnel: dict[str, Any], key: str) -> str:
+    """`` binary`` when a funnel stage runs at a precision other than float32."""
+    precision = funnel.get(key, "float32")
+    return "" if precision == "float32" else f" {precision}"
 
 
 def build_table(record: dict[str, Any]) -> Any:
@@ -131,15 +137,17 @@ def build_table(record: dict[str, Any]) -> Any:
     if funnel:
         overlap = next(value for key, value in funnel.items() if key.startswith("overlap@"))
         add("funnel", f"{funnel['score']:.4f}", share_of(funnel["score"]),
-            f"{funnel['shortlist_dims']}-dim shortlist of {funnel['shortlist']}, rerank at {funnel['rerank_dims']}: "
-            f"{funnel['relative_cost']:.0%} of the arithmetic, {overlap:.0%} top-k overlap")
+            f"{funnel['shortlist_dims']}-dim{_at(funnel, 'shortlist_precision')} shortlist of {funnel['shortlist']}, "
+            f"rerank at {funnel['rerank_dims']}{_at(funnel, 'rerank_precision')}: "
+            + (f"{funnel['relative_bytes']:.0%} of the full float32 search's bytes" if "relative_bytes" in funnel
+               else f"{funnel['relative_cost']:.0%} of the arithmetic") + f", {overlap:.0%} top-k overlap")
     informed = summary.get("informed")
     for k in layout.get("informed", []):
         label = f"informed[{k}]"
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        own_row = ("monotonic", "min_dims", "baseline", "server_truncation")
+        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "cheapest")
         if check.get("kind") in own_row or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
@@ -251,6 +259,12 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
         console.print(build_table(record))
         if record["summary"].get("geometry"):
             console.print(build_geometry_table(record))
+        if record["summary"].get("precision"):
+            from .precision import build_frontier_table, build_grid_table
+
+            console.print(build_grid_table(record))
+            if which == "all":
+                console.print(build_frontier_table(record))
         if record["summary"].get("cost") and which == "all":
             console.print(build_cost_table(record))
     terminalreporter.write_sep("=", "mrlcheck")

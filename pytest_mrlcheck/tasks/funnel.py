@@ -32,18 +32,32 @@ def funnel(
     shortlist: int,
     rerank_dims: int | None,
     exclude: Sequence[set[int]] | None = None,
+    shortlist_precision: str = "float32",
+    rerank_precision: str = "float32",
+    calibration: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Metric of the funnel, its top-k overlap with full-dimension search, and its arithmetic cost."""
+    """Metric of the funnel, its top-k overlap with full-dimension search, and its arithmetic cost.
+
+    A precision other than float32 scores that stage on the stored codes (binary: by Hamming
+    distance), slices renormalised first; int8/uint8 ranges come from ``calibration``.
+    """
     n_docs, full = documents.shape
     rerank = rerank_dims or full
     _, depth = retrieval.parse_metric(metric)
     rows = np.flatnonzero(relevance.judged)
     kept_exclude = None if exclude is None else [exclude[int(r)] for r in rows]
     width = min(max(shortlist, depth), n_docs)
-    first, _ = retrieval.top_k(queries[rows], documents, [(0, shortlist_dims)], width, exclude=kept_exclude)
+    if shortlist_precision == "float32":
+        first, _ = retrieval.top_k(queries[rows], documents, [(0, shortlist_dims)], width, exclude=kept_exclude)
+    else:
+        coded_q, coded_d = _stored(queries[rows], documents, shortlist_dims, shortlist_precision, calibration)
+        first, _ = retrieval.top_k(coded_q, coded_d, [(0, shortlist_dims)], width, "dot", exclude=kept_exclude)
     candidates = first[0]  # J × width
-    q = _unit(queries[rows][:, :rerank].astype(np.float64))
-    d = _unit(documents[:, :rerank].astype(np.float64))
+    if rerank_precision == "float32":
+        q = _unit(queries[rows][:, :rerank].astype(np.float64))
+        d = _unit(documents[:, :rerank].astype(np.float64))
+    else:
+        q, d = _stored(queries[rows], documents, rerank, rerank_precision, calibration)
     scores = np.empty(candidates.shape)
     block = max(1, (32 * 2**20) // max(1, width * rerank * 8))  # bounded memory: ~32 MB of candidates
     for start in range(0, len(rows), block):
@@ -57,6 +71,17 @@ def funnel(
     overlap = np.mean([len(set(a) & set(b)) / depth for a, b in zip(ranked.tolist(), full_top[0].tolist(),
                                                                     strict=True)])
     cost = (n_docs * shortlist_dims + width * rerank) / (n_docs * full)
+    precisions: dict[str, Any] = {}
+    if (shortlist_precision, rerank_precision) != ("float32", "float32"):
+        from ..views import bytes_per_vector
+
+        short_bytes = bytes_per_vector(shortlist_dims, shortlist_precision)
+        rerank_bytes = bytes_per_vector(rerank, rerank_precision)
+        precisions = {"shortlist_precision": shortlist_precision, "rerank_precision": rerank_precision,
+                      "shortlist_bytes_per_vector": short_bytes, "rerank_bytes_per_vector": rerank_bytes,
+                      # bytes read per query, relative to a float32 search of the full vectors
+                      "relative_bytes": (n_docs * short_bytes + width * rerank_bytes)
+                      / (n_docs * bytes_per_vector(full, "float32"))}
     return {
         "shortlist_dims": shortlist_dims,
         "shortlist": width,
@@ -64,7 +89,21 @@ def funnel(
         "score": float(np.mean(value)),
         f"overlap@{depth}": float(overlap),
         "relative_cost": float(cost),
+        **precisions,
     }
+
+
+def _stored(queries: np.ndarray, documents: np.ndarray, dims: int, precision: str,
+            calibration: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Query and document prefixes of ``dims`` as stored at ``precision``, ready to dot (cosine)."""
+    from ..quantize import calibration_ranges, needs_ranges, prepare_slice, represent
+
+    ranges = None
+    if needs_ranges(precision):
+        source = documents if calibration is None else calibration
+        ranges = calibration_ranges(prepare_slice(source, 0, dims, "cosine"))
+    return (represent(queries[:, :dims], precision, "cosine", ranges),
+            represent(documents[:, :dims], precision, "cosine", ranges))
 
 
 def cost_by_size(queries: np.ndarray, documents: np.ndarray, sizes: Sequence[int], repeats: int = 3) -> dict[int, Any]:
