@@ -89,6 +89,8 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     informed = spec.task.informed
     if informed and informed.tolerance is not None:
         plans.append(CheckPlan(f"informed[{informed.dims}]", "informed", informed.line, dims=informed.dims))
+    if spec.model.canary is not None:
+        plans.append(CheckPlan("canary", "canary", spec.model.canary.line or spec.model.line))
     if spec.baseline:
         plans.append(CheckPlan("baseline", "baseline", spec.baseline.line))
     if spec.compare:
@@ -383,7 +385,32 @@ def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))
 
 
+def _judge_canary(plan: CheckPlan, result: SpecResult) -> Verdict:
+    from .canary import verdict_text
+
+    config = result.spec.model.canary
+    threshold = config.min_cosine if config else 0.0
+    ran = [c for c in result.canaries if c.mean_cosine is not None]
+    rows = tuple(
+        Row(f"canary[{c.role}]", c.mean_cosine, f"min ≥ {c.threshold:g}",
+            None if c.min_cosine is None else c.min_cosine - c.threshold, not c.failed,
+            note=f"{c.texts} texts, min {c.min_cosine:.6f}" + ("" if c.reason == "canary" else f"; {c.reason}"))
+        for c in ran
+    )
+    failed = [c for c in ran if c.failed]
+    if failed:
+        summary = " | ".join(verdict_text(c) for c in failed)
+    elif ran:
+        summary = "cached vectors match the provider: " + "; ".join(verdict_text(c) for c in ran)
+    else:
+        summary = ("no cached vectors from an earlier run were read, so there was nothing to compare "
+                   "(every vector was encoded in this run)")
+    worst = min((c.min_cosine for c in ran if c.min_cosine is not None), default=None)
+    return Verdict(plan.name, "canary", not failed, worst, threshold, summary, rows)
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "canary": _judge_canary,
     "funnel": _judge_funnel,
     "server_truncation": _judge_server_truncation,
     "geometry": _judge_geometry,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .canary import CanaryBook, CanaryResult, Trust
 from .data import load_beir, load_labelled, load_pair_labels, load_rerank, load_sts, load_texts
 from .embed import EncodePolicy, EncodeStats, embed_texts
 from .errors import EvaluationError
@@ -33,6 +34,7 @@ class RunContext:
     policy: EncodePolicy = field(default_factory=EncodePolicy)
     progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
+    book: CanaryBook = field(default_factory=CanaryBook)
 
     encoders: dict[str, Encoder] = field(default_factory=dict)
 
@@ -122,6 +124,12 @@ class SpecResult:
     cost: dict[int, Any]
     encoding: dict[str, float]
     seconds: dict[str, float]
+    canaries: tuple[CanaryResult, ...] = ()
+
+    @property
+    def stale(self) -> tuple[CanaryResult, ...]:
+        """The canaries that found this spec's cached vectors stale."""
+        return tuple(c for c in self.canaries if c.failed)
 
     @property
     def full_dim(self) -> int:
@@ -167,7 +175,7 @@ class Prepared:
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
     return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
-                       spec.model.label, run.policy, run.progress)
+                       spec.model.label, run.policy, run.progress, Trust(spec.model.canary, run.book))
 
 
 def _hub_data(spec: Spec) -> Any:
@@ -562,7 +570,8 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     encoder = run.encoder_for(spec)
-    before = (run.stats.encoded, run.stats.cache_hits)
+    run.book.begin()
+    before = (run.stats.encoded, run.stats.cache_hits, run.stats.canary)
     api_before = _api_counters(encoder)
     prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
     timings["load_and_embed"] = time.perf_counter() - started
@@ -654,7 +663,9 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         encoding={
             "encoded": run.stats.encoded - before[0],
             "cache_hits": run.stats.cache_hits - before[1],
+            **({"canary": run.stats.canary - before[2]} if run.stats.canary > before[2] else {}),
             **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
         },
         seconds=timings,
+        canaries=run.book.touched(),
     )

@@ -99,6 +99,13 @@ class CheckItem(pytest.Item):
             self.error = exc
             raise
         self.summary = state.summary_for(self.spec_id, result)
+        if self.plan.kind == "canary":
+            self._skip_offline_canary(result.canaries)
+        elif result.stale:
+            from .canary import stale_error
+
+            self.error = stale_error(self.spec.name, result.stale, self.spec.model.canary is not None)
+            raise self.error
         if self.plan.kind == "baseline":
             update = bool(get_option(self.config, "update_baseline"))
             self.verdict = judge_baseline(result, self.summary, update)
@@ -108,12 +115,25 @@ class CheckItem(pytest.Item):
             except MrlcheckError as exc:
                 self.error = exc
                 raise
+            if reference.stale:
+                from .canary import stale_error
+
+                self.error = stale_error(f"{self.spec.name} (compare.model)", reference.stale,
+                                         self.spec.compare is not None and self.spec.compare.model.canary is not None)
+                raise self.error
             self.verdict = judge_compare(self.plan, result, reference)
         else:
             self.verdict = judge(self.plan, result)
         self._record_properties(self.verdict)
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
+
+    @staticmethod
+    def _skip_offline_canary(canaries: tuple[Any, ...]) -> None:
+        from .canary import SKIPPED
+
+        if canaries and all(c.status == SKIPPED for c in canaries):
+            pytest.skip(f"canary not run: {canaries[0].note}; the cached vectors were used unchecked")
 
     def _record_properties(self, verdict: Verdict) -> None:
         """Score, bound and view as JUnit XML properties (for CI dashboards that read JUnit)."""

@@ -15,6 +15,8 @@ from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed")
+# Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
+REMOTE_PROVIDERS = ("openai",)
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -66,6 +68,15 @@ class Prompts:
 
 
 @dataclass(frozen=True)
+class CanarySpec:
+    """Re-encode ``sample`` cached texts per role and run; cosine with the cached vector ≥ ``min_cosine``."""
+
+    sample: int = 8
+    min_cosine: float = 0.999
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     provider: str
     name: str | None
@@ -77,6 +88,7 @@ class ModelSpec:
     callable: str | None = None
     line: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)  # provider-specific (openai, precomputed)
+    canary: CanarySpec | None = None  # None: no canary (local default, or ``canary: false``)
 
     @property
     def label(self) -> str:
@@ -506,6 +518,7 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
                "concurrency", "max_retries", "timeout", "price_per_million_tokens"),
     "precomputed": ("provider", "name", "normalize", "path", "queries"),
 }
+PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
 _DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256}
 
 
@@ -569,7 +582,37 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
         callable=callable_path,
         line=model.line,
         settings=settings,
+        canary=_parse_canary(ctx, model, provider, where),
     )
+
+
+CANARY_KEYS = ("sample", "min_cosine")
+
+
+def _parse_canary(ctx: _Ctx, model: LineDict, provider: str, where: str) -> CanarySpec | None:
+    """``canary: false | true | {sample, min_cosine}``; on by default for remote providers."""
+    line = model.line_of("canary")
+    if "canary" not in model:
+        return CanarySpec(line=model.line) if provider in REMOTE_PROVIDERS else None
+    raw = model["canary"]
+    if raw is False:
+        return None
+    if provider == "precomputed":
+        raise ctx.error(f"{where}.canary", line, "precomputed vectors cannot be re-encoded, so there is no canary",
+                        "remove the canary setting (the vectors are read from the file every run)")
+    if raw is True or raw is None:
+        return CanarySpec(line=line)
+    if not isinstance(raw, LineDict):
+        raise ctx.error(f"{where}.canary", line, f"expected true, false or a mapping, got {_type_name(raw)}",
+                        "canary: {sample: 16, min_cosine: 0.9999}, or canary: false")
+    _reject_unknown(ctx, raw, CANARY_KEYS, f"{where}.canary")
+    if raw.get("sample") == 0 and not isinstance(raw.get("sample"), bool):
+        raise ctx.error(f"{where}.canary.sample", raw.line_of("sample"), "expected a whole number ≥ 1, got 0",
+                        "a canary re-encodes at least one text; to turn it off write canary: false")
+    sample = _int(ctx, raw.get("sample", 8), f"{where}.canary.sample", raw.line_of("sample"))
+    min_cosine = _float(ctx, raw.get("min_cosine", 0.999), f"{where}.canary.min_cosine",
+                        raw.line_of("min_cosine"), -1.0, 1.0)
+    return CanarySpec(sample=sample, min_cosine=min_cosine, line=raw.line)
 
 
 def _relative(ctx: _Ctx, text: str) -> Path:

@@ -55,6 +55,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "cost": {str(k): v for k, v in result.cost.items()},
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
+        "canary": [canary.to_dict() for canary in result.canaries],
         "seconds": dict(result.seconds),
     }
 
