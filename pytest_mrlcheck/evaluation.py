@@ -35,6 +35,8 @@ class RunContext:
     progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
     book: CanaryBook = field(default_factory=CanaryBook)
+    embedded: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # (role, texts) of this evaluation
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # server contracts probed in this run
 
     encoders: dict[str, Encoder] = field(default_factory=dict)
 
@@ -125,6 +127,7 @@ class SpecResult:
     encoding: dict[str, float]
     seconds: dict[str, float]
     canaries: tuple[CanaryResult, ...] = ()
+    server_contract: dict[str, Any] | None = None
 
     @property
     def stale(self) -> tuple[CanaryResult, ...]:
@@ -174,6 +177,7 @@ class Prepared:
 
 
 def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
+    run.embedded.append((role, texts))
     return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
                        spec.model.label, run.policy, run.progress, Trust(spec.model.canary, run.book))
 
@@ -394,6 +398,39 @@ def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[
     return out
 
 
+def _server_contract(
+    spec: Spec, run: RunContext, embedded: list[tuple[str, Sequence[str]]]
+) -> tuple[dict[str, Any] | None, dict[str, float]]:
+    """The live truncation contract (norms, refusals, order and batch invariance), probed once per run.
+
+    Returns the findings and the API counters to add to this spec's accounting (zero when another
+    spec of the run already probed the same model and check).
+    """
+    from .contract import needs_contract, probe_texts, run_contract
+
+    check = spec.checks.server_truncation
+    if check is None or not needs_contract(check):
+        return None, {}
+    if spec.model.provider != "openai":
+        raise EvaluationError(
+            f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} has no server "
+            "whose truncation contract could be checked",
+            hint="max_norm_error, reject, order_invariance and batch_invariance need provider: openai",
+        )
+    if not embedded:  # pragma: no cover - every task embeds texts
+        return None, {}
+    role, texts = embedded[0]
+    sample = probe_texts(texts)
+    memo = repr((spec.model, dataclasses.replace(check, xfail=None, line=0), role, sample))
+    if memo in run.contracts:
+        return run.contracts[memo], {}
+    if run.policy.offline:
+        return {"skipped": "offline: the server's contract is checked against the live endpoint"}, {}
+    found = run_contract(check, run.encoder_for(spec), sample, role, spec.model.normalize)
+    run.contracts[memo] = found
+    return found, {"requests": float(found["requests"]), "tokens": float(found["tokens"])}
+
+
 def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
     """Write the chosen dimensions for a production system (atomically)."""
     import json
@@ -571,6 +608,7 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
     started = time.perf_counter()
     encoder = run.encoder_for(spec)
     run.book.begin()
+    run.embedded = []
     before = (run.stats.encoded, run.stats.cache_hits, run.stats.canary)
     api_before = _api_counters(encoder)
     prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
@@ -634,13 +672,18 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
         from .geometry import geometry_by_prefix
 
         geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
+    texts_of_spec = list(run.embedded)
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
+    contract, contract_api = _server_contract(spec, run, texts_of_spec)
     funnel_result = prepared.funnel(dict(spec.task.options["funnel"])) if (
         prepared.funnel and spec.task.options.get("funnel")) else None
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
     timings["score"] = time.perf_counter() - started
+    api = _api_counters(encoder)
+    for name, value in contract_api.items():
+        api[name] = api.get(name, 0.0) + value
     return SpecResult(
         spec=spec,
         plan=plan,
@@ -664,8 +707,9 @@ def evaluate(spec: Spec, run: RunContext) -> SpecResult:
             "encoded": run.stats.encoded - before[0],
             "cache_hits": run.stats.cache_hits - before[1],
             **({"canary": run.stats.canary - before[2]} if run.stats.canary > before[2] else {}),
-            **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
+            **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in api.items()},
         },
         seconds=timings,
         canaries=run.book.touched(),
+        server_contract=contract,
     )

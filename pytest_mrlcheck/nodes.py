@@ -101,6 +101,8 @@ class CheckItem(pytest.Item):
         self.summary = state.summary_for(self.spec_id, result)
         if self.plan.kind == "canary":
             self._skip_offline_canary(result.canaries)
+        elif self.plan.kind == "server_contract" and (result.server_contract or {}).get("skipped"):
+            pytest.skip(str((result.server_contract or {})["skipped"]))
         elif result.stale:
             from .canary import stale_error
 

@@ -258,6 +258,11 @@ class ServerTruncationCheck:
     max_score_gap: float = 0.01
     xfail: str | None = None
     line: int = 0
+    # the server's truncation contract, checked against the live endpoint once per run
+    max_norm_error: float | None = None  # |norm − 1| of server-truncated vectors (when normalize is on)
+    reject: tuple[int, ...] = ()  # sizes the server must refuse with a 4xx
+    order_invariance: bool = False  # the same texts shuffled give the same vectors
+    batch_invariance: tuple[int, ...] = ()  # ... and so do batches of these sizes
 
 
 @dataclass(frozen=True)
@@ -1037,19 +1042,80 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
             geo.line,
         )
     if "server_truncation" in checks:
-        st = _mapping(ctx, checks["server_truncation"], "checks.server_truncation", checks.line_of("server_truncation"))
-        _reject_unknown(ctx, st, ["dims", "min_cosine", "max_score_gap", "xfail"], "checks.server_truncation")
-        result["server_truncation"] = ServerTruncationCheck(
-            dims=_dims_list(ctx, _required(ctx, st, "dims", "checks.server_truncation"),
-                            "checks.server_truncation.dims", st.line_of("dims")),
-            min_cosine=_float(ctx, st.get("min_cosine", 0.99), "checks.server_truncation.min_cosine",
-                              st.line_of("min_cosine"), -1.0, 1.0),
-            max_score_gap=_float(ctx, st.get("max_score_gap", 0.01), "checks.server_truncation.max_score_gap",
-                                 st.line_of("max_score_gap"), 0.0, 2.0),
-            xfail=_xfail(ctx, st, "checks.server_truncation"),
-            line=st.line,
-        )
+        result["server_truncation"] = _parse_server_truncation(ctx, checks)
     return Checks(**result)
+
+
+SERVER_TRUNCATION_KEYS = ("dims", "min_cosine", "max_score_gap", "xfail", "max_norm_error", "reject",
+                          "order_invariance", "batch_invariance")
+
+
+def _parse_server_truncation(ctx: _Ctx, checks: LineDict) -> ServerTruncationCheck:
+    where = "checks.server_truncation"
+    st = _mapping(ctx, checks["server_truncation"], where, checks.line_of("server_truncation"))
+    _reject_unknown(ctx, st, SERVER_TRUNCATION_KEYS, where)
+    contract = [key for key in ("reject", "order_invariance", "batch_invariance") if key in st]
+    if "dims" not in st and not contract:
+        raise ctx.error(f"{where}.dims", st.line, "missing required key 'dims'",
+                        "the sizes to request with dimensions: k, e.g. dims: [256, 512]")
+    dims = _dims_list(ctx, st["dims"], f"{where}.dims", st.line_of("dims")) if "dims" in st else ()
+    max_norm_error = None
+    if st.get("max_norm_error") is not None:
+        if not dims:
+            raise ctx.error(f"{where}.max_norm_error", st.line_of("max_norm_error"),
+                            "max_norm_error checks the norms of vectors requested at the sizes in dims",
+                            "add dims: [...]")
+        max_norm_error = _float(ctx, st["max_norm_error"], f"{where}.max_norm_error", st.line_of("max_norm_error"),
+                                0.0, 1.0)
+    reject = _dims_list(ctx, st["reject"], f"{where}.reject", st.line_of("reject")) if "reject" in st else ()
+    for size in reject:
+        if size in dims:
+            raise ctx.error(f"{where}.reject", st.line_of("reject"),
+                            f"size {size} is both in dims (valid) and in reject (must be refused)",
+                            "reject lists sizes the server must refuse, e.g. [5, 4096] for a 1536-dim model")
+    batches = (_dims_list(ctx, st["batch_invariance"], f"{where}.batch_invariance", st.line_of("batch_invariance"))
+               if "batch_invariance" in st else ())
+    return ServerTruncationCheck(
+        dims=dims,
+        min_cosine=_float(ctx, st.get("min_cosine", 0.99), f"{where}.min_cosine", st.line_of("min_cosine"), -1.0, 1.0),
+        max_score_gap=_float(ctx, st.get("max_score_gap", 0.01), f"{where}.max_score_gap",
+                             st.line_of("max_score_gap"), 0.0, 2.0),
+        xfail=_xfail(ctx, st, where),
+        line=st.line,
+        max_norm_error=max_norm_error,
+        reject=reject,
+        order_invariance=_bool(ctx, st, "order_invariance", where, False),
+        batch_invariance=batches,
+    )
+
+
+def _check_server_contract(ctx: _Ctx, model: ModelSpec, checks: Checks) -> None:
+    """What only the model and the checks together can tell: sizes to reject that are valid sizes,
+    and live checks on a provider that has no live endpoint."""
+    st = checks.server_truncation
+    if st is None:
+        return
+    where = "checks.server_truncation"
+    if model.provider == "precomputed":
+        keys = [key for key, on in (("order_invariance", st.order_invariance), ("batch_invariance",
+                st.batch_invariance), ("reject", st.reject), ("dims", st.dims)) if on]
+        raise ctx.error(f"{where}.{keys[0]}", st.line,
+                        "precomputed vectors are read from a file: there is no server to ask for "
+                        f"{'another order, other batches or other sizes' if keys[0] != 'dims' else 'other sizes'}",
+                        "run this check against the provider that produced the vectors (provider: openai)")
+    valid: set[int] = set()
+    for section in (checks.prefix, checks.relative):
+        if section is not None:
+            valid.update(t.dims for t in section.thresholds)
+    if model.settings.get("dimensions") is not None:
+        valid.add(int(model.settings["dimensions"]))
+    clash = sorted(valid.intersection(st.reject))
+    if clash:
+        raise ctx.error(f"{where}.reject", st.line,
+                        f"size {clash[0]} is a valid size for this model (the spec uses it elsewhere) and cannot be "
+                        "one the server must refuse",
+                        "reject lists impossible sizes: below the model's smallest size or above its full "
+                        "dimension, e.g. [5, 4096] for a 1536-dim model")
 
 
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
@@ -1170,6 +1236,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
         raise ctx.error("checks", doc.line, "missing required key 'checks'",
                         "a spec needs checks, a baseline or a compare section")
     checks = _parse_checks(ctx, doc["checks"], doc.line_of("checks")) if "checks" in doc else Checks()
+    _check_server_contract(ctx, model, checks)
     views = _parse_views(ctx, doc["views"], doc.line_of("views")) if "views" in doc else ViewsSpec()
     baseline = _parse_baseline(ctx, doc["baseline"], doc.line_of("baseline")) if "baseline" in doc else None
     compare = _parse_compare(ctx, doc["compare"], doc.line_of("compare")) if "compare" in doc else None

@@ -49,11 +49,13 @@ def count_tokens(text: str) -> int:
     return len(text.split()) + 1
 
 
-def truncate(vectors: np.ndarray, dimensions: int | None) -> np.ndarray:
+def truncate(vectors: np.ndarray, dimensions: int | None, renormalize: bool = True) -> np.ndarray:
     """What the server does with ``dimensions``: keep the first k and renormalise."""
     if dimensions is None:
         return vectors
     cut = np.asarray(vectors, dtype=np.float32)[:, :dimensions]
+    if not renormalize:
+        return cut
     norms = np.linalg.norm(cut, axis=1, keepdims=True)
     return (cut / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
@@ -156,6 +158,11 @@ class EmbeddingServer:
     honour_dimensions: bool = True
     force_float: bool = False
     require_key: str | None = None
+    # misbehaviour on demand (the server's truncation contract):
+    renormalize: bool = True  # False: truncated vectors keep their partial norm
+    accept_any_dimensions: bool = False  # True: an impossible size answers with the whole vector, not a 400
+    order_dependent: bool = False  # True: a vector shifts with its position in the request
+    batch_dependent: bool = False  # True: a vector shifts with the number of inputs in the request
     requests: list[RecordedRequest] = field(default_factory=list)
     max_in_flight: int = 0
 
@@ -301,8 +308,15 @@ class _Handler(BaseHTTPRequestHandler):
 
         dimensions = body.get("dimensions")
         vectors = np.asarray(server.embed(inputs), dtype=np.float32)
+        full = vectors.shape[1]
+        if (isinstance(dimensions, int) and server.honour_dimensions and not server.accept_any_dimensions
+                and not 1 <= dimensions <= full):
+            return self._reply_json(400, {"error": {"message": f"dimensions must be between 1 and {full}, "
+                                                               f"got {dimensions}", "type": "invalid_request_error"}})
+        if server.order_dependent or server.batch_dependent:
+            vectors = _perturb(vectors, server.order_dependent, server.batch_dependent)
         if isinstance(dimensions, int) and server.honour_dimensions:
-            vectors = truncate(vectors, dimensions)
+            vectors = truncate(vectors, dimensions, server.renormalize)
         encoding = "float" if server.force_float else body.get("encoding_format", "float")
         items: list[dict[str, Any]] = []
         for index, vector in enumerate(vectors):
@@ -355,6 +369,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
         return status
+
+
+def _perturb(vectors: np.ndarray, by_position: bool, by_batch: bool) -> np.ndarray:
+    """A small shift that depends on where a text sits in the request, or on how many texts came along."""
+    out = np.asarray(vectors, dtype=np.float64).copy()
+    scale = np.linalg.norm(out, axis=1, keepdims=True) / np.sqrt(out.shape[1])
+    for row in range(len(out)):
+        seed = (row if by_position else 0) * 1009 + (len(out) if by_batch else 0)
+        out[row] += 0.2 * scale[row] * np.random.default_rng(seed).standard_normal(out.shape[1])
+    return out.astype(np.float32)
 
 
 @contextmanager

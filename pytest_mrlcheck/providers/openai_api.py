@@ -29,13 +29,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderStatusError
 from ..spec import Prompts
 from . import ProviderContext, check_vectors
 
@@ -67,6 +67,7 @@ class OpenAISettings:
     price_per_million_tokens: float | None = None
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
+    expect_dimensions: bool = True  # False only for contract probes: see what a server returns for any size
 
     def __post_init__(self) -> None:
         problems = []
@@ -206,6 +207,10 @@ class OpenAIEncoder:
         self.tokens = 0
         self._lock = threading.Lock()
         self._pause_until = 0.0
+
+    def variant(self, **changes: Any) -> OpenAIEncoder:
+        """A probe encoder with other settings (dimensions, batch size, normalisation) and its own counters."""
+        return OpenAIEncoder(replace(self.settings, **changes), self.context)
 
     # -- description (no network, no key) -----------------------------------------------------
 
@@ -402,8 +407,8 @@ class OpenAIEncoder:
                 headers = exc.response.headers
                 retry_after = retry_after_seconds(headers)
                 raise _Retryable(f"HTTP {status}: {message}", retry_after, rate_limited=status == 429) from None
-            raise ProviderError(
-                f"{self._who()} answered HTTP {status}: {message}", hint=_status_hint(status, settings)
+            raise ProviderStatusError(
+                f"{self._who()} answered HTTP {status}: {message}", status=status, hint=_status_hint(status, settings)
             ) from None
         except openai.APITimeoutError:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
@@ -449,7 +454,7 @@ class OpenAIEncoder:
         if len(dims) != 1:
             raise ProviderError(f"{who} returned vectors of different dimensions {dims} in one response")
         wanted = self.settings.dimensions
-        if wanted is not None and dims[0] != wanted:
+        if wanted is not None and dims[0] != wanted and self.settings.expect_dimensions:
             raise ProviderError(
                 f"{who} returned {dims[0]}-dimensional vectors; expected {wanted} (dimensions: {wanted})",
                 hint="the server ignores 'dimensions' — remove it and let mrlcheck's views truncate",

@@ -28,7 +28,8 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation",
+                                 "server_contract", "canary"):
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -139,7 +140,7 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        own_row = ("monotonic", "min_dims", "baseline", "server_truncation")
+        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "server_contract", "canary")
         if check.get("kind") in own_row or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
