@@ -520,7 +520,7 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
     "sentence-transformers": (*_COMMON_MODEL_KEYS, "revision", "batch_size", "trust_remote_code"),
     "python": (*_COMMON_MODEL_KEYS, "callable"),
     "openai": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
-               "concurrency", "max_retries", "timeout", "price_per_million_tokens"),
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "extra_body", "dimensions_param"),
     "precomputed": ("provider", "name", "normalize", "path", "queries"),
 }
 PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
@@ -649,7 +649,52 @@ def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
         settings["price_per_million_tokens"] = _float(ctx, model["price_per_million_tokens"],
                                                       f"{where}.price_per_million_tokens",
                                                       model.line_of("price_per_million_tokens"), 0.0, 1e6)
+    settings.update(_openai_request_fields(ctx, model, where))
     return settings
+
+
+_REQUEST_FIELDS = ("model", "input", "encoding_format", "dimensions", "user")
+_SECRET_WORDS = ("key", "token", "secret", "password", "auth", "credential")
+_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _openai_request_fields(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
+    """``extra_body`` (more JSON fields for the request) and ``dimensions_param`` (the name a server gives
+    ``dimensions``). Both change vectors, so both are in the cache key: no secret may go there."""
+    out: dict[str, Any] = {}
+    param = None
+    if model.get("dimensions_param") is not None:
+        param = model["dimensions_param"]
+        if not isinstance(param, str) or not _PARAM_RE.match(param):
+            raise ctx.error(f"{where}.dimensions_param", model.line_of("dimensions_param"),
+                            f"expected a JSON field name, got {_type_name(param)}",
+                            "the name the server gives 'dimensions', e.g. dimensions_param: output_dimension")
+        out["dimensions_param"] = param
+    if "extra_body" in model:
+        body = _mapping(ctx, model["extra_body"], f"{where}.extra_body", model.line_of("extra_body"))
+        for key in body:
+            line = body.line_of(key)
+            name = str(key)
+            if name in _REQUEST_FIELDS or name == param:
+                raise ctx.error(f"{where}.extra_body.{name}", line, f"{name!r} is a field mrlcheck sets itself",
+                                "set the model with name, the size with dimensions (and dimensions_param)")
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                raise ctx.error(f"{where}.extra_body.{name}", line,
+                                f"{name!r} looks like a secret, and extra_body is part of the cache key and reports",
+                                "keys come from the environment (api_key_env), never from a spec")
+        out["extra_body"] = _plain_json(ctx, body, f"{where}.extra_body", model.line_of("extra_body"))
+    return out
+
+
+def _plain_json(ctx: _Ctx, value: Any, key: str, line: int) -> Any:
+    """A YAML value as plain JSON data (dicts, lists, text, numbers, booleans, null)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(ctx, v, f"{key}.{k}", line) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(ctx, v, key, line) for v in value]
+    if value is None or isinstance(value, str | bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ctx.error(key, line, f"expected JSON data (text, number, boolean, list, mapping), got {_type_name(value)}")
 
 
 def _optional_text(ctx: _Ctx, mapping: LineDict, key: str, where: str) -> str | None:

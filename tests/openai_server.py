@@ -158,6 +158,7 @@ class EmbeddingServer:
     honour_dimensions: bool = True
     force_float: bool = False
     require_key: str | None = None
+    dimensions_param: str = "dimensions"  # the field this server reads the size from
     # misbehaviour on demand (the server's truncation contract):
     renormalize: bool = True  # False: truncated vectors keep their partial norm
     accept_any_dimensions: bool = False  # True: an impossible size answers with the whole vector, not a 400
@@ -306,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
             return self._reply_bytes(200, page, content_type="text/html")
 
-        dimensions = body.get("dimensions")
+        dimensions = body.get(server.dimensions_param)
         vectors = np.asarray(server.embed(inputs), dtype=np.float32)
         full = vectors.shape[1]
         if (isinstance(dimensions, int) and server.honour_dimensions and not server.accept_any_dimensions

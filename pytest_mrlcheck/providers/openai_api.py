@@ -67,6 +67,8 @@ class OpenAISettings:
     price_per_million_tokens: float | None = None
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
+    extra_body: Mapping[str, Any] | None = None  # more JSON fields for servers that need them
+    dimensions_param: str | None = None  # the field name a compatible server gives ``dimensions``
     expect_dimensions: bool = True  # False only for contract probes: see what a server returns for any size
 
     def __post_init__(self) -> None:
@@ -237,13 +239,19 @@ class OpenAIEncoder:
         return f"OpenAIEncoder(model={self.settings.name!r}, base_url={where!r})"
 
     def identity(self) -> dict[str, Any]:
-        return {
+        identity: dict[str, Any] = {
             "provider": "openai",
             "base_url": self.base_url,
             "model": self.settings.name,
             "dimensions": self.settings.dimensions,
             "normalize": self.settings.normalize,
         }
+        # only when set, so the keys of existing caches stay what they were
+        if self.settings.extra_body:
+            identity["extra_body"] = dict(self.settings.extra_body)
+        if self.settings.dimensions_param:
+            identity["dimensions_param"] = self.settings.dimensions_param
+        return identity
 
     @property
     def estimated_cost(self) -> float | None:
@@ -393,8 +401,14 @@ class OpenAIEncoder:
 
         settings = self.settings
         extra: dict[str, Any] = {}
+        body = dict(settings.extra_body or {})
         if settings.dimensions is not None:
-            extra["dimensions"] = settings.dimensions
+            if settings.dimensions_param:
+                body[settings.dimensions_param] = settings.dimensions
+            else:
+                extra["dimensions"] = settings.dimensions
+        if body:
+            extra["extra_body"] = body
         try:
             raw = client.embeddings.with_raw_response.create(
                 model=settings.name, input=batch, encoding_format="base64", **extra
