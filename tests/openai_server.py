@@ -159,6 +159,7 @@ class EmbeddingServer:
     force_float: bool = False
     require_key: str | None = None
     dimensions_param: str = "dimensions"  # the field this server reads the size from
+    wire: str = "openai"  # "voyage": errors as {"detail": ...}, and output_dtype int8/uint8 honoured
     # misbehaviour on demand (the server's truncation contract):
     renormalize: bool = True  # False: truncated vectors keep their partial norm
     accept_any_dimensions: bool = False  # True: an impossible size answers with the whole vector, not a 400
@@ -288,8 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
             if sent != f"Bearer {server.require_key}":
                 # Like some real servers, echo what was sent: clients must redact it.
                 given = sent.removeprefix("Bearer ")
-                return self._reply_json(401, {"error": {"message": f"Incorrect API key provided: {given}",
-                                                        "type": "invalid_request_error"}})
+                return self._reply_error(401, f"Incorrect API key provided: {given}")
         body = record.body
         if not isinstance(body, dict) or "input" not in body or "model" not in body:
             return self._reply_json(400, {"error": {"message": "expected a JSON object with model and input"}})
@@ -299,8 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         if server._sleep(server.latency):
             return 0
         if fault is not None and fault.kind == "status":
-            return self._reply_json(fault.status, {"error": {"message": fault.message, "type": "server_error"}},
-                                    headers=fault.headers)
+            return self._reply_error(fault.status, fault.message, headers=fault.headers)
         if fault is not None and fault.kind == "slow" and server._sleep(fault.delay):
             return 0
         if fault is not None and fault.kind == "not_json":
@@ -312,16 +311,22 @@ class _Handler(BaseHTTPRequestHandler):
         full = vectors.shape[1]
         if (isinstance(dimensions, int) and server.honour_dimensions and not server.accept_any_dimensions
                 and not 1 <= dimensions <= full):
-            return self._reply_json(400, {"error": {"message": f"dimensions must be between 1 and {full}, "
-                                                               f"got {dimensions}", "type": "invalid_request_error"}})
+            return self._reply_error(400, f"dimensions must be between 1 and {full}, got {dimensions}")
         if server.order_dependent or server.batch_dependent:
             vectors = _perturb(vectors, server.order_dependent, server.batch_dependent)
         if isinstance(dimensions, int) and server.honour_dimensions:
             vectors = truncate(vectors, dimensions, server.renormalize)
         encoding = "float" if server.force_float else body.get("encoding_format", "float")
+        dtype = body.get("output_dtype") if server.wire == "voyage" else None
         items: list[dict[str, Any]] = []
         for index, vector in enumerate(vectors):
             row = vector.astype(np.float32)
+            if dtype in ("int8", "uint8"):
+                embedding_int = quantize(row, dtype)
+                items.append({"object": "embedding", "index": index, "embedding":
+                              base64.b64encode(embedding_int.tobytes()).decode("ascii") if encoding == "base64"
+                              else [int(x) for x in embedding_int]})
+                continue
             if fault is not None and fault.kind == "nan" and index == 0:
                 row = row.copy()
                 row[0] = np.nan
@@ -356,6 +361,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         return self._reply_bytes(200, data)
 
+    def _reply_error(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> int:
+        if self.owner.wire == "voyage":
+            return self._reply_json(status, {"detail": message}, headers=headers)
+        return self._reply_json(status, {"error": {"message": message, "type": "invalid_request_error"}},
+                                headers=headers)
+
     def _reply_json(self, status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> int:
         return self._reply_bytes(status, json.dumps(payload).encode(), headers=headers)
 
@@ -370,6 +381,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
         return status
+
+
+def quantize(vector: np.ndarray, dtype: str) -> np.ndarray:
+    """The fake server's int8/uint8 output: the unit vector scaled to the integer range."""
+    unit = np.asarray(vector, dtype=np.float64) / max(float(np.linalg.norm(vector)), 1e-12)
+    if dtype == "int8":
+        return np.clip(np.round(unit * 127 * 4), -128, 127).astype(np.int8)
+    return np.clip(np.round(unit * 127 * 4 + 128), 0, 255).astype(np.uint8)
 
 
 def _perturb(vectors: np.ndarray, by_position: bool, by_batch: bool) -> np.ndarray:
@@ -392,4 +411,4 @@ def serve(**options: Any) -> Iterator[EmbeddingServer]:
         server.stop()
 
 
-__all__ = ["EmbeddingServer", "Fault", "RecordedRequest", "count_tokens", "hash_embed", "serve", "truncate"]
+__all__ = ["EmbeddingServer", "Fault", "RecordedRequest", "count_tokens", "hash_embed", "quantize", "serve", "truncate"]

@@ -54,6 +54,15 @@ def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
                            batch_size=model.batch_size, **model.settings),
             context,
         )
+    if model.provider == "voyage":
+        from .voyage_api import VoyageEncoder, VoyageSettings
+
+        assert model.name is not None
+        return VoyageEncoder(
+            VoyageSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
     if model.provider == "precomputed":
         from .precomputed import PrecomputedEncoder, PrecomputedSettings
 

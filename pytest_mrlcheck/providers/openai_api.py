@@ -212,7 +212,7 @@ class OpenAIEncoder:
 
     def variant(self, **changes: Any) -> OpenAIEncoder:
         """A probe encoder with other settings (dimensions, batch size, normalisation) and its own counters."""
-        return OpenAIEncoder(replace(self.settings, **changes), self.context)
+        return type(self)(replace(self.settings, **changes), self.context)
 
     # -- description (no network, no key) -----------------------------------------------------
 
@@ -294,6 +294,21 @@ class OpenAIEncoder:
             unique.setdefault(prompt + text, len(unique))
         inputs = list(unique)
         batches = plan_batches(inputs, self.settings.batch_size, self.settings.max_tokens_per_batch)
+        with self._open_client(key) as client:
+            parts = self._run(client, key, [inputs[a:b] for a, b in batches])
+        dims = {part.shape[1] for part in parts}
+        if len(dims) != 1:
+            raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
+        vectors = np.concatenate(parts, axis=0)
+        vectors = check_vectors(vectors, len(inputs), self._who())
+        if self.settings.normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+        rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
+        return vectors[rows].astype(np.float32, copy=False)
+
+    def _open_client(self, key: str) -> Any:
+        """The API client (a context manager that closes its connections)."""
         try:
             import openai
         except ImportError:
@@ -310,20 +325,9 @@ class OpenAIEncoder:
             )
         except openai.OpenAIError as exc:
             raise ProviderError(f"{self._who()}: cannot create the client: {_redact(str(exc), key)}") from None
-        with client:
-            parts = self._run(client, key, [inputs[a:b] for a, b in batches])
-        dims = {part.shape[1] for part in parts}
-        if len(dims) != 1:
-            raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
-        vectors = np.concatenate(parts, axis=0)
-        vectors = check_vectors(vectors, len(inputs), self._who())
-        if self.settings.normalize:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms > 0, norms, 1.0)
-        rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
-        return vectors[rows].astype(np.float32, copy=False)
+        return client
 
-    def _run(self, client: openai.OpenAI, key: str, batches: list[list[str]]) -> list[np.ndarray]:
+    def _run(self, client: Any, key: str, batches: list[list[str]]) -> list[np.ndarray]:
         abort = threading.Event()
         workers = min(self.settings.concurrency, len(batches))
         if workers == 1:
@@ -357,7 +361,7 @@ class OpenAIEncoder:
             if abort.wait(remaining):
                 raise _Aborted
 
-    def _request(self, client: openai.OpenAI, key: str, batch: list[str], abort: threading.Event) -> np.ndarray:
+    def _request(self, client: Any, key: str, batch: list[str], abort: threading.Event) -> np.ndarray:
         settings = self.settings
         last = ""
         for attempt in range(settings.max_retries + 1):
