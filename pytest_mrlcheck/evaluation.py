@@ -370,7 +370,7 @@ def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[
     """Ask the provider for ``k``-dim vectors and compare them with the renormalised client-side prefix."""
     check = spec.checks.server_truncation
     assert check is not None
-    if spec.model.provider not in ("openai", "voyage", "cohere"):
+    if spec.model.provider not in ("openai", "voyage", "cohere", "gemini"):
         raise EvaluationError(
             f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} cannot truncate "
             "server-side",
@@ -411,7 +411,7 @@ def _server_contract(
     check = spec.checks.server_truncation
     if check is None or not needs_contract(check):
         return None, {}
-    if spec.model.provider not in ("openai", "voyage", "cohere"):
+    if spec.model.provider not in ("openai", "voyage", "cohere", "gemini"):
         raise EvaluationError(
             f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} has no server "
             "whose truncation contract could be checked",

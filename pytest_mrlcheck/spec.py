@@ -14,9 +14,9 @@ from typing import Any
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
-PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere")
+PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
-REMOTE_PROVIDERS = ("openai", "voyage", "cohere")
+REMOTE_PROVIDERS = ("openai", "voyage", "cohere", "gemini")
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -526,9 +526,11 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
                "concurrency", "max_retries", "timeout", "price_per_million_tokens", "output_dtype", "input_type"),
     "cohere": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
                "concurrency", "max_retries", "timeout", "price_per_million_tokens", "embedding_type"),
+    "gemini": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "task_type"),
 }
 PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
-_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128, "cohere": 96}
+_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128, "cohere": 96, "gemini": 100}
 
 
 def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
@@ -574,6 +576,9 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
         settings = _openai_settings(ctx, model, where)
     elif provider == "voyage":
         settings = _voyage_settings(ctx, model, where)
+    elif provider == "gemini":
+        settings = _openai_settings(ctx, model, where)
+        settings["task_type"] = _choice(ctx, model, "task_type", where, GEMINI_TASK_TYPES, "auto")
     elif provider == "cohere":
         settings = _openai_settings(ctx, model, where)
         settings["embedding_type"] = _choice(ctx, model, "embedding_type", where,
@@ -607,6 +612,8 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
 
 
 CANARY_KEYS = ("sample", "min_cosine")
+GEMINI_TASK_TYPES = ("auto", "none", "SEMANTIC_SIMILARITY", "CLASSIFICATION", "CLUSTERING", "RETRIEVAL_QUERY",
+                     "RETRIEVAL_DOCUMENT", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
 
 
 def _parse_canary(ctx: _Ctx, model: LineDict, provider: str, where: str) -> CanarySpec | None:

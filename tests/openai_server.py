@@ -143,6 +143,9 @@ class RecordedRequest:
     def inputs(self) -> list[str]:
         if not isinstance(self.body, dict):
             return []
+        if isinstance(self.body.get("requests"), list):  # Gemini's batchEmbedContents
+            return [part.get("text") for item in self.body["requests"]
+                    for part in (item.get("content") or {}).get("parts", [])]
         value = self.body.get("input", self.body.get("texts"))
         return [value] if isinstance(value, str) else list(value or [])
 
@@ -160,6 +163,7 @@ class EmbeddingServer:
     require_key: str | None = None
     dimensions_param: str = "dimensions"  # the field this server reads the size from
     wire: str = "openai"  # "voyage": errors as {"detail": ...}, and output_dtype int8/uint8 honoured;
+    # "gemini": POST /v1beta/models/<model>:batchEmbedContents with requests[], key in x-goog-api-key;
     # "cohere": POST /v2/embed with texts and embedding_types, answered {embeddings: {type: rows}, meta}
     # misbehaviour on demand (the server's truncation contract):
     renormalize: bool = True  # False: truncated vectors keep their partial norm
@@ -222,7 +226,7 @@ class EmbeddingServer:
 
     def embedding_requests(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith(("/embeddings", "/embed"))]
+            return [r for r in self.requests if r.path.endswith(("/embeddings", "/embed", ":batchEmbedContents"))]
 
     def expected(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         """The vectors this server gives for ``texts`` (before any client-side normalisation)."""
@@ -283,18 +287,20 @@ class _Handler(BaseHTTPRequestHandler):
     # -- one request ---------------------------------------------------------------------------
 
     def _handle(self, server: EmbeddingServer, record: RecordedRequest, fault: Fault | None) -> int:
-        route = "/v2/embed" if server.wire == "cohere" else "/embeddings"
+        route = {"cohere": "/v2/embed", "gemini": ":batchEmbedContents"}.get(server.wire, "/embeddings")
         if not self.path.rstrip("/").endswith(route):
             return self._reply_json(404, {"error": {"message": f"no route {self.path}"}})
         if server.require_key is not None:
             sent = record.headers.get("authorization", "")
+            if server.wire == "gemini":
+                sent = "Bearer " + record.headers.get("x-goog-api-key", "")
             if sent != f"Bearer {server.require_key}":
                 # Like some real servers, echo what was sent: clients must redact it.
                 given = sent.removeprefix("Bearer ")
                 return self._reply_error(401, f"Incorrect API key provided: {given}")
         body = record.body
-        field = "texts" if server.wire == "cohere" else "input"
-        if not isinstance(body, dict) or field not in body or "model" not in body:
+        field = {"cohere": "texts", "gemini": "requests"}.get(server.wire, "input")
+        if not isinstance(body, dict) or field not in body or ("model" not in body and server.wire != "gemini"):
             return self._reply_json(400, {"error": {"message": "expected a JSON object with model and input"}})
         inputs = record.inputs
         if not inputs or not all(isinstance(t, str) for t in inputs):
@@ -310,6 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply_bytes(200, page, content_type="text/html")
 
         dimensions = body.get(server.dimensions_param)
+        if server.wire == "gemini" and body["requests"]:
+            dimensions = body["requests"][0].get("outputDimensionality")
         vectors = np.asarray(server.embed(inputs), dtype=np.float32)
         full = vectors.shape[1]
         if (isinstance(dimensions, int) and server.honour_dimensions and not server.accept_any_dimensions
@@ -321,6 +329,11 @@ class _Handler(BaseHTTPRequestHandler):
             vectors = truncate(vectors, dimensions, server.renormalize)
         if server.wire == "cohere":
             return self._reply_cohere(server, body, inputs, vectors, fault)
+        if server.wire == "gemini":
+            rows = [{"values": [float(x) for x in vector]} for vector in vectors]
+            if fault is not None and fault.kind == "wrong_count":
+                rows = rows[:-1]
+            return self._reply_json(200, {"embeddings": rows})
         encoding = "float" if server.force_float else body.get("encoding_format", "float")
         dtype = body.get("output_dtype") if server.wire == "voyage" else None
         items: list[dict[str, Any]] = []
@@ -392,6 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply_json(status, {"detail": message}, headers=headers)
         if self.owner.wire == "cohere":
             return self._reply_json(status, {"id": "err", "message": message}, headers=headers)
+        if self.owner.wire == "gemini":
+            return self._reply_json(status, {"error": {"code": status, "message": message, "status": "ERROR"}},
+                                    headers=headers)
         return self._reply_json(status, {"error": {"message": message, "type": "invalid_request_error"}},
                                 headers=headers)
 

@@ -111,7 +111,7 @@ def test_openai_settings_belong_to_their_provider(
     write_spec(FAKE_SPEC.replace("callable: fake_encoder:encode", "callable: fake_encoder:encode\n  dimensions: 32"))
     result = fake_project.runpytest()
     result.stdout.fnmatch_lines(["*model.dimensions: 'dimensions' is not a setting of provider python",
-                                 "  hint: it belongs to provider: openai or voyage or cohere"])
+                                 "  hint: it belongs to provider: openai or voyage or cohere or gemini"])
 
 
 def test_precomputed_vectors_give_the_same_scores(

@@ -63,6 +63,15 @@ def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
                            batch_size=model.batch_size, **model.settings),
             context,
         )
+    if model.provider == "gemini":
+        from .gemini_api import GeminiEncoder, GeminiSettings
+
+        assert model.name is not None
+        return GeminiEncoder(
+            GeminiSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
     if model.provider == "cohere":
         from .cohere_api import CohereEncoder, CohereSettings
 
