@@ -88,12 +88,20 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     if checks.server_truncation:
         plans += [CheckPlan(f"server_truncation[{k}]", "server_truncation", checks.server_truncation.line,
                             checks.server_truncation.xfail, dims=k) for k in checks.server_truncation.dims]
+        st = checks.server_truncation
+        for name, on in (("reject", st.reject), ("order_invariance", st.order_invariance),
+                         ("batch_invariance", st.batch_invariance)):
+            if on:
+                plans.append(CheckPlan(f"server_truncation[{name}]", "server_contract", st.line, st.xfail,
+                                       label=name))
     if checks.geometry:
         plans += [CheckPlan(f"geometry[{metric}]", "geometry", checks.geometry.line, label=metric)
                   for metric in checks.geometry.bounds]
     informed = spec.task.informed
     if informed and informed.tolerance is not None:
         plans.append(CheckPlan(f"informed[{informed.dims}]", "informed", informed.line, dims=informed.dims))
+    if spec.model.canary is not None:
+        plans.append(CheckPlan("canary", "canary", spec.model.canary.line or spec.model.line))
     if spec.baseline:
         plans.append(CheckPlan("baseline", "baseline", spec.baseline.line))
     if spec.compare:
@@ -383,7 +391,7 @@ def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     gap = found["server_score"] - found["client_score"]
     cosine_ok = found["mean_cosine"] >= check.min_cosine
     gap_ok = abs(gap) <= check.max_score_gap
-    rows = (
+    rows: tuple[Row, ...] = (
         Row(f"server[{plan.dims}]", found["server_score"], "", None, gap_ok,
             note=f"vectors requested with dimensions={plan.dims}"),
         Row(f"prefix[{plan.dims}]", found["client_score"], f"|server − prefix| ≤ {check.max_score_gap:g}",
@@ -391,7 +399,22 @@ def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
         Row(f"cosine[{plan.dims}]", found["mean_cosine"], f"mean ≥ {check.min_cosine:g}",
             found["mean_cosine"] - check.min_cosine, cosine_ok, note=f"min {found['min_cosine']:.4f}"),
     )
-    ok = cosine_ok and gap_ok
+    contract = result.server_contract or {}
+    norm = contract.get("norms", {}).get(str(plan.dims))
+    norm_ok = True
+    if norm is not None and check.max_norm_error is not None:
+        norm_ok = norm["max_error"] <= check.max_norm_error
+        rows += (Row(f"norm[{plan.dims}]", norm["max_error"], f"|norm − 1| ≤ {check.max_norm_error:g}",
+                     check.max_norm_error - norm["max_error"], norm_ok,
+                     note=f"norms {norm['min']:.4f}…{norm['max']:.4f} over {contract['texts']} texts "
+                     "(live request)"),)
+    ok = cosine_ok and gap_ok and norm_ok
+    if not norm_ok:
+        assert norm is not None and check.max_norm_error is not None
+        summary = (f"at {plan.dims} dims the server returned vectors that are not unit length: norms "
+                   f"{norm['min']:.4f}…{norm['max']:.4f} (|norm − 1| up to {norm['max_error']:.4f}, allowed "
+                   f"{check.max_norm_error:g}); it truncates without renormalising")
+        return Verdict(plan.name, "server_truncation", False, norm["max_error"], check.max_norm_error, summary, rows)
     summary = (
         f"at {plan.dims} dims the provider's vectors match the renormalised prefix: mean cosine "
         f"{found['mean_cosine']:.4f} (min {found['min_cosine']:.4f}), score {_fmt(found['server_score'])} vs "
@@ -400,6 +423,46 @@ def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     if not ok:
         summary = "server-side truncation differs from the client-side prefix: " + summary.split(": ", 1)[1]
     return Verdict(plan.name, "server_truncation", ok, found["mean_cosine"], check.min_cosine, summary, rows)
+
+
+def _judge_server_contract(plan: CheckPlan, result: SpecResult) -> Verdict:
+    check = result.spec.checks.server_truncation
+    found = result.server_contract
+    assert check is not None and found is not None and plan.label
+    requests = f"{found['requests']} live requests for the contract"
+    rows: list[Row] = []
+    if plan.label == "reject":
+        for size, answer in found["reject"].items():
+            if answer["refused"]:
+                rows.append(Row(f"dimensions={size}", None, "refused (4xx)", None, True,
+                                note=f"HTTP {answer['status']}"))
+            else:
+                rows.append(Row(f"dimensions={size}", None, "refused (4xx)", None, False,
+                                note=f"accepted: {answer['returned_dims']}-dim vectors, norm {answer['norm']:.4f}"))
+        accepted = [r for r in rows if not r.ok]
+        summary = (f"the server refuses every impossible size ({', '.join(found['reject'])}); {requests}"
+                   if not accepted else
+                   "the server accepted sizes it must refuse: " + "; ".join(
+                       f"{r.view} → {r.note.removeprefix('accepted: ')}" for r in accepted)
+                   + f" (a 4xx was expected; {requests})")
+        return Verdict(plan.name, "server_contract", not accepted, None, None, summary, tuple(rows))
+    if plan.label == "order_invariance":
+        pairs = [("shuffled", found["order"])]
+    else:
+        pairs = [(f"batch {size}", agreement) for size, agreement in found["batch"].items()]
+    for view, agreement in pairs:
+        rows.append(Row(view, agreement["min_cosine"], f"min ≥ {check.min_cosine:g}",
+                        agreement["min_cosine"] - check.min_cosine, agreement["min_cosine"] >= check.min_cosine,
+                        note=f"mean {agreement['mean_cosine']:.6f} over {agreement['texts']} texts"))
+    bad = [r for r in rows if not r.ok]
+    what = "shuffled" if plan.label == "order_invariance" else "sent in other batch sizes"
+    summary = (f"the same texts {what} give the same vectors (min cosine "
+               f"{min(r.score or 0.0 for r in rows):.6f} ≥ {check.min_cosine:g}); {requests}"
+               if not bad else
+               f"the same texts {what} give different vectors: " + "; ".join(
+                   f"{r.view}: min cosine {r.score:.6f} < {check.min_cosine:g}" for r in bad) + f" ({requests})")
+    worst = min(r.score or 0.0 for r in rows)
+    return Verdict(plan.name, "server_contract", not bad, worst, check.min_cosine, summary, tuple(rows))
 
 
 def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -431,9 +494,35 @@ def _judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))
 
 
+def _judge_canary(plan: CheckPlan, result: SpecResult) -> Verdict:
+    from .canary import verdict_text
+
+    config = result.spec.model.canary
+    threshold = config.min_cosine if config else 0.0
+    ran = [c for c in result.canaries if c.mean_cosine is not None]
+    rows = tuple(
+        Row(f"canary[{c.role}]", c.mean_cosine, f"min ≥ {c.threshold:g}",
+            None if c.min_cosine is None else c.min_cosine - c.threshold, not c.failed,
+            note=f"{c.texts} texts, min {c.min_cosine:.6f}" + ("" if c.reason == "canary" else f"; {c.reason}"))
+        for c in ran
+    )
+    failed = [c for c in ran if c.failed]
+    if failed:
+        summary = " | ".join(verdict_text(c) for c in failed)
+    elif ran:
+        summary = "cached vectors match the provider: " + "; ".join(verdict_text(c) for c in ran)
+    else:
+        summary = ("no cached vectors from an earlier run were read, so there was nothing to compare "
+                   "(every vector was encoded in this run)")
+    worst = min((c.min_cosine for c in ran if c.min_cosine is not None), default=None)
+    return Verdict(plan.name, "canary", not failed, worst, threshold, summary, rows)
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
+    "canary": _judge_canary,
     "funnel": _judge_funnel,
     "server_truncation": _judge_server_truncation,
+    "server_contract": _judge_server_contract,
     "geometry": _judge_geometry,
     "informed": _judge_informed,
     "prefix": _judge_prefix,

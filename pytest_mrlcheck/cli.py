@@ -1350,7 +1350,15 @@ def _role(identity: Mapping[str, Any]) -> str:
     return f"{role} (prompt {json.dumps(prompt, ensure_ascii=False)})" if prompt else role
 
 
-def _models_table(models: Sequence[Any], title: str) -> Any:
+def runtime_summary(runtime: Mapping[str, Any]) -> str:
+    """``torch 2.4.1, transformers 4.46.0, sentence-transformers 3.2.1; float32 on cpu`` from a recorded runtime."""
+    libraries = ", ".join(f"{name} {runtime[name]}" for name in ("torch", "transformers", "sentence-transformers")
+                          if runtime.get(name))
+    where = " on ".join(str(runtime[key]) for key in ("dtype", "device") if runtime.get(key))
+    return "; ".join(part for part in (libraries, where) if part) or "?"
+
+
+def _models_table(models: Sequence[Any], title: str, runtimes: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
     from rich.table import Table
     from rich.text import Text
 
@@ -1362,6 +1370,9 @@ def _models_table(models: Sequence[Any], title: str) -> Any:
     table.add_column("last used")
     for model in models:
         provider, what = identity_summary(model.identity) if model.identity else ("?", "(no identity recorded)")
+        runtime = (runtimes or {}).get(model.model_key)
+        if runtime:
+            what += f"\nruntime: {runtime_summary(runtime)}"
         table.add_row(model.model_key[:12], provider, Text(what), Text(_role(model.identity)),
                       ", ".join(map(str, model.dims)) or "-", f"{model.vectors:,}", _human(model.data_bytes),
                       _when(model.last_used))
@@ -1378,13 +1389,14 @@ def _cmd_cache_info(args: argparse.Namespace) -> int:
         return 0
     try:
         models = store.model_summaries()
+        runtimes = store.runtimes()
     finally:
         store.close()
     total = sum(m.vectors for m in models)
     print(f"{_display(store.path)}: {_human(store.size_on_disk())} on disk, {total:,} vectors of "
           f"{len(models)} model key{'s' if len(models) != 1 else ''}")
     if models:
-        _console().print(_models_table(models, "cached models (most recently used first)"))
+        _console().print(_models_table(models, "cached models (most recently used first)", runtimes))
     quarantined = sorted(p for p in directory.glob(f"{DB_NAME}.corrupt-*") if not p.name.endswith(("-wal", "-shm")))
     if quarantined:
         print(f"{len(quarantined)} unreadable cache file(s) moved aside earlier (kept for you; delete when done): "

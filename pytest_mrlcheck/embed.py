@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from .canary import FAILED, PASSED, SKIPPED, CanaryResult, Trust, row_cosines, runtime_changes, sample_keys
 from .errors import EvaluationError, ProviderError
 from .progress import EncodeProgress, no_progress
 from .providers import Encoder
+from .spec import CanarySpec
 from .store import VectorStore, text_key
 
 _WRITE_EVERY = 2048
@@ -27,6 +29,7 @@ class EncodeStats:
 
     encoded: int = 0
     cache_hits: int = 0
+    canary: int = 0  # cached texts re-encoded by canaries (they count against --mrlcheck-max-encode)
 
     def add(self, encoded: int, hits: int) -> None:
         self.encoded += encoded
@@ -41,10 +44,64 @@ def model_key(identity: dict[str, Any], role: str, prompt: str | None) -> tuple[
 
 @dataclass(frozen=True)
 class EncodePolicy:
-    """Limits on encoding in this run: ``offline`` forbids it, ``max_encode`` caps it (per process)."""
+    """Limits on encoding in this run: ``offline`` forbids it, ``max_encode`` caps it (per process);
+    ``refresh`` re-encodes (and replaces) cached vectors once per process."""
 
     offline: bool = False
     max_encode: int | None = None
+    refresh: bool = False
+
+
+def _check_budget(policy: EncodePolicy, stats: EncodeStats, count: int, label: str, what: str) -> None:
+    if policy.max_encode is not None and stats.encoded + stats.canary + count > policy.max_encode:
+        raise EvaluationError(
+            f"budget: encoding {count} more {what} with {label} would exceed --mrlcheck-max-encode "
+            f"{policy.max_encode} ({stats.encoded + stats.canary} already encoded in this process"
+            + (f", {stats.canary} of them by canaries)" if stats.canary else ")"),
+            hint="raise the limit, or warm the cache in a separate run",
+        )
+
+
+def _run_canary(
+    key: str, role: str, texts: Sequence[str], keys: Sequence[bytes], found: dict[bytes, np.ndarray],
+    encoder: Encoder, store: VectorStore, stats: EncodeStats, label: str, policy: EncodePolicy, trust: Trust,
+) -> None:
+    """Re-encode a sample of the texts read from the cache (not encoded in this run) and compare."""
+    book = trust.book
+    old = [k for k in dict.fromkeys(keys) if k in found and (key, k) not in book.encoded]
+    if key in book.results or not old:
+        return
+    runtime = _runtime(encoder)
+    changes = runtime_changes(store.runtime_of(key), runtime) if runtime is not None else []
+    config = trust.canary
+    if config is None and not changes:
+        return
+    config = config or CanarySpec()
+    reason = "; ".join(changes) if changes else "canary"
+    if policy.offline:
+        book.results[key] = CanaryResult(label, role, SKIPPED, 0, config.min_cosine, reason,
+                                         note="offline: no encoding")
+        return
+    chosen = sample_keys(old, config.sample)
+    _check_budget(policy, stats, len(chosen), label, "texts for the canary")
+    text_of = {k: texts[i] for i, k in enumerate(keys)}
+    fresh = encoder.encode([text_of[k] for k in chosen], role)
+    stats.canary += len(chosen)
+    cached = np.stack([found[k] for k in chosen])
+    cosines = row_cosines(cached, fresh)
+    passed = bool(cosines.min() >= config.min_cosine)
+    book.results[key] = CanaryResult(label, role, PASSED if passed else FAILED, len(chosen), config.min_cosine,
+                                     reason, float(cosines.mean()), float(cosines.min()))
+    if passed and changes:
+        now = _runtime(encoder)
+        if now is not None:
+            store.record_runtime(key, now)
+
+
+def _runtime(encoder: Encoder) -> dict[str, Any] | None:
+    """The runtime a local encoder reports (library versions, dtype, device), if it reports one."""
+    probe = getattr(encoder, "runtime", None)
+    return probe() if callable(probe) else None
 
 
 def embed_texts(
@@ -57,17 +114,30 @@ def embed_texts(
     label: str,
     policy: EncodePolicy = EncodePolicy(),
     progress: EncodeProgress = no_progress,
+    trust: Trust | None = None,
 ) -> np.ndarray:
-    """``len(texts) × d`` float32 matrix; encodes each missing text once, under a per-model lock."""
+    """``len(texts) × d`` float32 matrix; encodes each missing text once, under a per-model lock.
+
+    With ``trust``, the first cached vectors read of a model key are checked by a canary, and the
+    texts encoded are remembered (they need no canary); with ``policy.refresh`` every cached
+    vector not encoded in this process is encoded again and replaced.
+    """
     key, canonical = model_key(encoder.identity(), role, prompt)
     keys = [text_key(text) for text in texts]
     found = store.get_many(key, keys)
+    if trust is not None:
+        trust.book.used.append(key)
+        if policy.refresh:
+            found = {k: v for k, v in found.items() if (key, k) in trust.book.encoded}
+        else:
+            _run_canary(key, role, texts, keys, found, encoder, store, stats, label, policy, trust)
     hits = len(found)
     missing = [i for i, k in enumerate(keys) if k not in found]
     encoded = 0
     if missing:
         with store.encode_lock(key):
-            found.update(store.get_many(key, [keys[i] for i in missing]))
+            if not policy.refresh or trust is None:
+                found.update(store.get_many(key, [keys[i] for i in missing]))
             still = [i for i in missing if keys[i] not in found]
             hits += len(missing) - len(still)
             if still and policy.offline:
@@ -76,12 +146,8 @@ def embed_texts(
                     f"{hits} of {len(texts)} are cached",
                     hint="run once without --mrlcheck-offline to fill the cache (or restore CI's cache)",
                 )
-            if still and policy.max_encode is not None and stats.encoded + len(still) > policy.max_encode:
-                raise EvaluationError(
-                    f"budget: encoding {len(still)} more texts with {label} would exceed "
-                    f"--mrlcheck-max-encode {policy.max_encode} ({stats.encoded} already encoded in this process)",
-                    hint="raise the limit, or warm the cache in a separate run",
-                )
+            if still:
+                _check_budget(policy, stats, len(still), label, "texts")
             shown = len(still) >= _PROGRESS_FROM
             step = _PROGRESS_STEP if shown else _WRITE_EVERY
             with (progress if shown else no_progress)(f"{label}: encoding {role} texts", len(still)) as advance:
@@ -91,8 +157,14 @@ def embed_texts(
                     fresh = {keys[i]: vectors[j] for j, i in enumerate(batch)}
                     store.put_many(key, canonical, fresh)
                     found.update(fresh)
+                    if trust is not None:
+                        trust.book.encoded.update((key, k) for k in fresh)
                     encoded += len(batch)
                     advance(len(batch))
+            if still:
+                runtime = _runtime(encoder)
+                if runtime is not None and (policy.refresh or store.runtime_of(key) is None):
+                    store.record_runtime(key, runtime)
     stats.add(encoded, hits)
     dims = {found[k].shape[0] for k in keys}
     if len(dims) != 1:

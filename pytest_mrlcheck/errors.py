@@ -53,6 +53,14 @@ class ProviderError(MrlcheckError):
     """A model cannot be loaded or returned unusable vectors."""
 
 
+class ProviderStatusError(ProviderError):
+    """An API answered with an HTTP error status that is not retried (a 4xx); ``status`` says which."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
 class EvaluationError(MrlcheckError):
     """A spec cannot be evaluated (for example a dimension beyond the model's)."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .canary import CanaryBook, CanaryResult, Trust
 from .data import load_beir, load_labelled, load_pair_labels, load_rerank, load_sts, load_texts
 from .datapaths import DataAccess
 from .embed import EncodePolicy, EncodeStats, embed_texts
@@ -37,6 +38,9 @@ class RunContext:
     policy: EncodePolicy = field(default_factory=EncodePolicy)
     progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
+    book: CanaryBook = field(default_factory=CanaryBook)
+    embedded: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # (role, texts) of this evaluation
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # server contracts probed in this run
 
     encoders: dict[str, Encoder] = field(default_factory=dict)
 
@@ -134,6 +138,13 @@ class SpecResult:
     seconds: dict[str, float]
     quantized_sweep: dict[int, float] = field(default_factory=dict)  # min_dims at its precision
     calibration: str = ""  # where int8/uint8 ranges came from ("" when no scalar precision is scored)
+    canaries: tuple[CanaryResult, ...] = ()
+    server_contract: dict[str, Any] | None = None
+
+    @property
+    def stale(self) -> tuple[CanaryResult, ...]:
+        """The canaries that found this spec's cached vectors stale."""
+        return tuple(c for c in self.canaries if c.failed)
 
     @property
     def full_dim(self) -> int:
@@ -211,8 +222,9 @@ def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], 
 
 
 def _embed_texts(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
+    run.embedded.append((role, texts))
     return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
-                       spec.model.label, run.policy, run.progress)
+                       spec.model.label, run.policy, run.progress, Trust(spec.model.canary, run.book))
 
 
 def _hub_data(spec: Spec, access: DataAccess) -> Any:
@@ -422,7 +434,7 @@ def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[
     """Ask the provider for ``k``-dim vectors and compare them with the renormalised client-side prefix."""
     check = spec.checks.server_truncation
     assert check is not None
-    if spec.model.provider != "openai":
+    if spec.model.provider not in ("openai", "voyage", "cohere", "gemini"):
         raise EvaluationError(
             f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} cannot truncate "
             "server-side",
@@ -448,6 +460,39 @@ def _server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[
             "min_cosine": float(cosines.min()),
         }
     return out
+
+
+def _server_contract(
+    spec: Spec, run: RunContext, embedded: list[tuple[str, Sequence[str]]]
+) -> tuple[dict[str, Any] | None, dict[str, float]]:
+    """The live truncation contract (norms, refusals, order and batch invariance), probed once per run.
+
+    Returns the findings and the API counters to add to this spec's accounting (zero when another
+    spec of the run already probed the same model and check).
+    """
+    from .contract import needs_contract, probe_texts, run_contract
+
+    check = spec.checks.server_truncation
+    if check is None or not needs_contract(check):
+        return None, {}
+    if spec.model.provider not in ("openai", "voyage", "cohere", "gemini"):
+        raise EvaluationError(
+            f"{spec.path}:{check.line}: checks.server_truncation: provider {spec.model.provider} has no server "
+            "whose truncation contract could be checked",
+            hint="max_norm_error, reject, order_invariance and batch_invariance need provider: openai",
+        )
+    if not embedded:  # pragma: no cover - every task embeds texts
+        return None, {}
+    role, texts = embedded[0]
+    sample = probe_texts(texts)
+    memo = repr((spec.model, dataclasses.replace(check, xfail=None, line=0), role, sample))
+    if memo in run.contracts:
+        return run.contracts[memo], {}
+    if run.policy.offline:
+        return {"skipped": "offline: the server's contract is checked against the live endpoint"}, {}
+    found = run_contract(check, run.encoder_for(spec), sample, role, spec.model.normalize)
+    run.contracts[memo] = found
+    return found, {"requests": float(found["requests"]), "tokens": float(found["tokens"])}
 
 
 def _export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
@@ -706,7 +751,9 @@ def _evaluate(spec: Spec, run: RunContext) -> SpecResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     encoder = run.encoder_for(spec)
-    before = (run.stats.encoded, run.stats.cache_hits)
+    run.book.begin()
+    run.embedded = []
+    before = (run.stats.encoded, run.stats.cache_hits, run.stats.canary)
     api_before = _api_counters(encoder)
     prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
     timings["load_and_embed"] = time.perf_counter() - started
@@ -720,7 +767,7 @@ def _evaluate(spec: Spec, run: RunContext) -> SpecResult:
     return dataclasses.replace(result, model_identity=identity, seconds={**timings})
 
 
-def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, before: tuple[int, int],
+def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, before: tuple[int, int, int],
            api_before: dict[str, float]) -> SpecResult:
     plan = plan_views(spec, prepared.full_dim)
     ranges = plan.ranges()
@@ -793,7 +840,9 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
 
         with step(Step.GEOMETRY, f"of {len(plan.prefixes)} prefixes"):
             geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
+    texts_of_spec = list(run.embedded)
     server_truncation = _server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
+    contract, contract_api = _server_contract(spec, run, texts_of_spec)
     funnel_options = dict(spec.task.options.get("funnel") or {})
     if funnel_options and any(needs_ranges(funnel_options.get(key, "float32"))
                               for key in ("shortlist_precision", "rerank_precision")):
@@ -805,6 +854,9 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
+    api = _api_counters(encoder)
+    for name, value in contract_api.items():
+        api[name] = api.get(name, 0.0) + value
     return SpecResult(
         spec=spec,
         plan=plan,
@@ -827,9 +879,12 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         encoding={
             "encoded": run.stats.encoded - before[0],
             "cache_hits": run.stats.cache_hits - before[1],
-            **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in _api_counters(encoder).items()},
+            **({"canary": run.stats.canary - before[2]} if run.stats.canary > before[2] else {}),
+            **{f"api_{key}": value - api_before.get(key, 0.0) for key, value in api.items()},
         },
         seconds={},
         quantized_sweep=quantized_sweep,
         calibration=calibration,
+        canaries=run.book.touched(),
+        server_contract=contract,
     )

@@ -106,9 +106,22 @@ class CheckItem(pytest.Item):
         try:
             result = state.result_for(key, self.spec)
             self.summary = state.summary_for(self.spec_id, result)
+            if self.plan.kind == "canary":
+                self._skip_offline_canary(result.canaries)
+            elif self.plan.kind == "server_contract" and (result.server_contract or {}).get("skipped"):
+                pytest.skip(str((result.server_contract or {})["skipped"]))
+            elif result.stale:
+                from .canary import stale_error
+
+                raise stale_error(self.spec.name, result.stale, self.spec.model.canary is not None)
             if self.plan.kind == "compare":
                 key = f"{self.spec_id}::reference"
                 reference = state.result_for(key, reference_spec(self.spec))
+                if reference.stale:
+                    from .canary import stale_error
+
+                    raise stale_error(f"{self.spec.name} (compare.model)", reference.stale,
+                                      self.spec.compare is not None and self.spec.compare.model.canary is not None)
             with step(Step.JUDGE, self.plan.name):
                 if self.plan.kind == "baseline":
                     update = bool(get_option(self.config, "update_baseline"))
@@ -124,6 +137,13 @@ class CheckItem(pytest.Item):
             raise
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
+
+    @staticmethod
+    def _skip_offline_canary(canaries: tuple[Any, ...]) -> None:
+        from .canary import SKIPPED
+
+        if canaries and all(c.status == SKIPPED for c in canaries):
+            pytest.skip(f"canary not run: {canaries[0].note}; the cached vectors were used unchecked")
 
     def _record_properties(self, verdict: Verdict) -> None:
         """Score, bound and view as JUnit XML properties (for CI dashboards that read JUnit)."""

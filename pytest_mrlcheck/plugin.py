@@ -27,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line("markers", "mrlcheck: an expectation collected from a *.mrl.yaml spec")
     options.get_option(config, "tables")  # validate the ini value early
+    if options.get_option(config, "refresh") and options.get_option(config, "offline"):
+        raise pytest.UsageError("--mrlcheck-refresh re-encodes cached vectors and --mrlcheck-offline forbids "
+                                "encoding: use one of them")
     state = RunState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(ResultsReporter(state), "mrlcheck-reporter")

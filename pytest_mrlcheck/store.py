@@ -58,6 +58,10 @@ class VectorStore(Protocol):
 
     def file_digest(self, path: Path) -> str: ...
 
+    def runtime_of(self, model_key: str) -> dict[str, Any] | None: ...
+
+    def record_runtime(self, model_key: str, runtime: dict[str, Any]) -> None: ...
+
 
 class MemoryStore:
     """A store that lives for one process (used with ``--mrlcheck-no-cache``)."""
@@ -65,6 +69,13 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[tuple[str, bytes], np.ndarray] = {}
         self._digests: dict[tuple[str, int, int], str] = {}
+        self._runtimes: dict[str, dict[str, Any]] = {}
+
+    def runtime_of(self, model_key: str) -> dict[str, Any] | None:
+        return self._runtimes.get(model_key)
+
+    def record_runtime(self, model_key: str, runtime: dict[str, Any]) -> None:
+        self._runtimes[model_key] = dict(runtime)
 
     def get_many(self, model_key: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         return {k: self._data[(model_key, k)] for k in keys if (model_key, k) in self._data}
@@ -278,6 +289,45 @@ class SqliteStore:
         self._guarded(remember)
         return digest
 
+    # -- the runtime that produced a local model's vectors (library versions, dtype, device) -----
+    # Kept in a table of its own, created on first write: caches written before it existed stay
+    # readable as they are (no schema bump), and a reader never needs write access.
+
+    def runtime_of(self, model_key: str) -> dict[str, Any] | None:
+        """The runtime recorded with this model key's vectors, or None."""
+        if not self.path.is_file():
+            return None
+
+        def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            if not _has_table(conn, "runtimes"):
+                return None
+            row = conn.execute("SELECT runtime FROM runtimes WHERE model_key=?", (model_key,)).fetchone()
+            return _parse_identity(row[0]) if row else None
+
+        return self._guarded(read)
+
+    def record_runtime(self, model_key: str, runtime: dict[str, Any]) -> None:
+        """Remember (or replace) the runtime that produced this model key's vectors."""
+        text = json.dumps(runtime, sort_keys=True, separators=(",", ":"))
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(RUNTIMES_TABLE)
+            conn.execute("INSERT OR REPLACE INTO runtimes VALUES (?, ?, ?)", (model_key, text, time.time()))
+
+        self._guarded(write)
+
+    def runtimes(self) -> dict[str, dict[str, Any]]:
+        """Every recorded runtime by model key (for ``mrlcheck cache info``); never creates a cache."""
+        if not self.path.is_file():
+            return {}
+
+        def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            if not _has_table(conn, "runtimes"):
+                return {}
+            return {str(key): _parse_identity(value)
+                    for key, value in conn.execute("SELECT model_key, runtime FROM runtimes")}
+
+        return self._guarded(read)
 
     # -- maintenance (``mrlcheck cache``) ------------------------------------------------------
 
@@ -349,6 +399,8 @@ class SqliteStore:
                         continue
                     count = conn.execute("DELETE FROM vectors WHERE model_key=?", (key,)).rowcount
                     deleted_row = conn.execute("DELETE FROM models WHERE model_key=?", (key,)).rowcount
+                    if _has_table(conn, "runtimes"):
+                        conn.execute("DELETE FROM runtimes WHERE model_key=?", (key,))
                     if count or deleted_row:
                         removed[key] = max(count, 0)
                 conn.execute("COMMIT")
@@ -380,6 +432,14 @@ class SqliteStore:
             return not busy
 
         return self._guarded(run)
+
+
+RUNTIMES_TABLE = ("CREATE TABLE IF NOT EXISTS runtimes (model_key TEXT PRIMARY KEY, runtime TEXT NOT NULL, "
+                  "recorded REAL NOT NULL)")
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
 
 def _parse_identity(text: object) -> dict[str, Any]:

@@ -49,11 +49,13 @@ def count_tokens(text: str) -> int:
     return len(text.split()) + 1
 
 
-def truncate(vectors: np.ndarray, dimensions: int | None) -> np.ndarray:
+def truncate(vectors: np.ndarray, dimensions: int | None, renormalize: bool = True) -> np.ndarray:
     """What the server does with ``dimensions``: keep the first k and renormalise."""
     if dimensions is None:
         return vectors
     cut = np.asarray(vectors, dtype=np.float32)[:, :dimensions]
+    if not renormalize:
+        return cut
     norms = np.linalg.norm(cut, axis=1, keepdims=True)
     return (cut / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
@@ -148,7 +150,10 @@ class RecordedRequest:
     def inputs(self) -> list[str]:
         if not isinstance(self.body, dict):
             return []
-        value = self.body.get("input")
+        if isinstance(self.body.get("requests"), list):  # Gemini's batchEmbedContents
+            return [part.get("text") for item in self.body["requests"]
+                    for part in (item.get("content") or {}).get("parts", [])]
+        value = self.body.get("input", self.body.get("texts"))
         return [value] if isinstance(value, str) else list(value or [])
 
 
@@ -163,6 +168,15 @@ class EmbeddingServer:
     honour_dimensions: bool = True
     force_float: bool = False
     require_key: str | None = None
+    dimensions_param: str = "dimensions"  # the field this server reads the size from
+    wire: str = "openai"  # "voyage": errors as {"detail": ...}, and output_dtype int8/uint8 honoured;
+    # "gemini": POST /v1beta/models/<model>:batchEmbedContents with requests[], key in x-goog-api-key;
+    # "cohere": POST /v2/embed with texts and embedding_types, answered {embeddings: {type: rows}, meta}
+    # misbehaviour on demand (the server's truncation contract):
+    renormalize: bool = True  # False: truncated vectors keep their partial norm
+    accept_any_dimensions: bool = False  # True: an impossible size answers with the whole vector, not a 400
+    order_dependent: bool = False  # True: a vector shifts with its position in the request
+    batch_dependent: bool = False  # True: a vector shifts with the number of inputs in the request
     requests: list[RecordedRequest] = field(default_factory=list)
     max_in_flight: int = 0
 
@@ -219,7 +233,7 @@ class EmbeddingServer:
 
     def embedding_requests(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/embeddings")]
+            return [r for r in self.requests if r.path.endswith(("/embeddings", "/embed", ":batchEmbedContents"))]
 
     def expected(self, texts: Sequence[str], dimensions: int | None = None) -> np.ndarray:
         """The vectors this server gives for ``texts`` (before any client-side normalisation)."""
@@ -280,17 +294,20 @@ class _Handler(BaseHTTPRequestHandler):
     # -- one request ---------------------------------------------------------------------------
 
     def _handle(self, server: EmbeddingServer, record: RecordedRequest, fault: Fault | None) -> int:
-        if not self.path.rstrip("/").endswith("/embeddings"):
+        route = {"cohere": "/v2/embed", "gemini": ":batchEmbedContents"}.get(server.wire, "/embeddings")
+        if not self.path.rstrip("/").endswith(route):
             return self._reply_json(404, {"error": {"message": f"no route {self.path}"}})
         if server.require_key is not None:
             sent = record.headers.get("authorization", "")
+            if server.wire == "gemini":
+                sent = "Bearer " + record.headers.get("x-goog-api-key", "")
             if sent != f"Bearer {server.require_key}":
                 # Like some real servers, echo what was sent: clients must redact it.
                 given = sent.removeprefix("Bearer ")
-                return self._reply_json(401, {"error": {"message": f"Incorrect API key provided: {given}",
-                                                        "type": "invalid_request_error"}})
+                return self._reply_error(401, f"Incorrect API key provided: {given}")
         body = record.body
-        if not isinstance(body, dict) or "input" not in body or "model" not in body:
+        field = {"cohere": "texts", "gemini": "requests"}.get(server.wire, "input")
+        if not isinstance(body, dict) or field not in body or ("model" not in body and server.wire != "gemini"):
             return self._reply_json(400, {"error": {"message": "expected a JSON object with model and input"}})
         inputs = record.inputs
         if not inputs or not all(isinstance(t, str) for t in inputs):
@@ -298,8 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
         if server._sleep(server.latency):
             return 0
         if fault is not None and fault.kind == "status":
-            return self._reply_json(fault.status, {"error": {"message": fault.message, "type": "server_error"}},
-                                    headers=fault.headers)
+            return self._reply_error(fault.status, fault.message, headers=fault.headers)
         if fault is not None and fault.kind == "raw" and fault.reply is not None:
             return self._reply_bytes(fault.status, fault.reply(inputs), headers=fault.headers)
         if fault is not None and fault.kind == "slow" and server._sleep(fault.delay):
@@ -308,14 +324,36 @@ class _Handler(BaseHTTPRequestHandler):
             page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
             return self._reply_bytes(200, page, content_type="text/html")
 
-        dimensions = body.get("dimensions")
+        dimensions = body.get(server.dimensions_param)
+        if server.wire == "gemini" and body["requests"]:
+            dimensions = body["requests"][0].get("outputDimensionality")
         vectors = np.asarray(server.embed(inputs), dtype=np.float32)
+        full = vectors.shape[1]
+        if (isinstance(dimensions, int) and server.honour_dimensions and not server.accept_any_dimensions
+                and not 1 <= dimensions <= full):
+            return self._reply_error(400, f"dimensions must be between 1 and {full}, got {dimensions}")
+        if server.order_dependent or server.batch_dependent:
+            vectors = _perturb(vectors, server.order_dependent, server.batch_dependent)
         if isinstance(dimensions, int) and server.honour_dimensions:
-            vectors = truncate(vectors, dimensions)
+            vectors = truncate(vectors, dimensions, server.renormalize)
+        if server.wire == "cohere":
+            return self._reply_cohere(server, body, inputs, vectors, fault)
+        if server.wire == "gemini":
+            rows = [{"values": [float(x) for x in vector]} for vector in vectors]
+            if fault is not None and fault.kind == "wrong_count":
+                rows = rows[:-1]
+            return self._reply_json(200, {"embeddings": rows})
         encoding = "float" if server.force_float else body.get("encoding_format", "float")
+        dtype = body.get("output_dtype") if server.wire == "voyage" else None
         items: list[dict[str, Any]] = []
         for index, vector in enumerate(vectors):
             row = vector.astype(np.float32)
+            if dtype in ("int8", "uint8"):
+                embedding_int = quantize(row, dtype)
+                items.append({"object": "embedding", "index": index, "embedding":
+                              base64.b64encode(embedding_int.tobytes()).decode("ascii") if encoding == "base64"
+                              else [int(x) for x in embedding_int]})
+                continue
             if fault is not None and fault.kind == "nan" and index == 0:
                 row = row.copy()
                 row[0] = np.nan
@@ -350,6 +388,38 @@ class _Handler(BaseHTTPRequestHandler):
             return 200
         return self._reply_bytes(200, data)
 
+    def _reply_cohere(self, server: EmbeddingServer, body: dict[str, Any], inputs: list[str], vectors: np.ndarray,
+                      fault: Fault | None) -> int:
+        kinds = body.get("embedding_types") or ["float"]
+        embeddings: dict[str, Any] = {}
+        for kind in kinds:
+            rows: list[list[float | int]] = []
+            for vector in vectors:
+                if kind == "float":
+                    rows.append([float(x) for x in vector])
+                elif kind in ("int8", "uint8"):
+                    rows.append([int(x) for x in quantize(vector, kind)])
+                else:
+                    packed = np.packbits(vector > 0)
+                    rows.append([int(x) for x in (packed.view(np.int8) if kind == "binary" else packed)])
+            if fault is not None and fault.kind == "wrong_count":
+                rows = rows[:-1]
+            embeddings[kind] = rows
+        payload = {"id": "fake", "embeddings": embeddings, "texts": inputs, "response_type": "embeddings_by_type",
+                   "meta": {"billed_units": {"input_tokens": sum(count_tokens(t) for t in inputs)}}}
+        return self._reply_json(200, payload)
+
+    def _reply_error(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> int:
+        if self.owner.wire == "voyage":
+            return self._reply_json(status, {"detail": message}, headers=headers)
+        if self.owner.wire == "cohere":
+            return self._reply_json(status, {"id": "err", "message": message}, headers=headers)
+        if self.owner.wire == "gemini":
+            return self._reply_json(status, {"error": {"code": status, "message": message, "status": "ERROR"}},
+                                    headers=headers)
+        return self._reply_json(status, {"error": {"message": message, "type": "invalid_request_error"}},
+                                headers=headers)
+
     def _reply_json(self, status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> int:
         return self._reply_bytes(status, json.dumps(payload).encode(), headers=headers)
 
@@ -366,6 +436,24 @@ class _Handler(BaseHTTPRequestHandler):
         return status
 
 
+def quantize(vector: np.ndarray, dtype: str) -> np.ndarray:
+    """The fake server's int8/uint8 output: the unit vector scaled to the integer range."""
+    unit = np.asarray(vector, dtype=np.float64) / max(float(np.linalg.norm(vector)), 1e-12)
+    if dtype == "int8":
+        return np.clip(np.round(unit * 127 * 4), -128, 127).astype(np.int8)
+    return np.clip(np.round(unit * 127 * 4 + 128), 0, 255).astype(np.uint8)
+
+
+def _perturb(vectors: np.ndarray, by_position: bool, by_batch: bool) -> np.ndarray:
+    """A small shift that depends on where a text sits in the request, or on how many texts came along."""
+    out = np.asarray(vectors, dtype=np.float64).copy()
+    scale = np.linalg.norm(out, axis=1, keepdims=True) / np.sqrt(out.shape[1])
+    for row in range(len(out)):
+        seed = (row if by_position else 0) * 1009 + (len(out) if by_batch else 0)
+        out[row] += 0.2 * scale[row] * np.random.default_rng(seed).standard_normal(out.shape[1])
+    return out.astype(np.float32)
+
+
 @contextmanager
 def serve(**options: Any) -> Iterator[EmbeddingServer]:
     """Start an :class:`EmbeddingServer` on 127.0.0.1 (a free port) and stop it on exit."""
@@ -376,4 +464,4 @@ def serve(**options: Any) -> Iterator[EmbeddingServer]:
         server.stop()
 
 
-__all__ = ["EmbeddingServer", "Fault", "RecordedRequest", "count_tokens", "hash_embed", "serve", "truncate"]
+__all__ = ["EmbeddingServer", "Fault", "RecordedRequest", "count_tokens", "hash_embed", "quantize", "serve", "truncate"]

@@ -49,7 +49,7 @@ def test_scores_through_the_api_equal_the_local_provider(
         write_spec(_openai_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-cache-dir", "cache",
                                         "--color=no")
-        result.assert_outcomes(passed=8)
+        result.assert_outcomes(passed=9)  # the 8 checks and the canary (nothing cached yet to compare)
         requests = server.embedding_requests()
     through_api = _scores(fake_project)
     assert set(through_api) == set(local)
@@ -76,7 +76,7 @@ def test_rate_limits_are_retried_and_counted(
         server.script(Fault.rate_limit("0.05"), Fault.server_error(503))
         write_spec(_openai_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-no-cache", "--color=no")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*API: 7 requests (2 retries)*"])
 
 
@@ -88,7 +88,7 @@ def test_a_failing_api_fails_the_spec_and_caches_nothing(
         server.script(*[Fault.server_error(500)] * 20)
         write_spec(_openai_spec(server.url, "\n  max_retries: 1"))
         result = fake_project.runpytest("--mrlcheck-cache-dir", "cache")
-    result.assert_outcomes(failed=8)
+    result.assert_outcomes(failed=9)
     assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["spec 'fake-sts' could not be evaluated:", "*fake-embedder*"])
     with sqlite3.connect(fake_project.path / "cache" / "embeddings.sqlite3") as conn:
@@ -101,7 +101,7 @@ def test_a_missing_key_names_the_variable(
     monkeypatch.delenv(KEY_ENV, raising=False)
     write_spec(_openai_spec("http://127.0.0.1:9/v1"))
     result = fake_project.runpytest("--mrlcheck-no-cache")
-    result.assert_outcomes(failed=8)
+    result.assert_outcomes(failed=9)
     assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines([f"*{KEY_ENV}*"])
 
@@ -112,7 +112,7 @@ def test_openai_settings_belong_to_their_provider(
     write_spec(FAKE_SPEC.replace("callable: fake_encoder:encode", "callable: fake_encoder:encode\n  dimensions: 32"))
     result = fake_project.runpytest()
     result.stdout.fnmatch_lines(["*model.dimensions: 'dimensions' is not a setting of provider python",
-                                 "  hint: it belongs to provider: openai"])
+                                 "  hint: it belongs to provider: openai or voyage or cohere or gemini"])
 
 
 def test_precomputed_vectors_give_the_same_scores(

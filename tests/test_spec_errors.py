@@ -28,7 +28,8 @@ BAD_SPECS = [
                  "task.kind: expected one of sts, retrieval, classification, clustering, pair-classification, "
                  "reranking, agreement; got str 'stss'", "did you mean 'sts'?", id="unknown-kind"),
     pytest.param(FAKE_SPEC.replace("provider: python", "provider: pyton"), 3,
-                 "model.provider: expected one of sentence-transformers, python, openai, precomputed; got str 'pyton'",
+                 "model.provider: expected one of sentence-transformers, python, openai, precomputed, voyage, cohere, "
+                 "gemini; got str 'pyton'",
                  "did you mean 'python'?", id="unknown-provider"),
     pytest.param(FAKE_SPEC.replace("    path: data/pairs.csv\n", "    format: csv\n"), 8,
                  "task.data.path: missing required key 'path'",

@@ -76,6 +76,33 @@ def _build(model: ModelSpec, context: ProviderContext) -> Encoder:
                            batch_size=model.batch_size, **model.settings),
             context,
         )
+    if model.provider == "voyage":
+        from .voyage_api import VoyageEncoder, VoyageSettings
+
+        assert model.name is not None
+        return VoyageEncoder(
+            VoyageSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
+    if model.provider == "gemini":
+        from .gemini_api import GeminiEncoder, GeminiSettings
+
+        assert model.name is not None
+        return GeminiEncoder(
+            GeminiSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
+    if model.provider == "cohere":
+        from .cohere_api import CohereEncoder, CohereSettings
+
+        assert model.name is not None
+        return CohereEncoder(
+            CohereSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                           batch_size=model.batch_size, **model.settings),
+            context,
+        )
     if model.provider == "precomputed":
         from .precomputed import PrecomputedEncoder, PrecomputedSettings
 

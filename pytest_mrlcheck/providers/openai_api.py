@@ -29,13 +29,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderStatusError
 from ..spec import Prompts
 from . import ProviderContext, check_vectors
 
@@ -70,6 +70,9 @@ class OpenAISettings:
     price_per_million_tokens: float | None = None
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
+    extra_body: Mapping[str, Any] | None = None  # more JSON fields for servers that need them
+    dimensions_param: str | None = None  # the field name a compatible server gives ``dimensions``
+    expect_dimensions: bool = True  # False only for contract probes: see what a server returns for any size
 
     def __post_init__(self) -> None:
         problems = []
@@ -229,6 +232,10 @@ class OpenAIEncoder:
         self._lock = threading.Lock()
         self._pause_until = 0.0
 
+    def variant(self, **changes: Any) -> OpenAIEncoder:
+        """A probe encoder with other settings (dimensions, batch size, normalisation) and its own counters."""
+        return type(self)(replace(self.settings, **changes), self.context)
+
     # -- description (no network, no key) -----------------------------------------------------
 
     def _target_url(self) -> str:
@@ -259,13 +266,19 @@ class OpenAIEncoder:
         return f"OpenAIEncoder(model={self.settings.name!r}, base_url={where!r})"
 
     def identity(self) -> dict[str, Any]:
-        return {
+        identity: dict[str, Any] = {
             "provider": "openai",
             "base_url": self.base_url,
             "model": self.settings.name,
             "dimensions": self.settings.dimensions,
             "normalize": self.settings.normalize,
         }
+        # only when set, so the keys of existing caches stay what they were
+        if self.settings.extra_body:
+            identity["extra_body"] = dict(self.settings.extra_body)
+        if self.settings.dimensions_param:
+            identity["dimensions_param"] = self.settings.dimensions_param
+        return identity
 
     @property
     def estimated_cost(self) -> float | None:
@@ -321,6 +334,21 @@ class OpenAIEncoder:
             unique.setdefault(prompt + text, len(unique))
         inputs = list(unique)
         batches = plan_batches(inputs, self.settings.batch_size, self.settings.max_tokens_per_batch)
+        with self._open_client() as client:
+            parts = self._run(client, [inputs[a:b] for a, b in batches])
+        dims = {part.shape[1] for part in parts}
+        if len(dims) != 1:
+            raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
+        vectors = np.concatenate(parts, axis=0)
+        vectors = check_vectors(vectors, len(inputs), self._who())
+        if self.settings.normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+        rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
+        return vectors[rows].astype(np.float32, copy=False)
+
+    def _open_client(self) -> Any:
+        """The API client (a context manager that closes its connections)."""
         try:
             import openai
         except ImportError:
@@ -337,20 +365,9 @@ class OpenAIEncoder:
             )
         except openai.OpenAIError as exc:
             raise ProviderError(f"{self._who()}: cannot create the client: {self.redact(str(exc))}") from None
-        with client:
-            parts = self._run(client, [inputs[a:b] for a, b in batches])
-        dims = {part.shape[1] for part in parts}
-        if len(dims) != 1:
-            raise ProviderError(f"{self._who()} returned vectors of different sizes {sorted(dims)} in one run")
-        vectors = np.concatenate(parts, axis=0)
-        vectors = check_vectors(vectors, len(inputs), self._who())
-        if self.settings.normalize:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms > 0, norms, 1.0)
-        rows = np.fromiter((unique[prompt + text] for text in texts), dtype=np.int64, count=len(texts))
-        return vectors[rows].astype(np.float32, copy=False)
+        return client
 
-    def _run(self, client: openai.OpenAI, batches: list[list[str]]) -> list[np.ndarray]:
+    def _run(self, client: Any, batches: list[list[str]]) -> list[np.ndarray]:
         abort = threading.Event()
         workers = min(self.settings.concurrency, len(batches))
         if workers == 1:
@@ -384,7 +401,7 @@ class OpenAIEncoder:
             if abort.wait(remaining):
                 raise _Aborted
 
-    def _request(self, client: openai.OpenAI, batch: list[str], abort: threading.Event) -> np.ndarray:
+    def _request(self, client: Any, batch: list[str], abort: threading.Event) -> np.ndarray:
         settings = self.settings
         last = ""
         for attempt in range(settings.max_retries + 1):
@@ -428,8 +445,14 @@ class OpenAIEncoder:
 
         settings = self.settings
         extra: dict[str, Any] = {}
+        body = dict(settings.extra_body or {})
         if settings.dimensions is not None:
-            extra["dimensions"] = settings.dimensions
+            if settings.dimensions_param:
+                body[settings.dimensions_param] = settings.dimensions
+            else:
+                extra["dimensions"] = settings.dimensions
+        if body:
+            extra["extra_body"] = body
         try:
             raw = client.embeddings.with_raw_response.create(
                 model=settings.name, input=batch, encoding_format="base64", **extra
@@ -442,8 +465,8 @@ class OpenAIEncoder:
                 headers = exc.response.headers
                 retry_after = retry_after_seconds(headers)
                 raise _Retryable(f"HTTP {status}: {message}", retry_after, rate_limited=status == 429) from None
-            raise ProviderError(
-                f"{self._who()} answered HTTP {status}: {message}", hint=_status_hint(status, settings)
+            raise ProviderStatusError(
+                f"{self._who()} answered HTTP {status}: {message}", status=status, hint=_status_hint(status, settings)
             ) from None
         except openai.APITimeoutError:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
@@ -502,7 +525,7 @@ class OpenAIEncoder:
         if len(dims) != 1:
             raise ProviderError(f"{who} returned vectors of different dimensions {dims} in one response")
         wanted = self.settings.dimensions
-        if wanted is not None and dims[0] != wanted:
+        if wanted is not None and dims[0] != wanted and self.settings.expect_dimensions:
             raise ProviderError(
                 f"{who} returned {dims[0]}-dimensional vectors; expected {wanted} (dimensions: {wanted})",
                 hint="the server ignores 'dimensions' — remove it and let mrlcheck's views truncate",

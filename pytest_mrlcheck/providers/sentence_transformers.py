@@ -62,6 +62,16 @@ def resolve_package(name: str) -> tuple[Path, str, str]:
     return folder, distribution, version
 
 
+_RUNTIME_LIBRARIES = ("torch", "transformers", "sentence-transformers")
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def _hub_revision(name: str, revision: str | None) -> str:
     """The pinned revision, else the commit the local Hugging Face cache resolved ``main`` to."""
     if revision:
@@ -125,9 +135,25 @@ class SentenceTransformersEncoder:
             "trust_remote_code": self.model.trust_remote_code,
         }
 
+    def runtime(self) -> dict[str, Any]:
+        """What changes vectors besides the weights: library versions, and the device type and
+        dtype (known once the model is loaded in this process; an explicit device before that)."""
+        found: dict[str, Any] = {name: _version(name) for name in _RUNTIME_LIBRARIES}
+        loaded = self.context.loaded_models.get(self._load_key())
+        if loaded is not None:
+            found["device"] = str(getattr(getattr(loaded, "device", None), "type", None) or "unknown")
+            found["dtype"] = str(getattr(loaded, "dtype", None) or "unknown").removeprefix("torch.")
+        elif self.context.device:
+            found["device"] = self.context.device.split(":")[0]
+        return found
+
+    def _load_key(self) -> tuple[Any, ...]:
+        target, _ = self._resolve()
+        return (target, self.model.revision, self.context.device, self.model.trust_remote_code)
+
     def _load(self) -> Any:
         target, weights = self._resolve()
-        key = (target, self.model.revision, self.context.device, self.model.trust_remote_code)
+        key = self._load_key()
         if key in self.context.loaded_models:
             return self.context.loaded_models[key]
         try:

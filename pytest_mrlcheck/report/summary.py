@@ -56,10 +56,12 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "split_correlations": result.split_correlations,
         "informed": result.informed,
         "server_truncation": {str(k): v for k, v in result.server_truncation.items()},
+        "server_contract": result.server_contract,
         "funnel": result.funnel,
         "cost": {str(k): v for k, v in result.cost.items()},
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
+        "canary": [canary.to_dict() for canary in result.canaries],
         "seconds": dict(result.seconds),
         **extra,
     }

@@ -28,7 +28,8 @@ def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """view label → [(bound text, status)] from every check's rows."""
     bounds: dict[str, list[tuple[str, str]]] = {}
     for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation", "cheapest"):
+        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation",
+                                 "server_contract", "canary", "cheapest"):
             continue
         for row in check.get("rows") or []:
             if row["bound"]:
@@ -147,7 +148,7 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "cheapest")
+        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "server_contract", "canary", "cheapest")
         if check.get("kind") in own_row or check["name"] == "compare":
             status = _status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
@@ -292,4 +293,25 @@ def accounting_line(records: list[dict[str, Any]]) -> str:
                  f"{int(totals.get('api_tokens', 0)):,} tokens")
         if "api_estimated_cost" in totals:
             line += f", about ${totals['api_estimated_cost']:.4f}"
-    return line
+    return line + canary_note(records)
+
+
+def canary_note(records: list[dict[str, Any]]) -> str:
+    """``; canaries: …`` for the accounting line: texts re-encoded, drifts found, or why they were skipped."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in records:
+        for canary in (record["summary"] or {}).get("canary", []):
+            seen.setdefault((canary["model"], canary["role"], canary["reason"]), canary)
+    if not seen:
+        return ""
+    skipped = [c for c in seen.values() if c["status"] == "skipped"]
+    ran = [c for c in seen.values() if c["status"] != "skipped"]
+    parts = []
+    if ran:
+        texts = int(sum(record["encoding"].get("canary", 0) for record in records))
+        failed = [c for c in ran if c["status"] == "failed"]
+        parts.append(f"{texts} cached texts re-encoded for {len(ran)} model/role pair{'s' if len(ran) != 1 else ''}"
+                     + (f", {len(failed)} stale (see the canary items)" if failed else ", all match"))
+    if skipped:
+        parts.append(f"{len(skipped)} skipped ({skipped[0]['note']})")
+    return "; canaries: " + ", ".join(parts)

@@ -1,0 +1,155 @@
+"""``provider: gemini``: Gemini embeddings (e.g. ``gemini-embedding-001``) through the official ``google-genai`` client.
+
+Like ``voyage`` and ``cohere``, it subclasses the ``openai`` provider and replaces only the client
+and one request (``models.embed_content``, sent as ``batchEmbedContents``): batching, retries
+with backoff and ``Retry-After``, accounting, key hygiene and the response checks are shared.
+``dimensions`` is sent as ``output_dimensionality`` and the role as ``task_type``
+(``RETRIEVAL_QUERY`` / ``RETRIEVAL_DOCUMENT``) unless another task type is set. Gemini returns
+non-unit vectors below its full size: ``normalize`` (on by default) renormalises them, and
+``checks.server_truncation.max_norm_error`` shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ProviderError, ProviderStatusError
+from ..spec import GEMINI_TASK_TYPES
+from .openai_api import (
+    OpenAIEncoder,
+    OpenAISettings,
+    _Retryable,
+    display_url,
+    estimate_tokens,
+    retry_after_seconds,
+)
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+MAX_TEXTS = 100  # Gemini's limit of requests per batchEmbedContents
+TASK_TYPES = GEMINI_TASK_TYPES
+_BY_ROLE = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
+_RETRYABLE_STATUS = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class GeminiSettings(OpenAISettings):
+    """The openai provider's settings with Gemini's defaults and its task type."""
+
+    api_key_env: str | None = "GEMINI_API_KEY"
+    batch_size: int = MAX_TEXTS
+    max_tokens_per_batch: int = 200_000
+    task_type: str = "auto"  # auto: by role; none: not sent; else sent as is
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.batch_size > MAX_TEXTS:
+            raise ProviderError(f"invalid settings for Gemini model {self.name!r}: batch_size must be ≤ {MAX_TEXTS} "
+                                f"(Gemini's limit of texts per request), got {self.batch_size}")
+
+
+class GeminiEncoder(OpenAIEncoder):
+    """Encodes through ``google.genai.Client``; counters feed the run summary as for ``openai``."""
+
+    settings: GeminiSettings
+
+    def __init__(self, settings: GeminiSettings, context: Any) -> None:
+        super().__init__(settings, context)
+        self._role = "query"
+
+    def _target_url(self) -> str:
+        return self.settings.base_url or DEFAULT_BASE_URL
+
+    def _who(self) -> str:
+        try:
+            where = display_url(self._target_url())
+        except ProviderError:
+            where = "(invalid base_url)"
+        return f"Gemini API {where} (model {self.settings.name!r})"
+
+    def __repr__(self) -> str:
+        return f"GeminiEncoder(model={self.settings.name!r})"
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "provider": "gemini",
+            "base_url": self.base_url,
+            "model": self.settings.name,
+            "dimensions": self.settings.dimensions,
+            "task_type": self.settings.task_type,
+            "normalize": self.settings.normalize,
+        }
+
+    def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
+        self._role = role
+        return super().encode(texts, role)
+
+    @contextlib.contextmanager
+    def _open_client(self) -> Iterator[Any]:
+        try:
+            from google import genai
+            from google.genai import types
+        except ImportError:
+            raise ProviderError(
+                "the gemini provider needs the google-genai package",
+                hint="pip install 'pytest-mrlcheck[gemini]' (or pip install google-genai)",
+            ) from None
+        try:
+            client = genai.Client(api_key=self._key(), http_options=types.HttpOptions(
+                base_url=self._target_url(), timeout=int(self.settings.timeout * 1000)))
+        except Exception as exc:  # the client validates its arguments with several exception kinds
+            raise ProviderError(f"{self._who()}: cannot create the client: {self.redact(str(exc))}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def _task_type(self) -> str | None:
+        chosen = self.settings.task_type
+        if chosen == "auto":
+            return _BY_ROLE.get(self._role)
+        return None if chosen == "none" else chosen
+
+    def _attempt(self, client: Any, batch: list[str]) -> tuple[np.ndarray, int]:
+        """One request through the client → (vectors, tokens); raises ``_Retryable`` or :class:`ProviderError`."""
+        import httpx
+        from google.genai import errors, types
+
+        settings = self.settings
+        config = types.EmbedContentConfig(task_type=self._task_type(), output_dimensionality=settings.dimensions)
+        try:
+            response = client.models.embed_content(model=settings.name, contents=batch, config=config)
+        except errors.APIError as exc:
+            status = int(exc.code or 0)
+            message = self.redact(str(exc.message or exc.status or "no details")[:300])
+            if status in _RETRYABLE_STATUS or status >= 500:
+                headers = dict(getattr(exc.response, "headers", None) or {})
+                raise _Retryable(f"HTTP {status}: {message}", retry_after_seconds(headers),
+                                 rate_limited=status == 429) from None
+            raise ProviderStatusError(f"{self._who()} answered HTTP {status}: {message}", status=status,
+                                      hint=_hint(status, settings)) from None
+        except httpx.TimeoutException:
+            raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
+        except (httpx.HTTPError, ValueError) as exc:  # connection errors; a body that is not JSON
+            raise _Retryable(f"connection error: {self.redact(f'{type(exc).__name__}: {exc}')[:300]}") from None
+        rows = [getattr(item, "values", None) for item in (response.embeddings or [])]
+        shaped = {"data": [{"index": i, "embedding": row} for i, row in enumerate(rows)]}
+        vectors, _ = self._parse(json.dumps(shaped).encode(), len(batch), self.redact)
+        return vectors, sum(estimate_tokens(t) for t in batch)  # Gemini reports no token count here
+
+
+def _hint(status: int, settings: GeminiSettings) -> str | None:
+    if status in (401, 403):
+        return f"check the key in ${settings.api_key_env}" if settings.api_key_env else "set model.api_key_env"
+    if status in (400, 422):
+        return ("the server rejected the request: check the model name, dimensions (output_dimensionality) and "
+                "task_type for this model")
+    return None
+
+
+__all__ = ["TASK_TYPES", "GeminiEncoder", "GeminiSettings"]
