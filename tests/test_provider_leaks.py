@@ -158,11 +158,11 @@ def test_a_malformed_reply_fails_cleanly_and_never_shows_the_key(
     report = (fake_project.path / "report.json").read_text()
     _assert_no_key(output, (fake_project.path / "junit.xml").read_text(), report)
     if message:
-        result.assert_outcomes(failed=8)
+        result.assert_outcomes(failed=9)
         assert message in output, output[-3000:]
         assert "fake-embedder" in output
     else:  # an absurd usage count is not a reason to fail: the tokens are estimated instead
-        result.assert_outcomes(passed=8)
+        result.assert_outcomes(passed=9)
 
 
 # --------------------------------------------------------------------------- no frame holds the key
@@ -232,7 +232,7 @@ def test_an_escaping_exception_is_wrapped_without_its_frames(
         write_spec(_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-no-cache", "-l", "--full-trace", "--junitxml", "junit.xml")
     output = result.stdout.str() + result.stderr.str()
-    result.assert_outcomes(failed=8)
+    result.assert_outcomes(failed=9)
     assert "encoding with openai:fake-embedder failed: OverflowError: int too large to convert to float" in output
     _assert_no_key(output, (fake_project.path / "junit.xml").read_text())
 
@@ -259,7 +259,7 @@ def test_credentials_in_base_url_are_refused_and_never_printed(
         sent = server.embedding_requests()
     output = result.stdout.str() + result.stderr.str()
     assert_clean_output(output)
-    result.assert_outcomes(failed=8)
+    result.assert_outcomes(failed=9)
     name = "model.base_url" if where == "spec" else "$OPENAI_BASE_URL"
     assert f"{name} '{url.replace(f'alice:{PASSWORD}', '***')}' carries credentials (user:password@)" in output
     assert sent == []  # refused before anything is sent

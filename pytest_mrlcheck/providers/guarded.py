@@ -32,6 +32,18 @@ class GuardedEncoder:
     def __repr__(self) -> str:
         return f"GuardedEncoder({self.inner!r})"
 
+    def __getattr__(self, name: str) -> Any:
+        """Counters and settings of the provider (``requests``, ``tokens``, ``settings``) read through."""
+        if name == "inner":  # not set yet (during unpickling or a failed __init__)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def variant(self, **changes: Any) -> GuardedEncoder:
+        """A probe encoder with other settings (the truncation contract), behind the same guard."""
+        with step(Step.LOAD_MODEL, self.ref, redactor=self.redactor):
+            inner = self.inner.variant(**changes)  # type: ignore[attr-defined]
+        return GuardedEncoder(inner, self.ref)
+
     def identity(self) -> dict[str, Any]:
         with step(Step.LOAD_MODEL, self.ref, redactor=self.redactor):
             return self.inner.identity()
