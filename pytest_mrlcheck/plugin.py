@@ -27,6 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line("markers", "mrlcheck: an expectation collected from a *.mrl.yaml spec")
     options.get_option(config, "tables")  # validate the ini value early
+    if not hasattr(config, "workerinput"):  # the controller writes the reports: check their paths now
+        from .report.files import validate_targets
+
+        validate_targets(config)
     state = RunState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(ResultsReporter(state), "mrlcheck-reporter")
