@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import importlib.metadata
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import atomic
 from .errors import EvaluationError
-from .locks import exclusive
+from .locks import folder_lock
 
 SCHEMA = "pytest-mrlcheck/baseline/1"
 DIGITS = 6
@@ -70,10 +68,9 @@ def _view_order(label: str) -> tuple[int, int, int]:
 
 
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
-    """The lock for one baseline file; it lives in the temp folder so a repository stays clean."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    return exclusive(Path(tempfile.gettempdir()) / "pytest-mrlcheck-locks" / f"{digest}.lock")
+    """The lock for a baseline file: its own folder, locked as a folder (see ``locks.folder_lock``):
+    nothing in a shared temp folder another user could plant, and no lock file in the repository."""
+    return folder_lock(path.parent)
 
 
 def read(path: Path) -> dict[str, Any] | None:

@@ -1405,20 +1405,21 @@ def _cmd_cache_clear(args: argparse.Namespace) -> int:
     if not store.path.is_file():
         print(f"nothing to clear: no embedding cache in {_display(directory)}")
         return 0
-    size = store.size_on_disk()
-    vectors: int | None
-    try:
-        vectors = sum(m.vectors for m in store.model_summaries())
-    except MrlcheckError:
-        vectors = None
-    finally:
-        store.close()
-    what = f"{_display(store.path)} ({_human(size)}" + (f", {vectors:,} vectors)" if vectors is not None else ")")
-    if not _confirm(f"Remove the embedding cache {what}?", args.yes):
-        print("nothing removed")
-        return 1
-    for path in store.files():
-        path.unlink(missing_ok=True)
+    with store.maintenance():  # refused while a run uses the cache: its database is never unlinked
+        size = store.size_on_disk()
+        vectors: int | None
+        try:
+            vectors = sum(m.vectors for m in store.model_summaries())
+        except MrlcheckError:
+            vectors = None
+        finally:
+            store.close()
+        what = f"{_display(store.path)} ({_human(size)}" + (f", {vectors:,} vectors)" if vectors is not None else ")")
+        if not _confirm(f"Remove the embedding cache {what}?", args.yes):
+            print("nothing removed")
+            return 1
+        for path in store.files():
+            path.unlink(missing_ok=True)
     print(f"removed {what}")
     return 0
 
@@ -1433,7 +1434,7 @@ def _cmd_cache_prune(args: argparse.Namespace) -> int:
         return 0
     day: datetime.date = args.unused_since
     cutoff = datetime.datetime.combine(day, datetime.time.min).timestamp()
-    try:
+    with store.maintenance():  # refused while a run uses the cache
         stale = [m for m in store.model_summaries() if (m.last_used or 0.0) < cutoff]
         if not stale:
             print(f"nothing to prune: every model in {_display(store.path)} was used on or after {day}")
@@ -1450,8 +1451,6 @@ def _cmd_cache_prune(args: argparse.Namespace) -> int:
         before = store.size_on_disk()
         removed = store.delete_models([m.model_key for m in stale], unused_before=cutoff)
         compact = store.vacuum()
-    finally:
-        store.close()
     kept = len(stale) - len(removed)
     print(f"removed {sum(removed.values()):,} vectors of {len(removed)} model key{'s' if len(removed) != 1 else ''}"
           + (f" ({kept} used meanwhile, kept)" if kept else "")
