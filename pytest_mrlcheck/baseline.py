@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import importlib.metadata
 import json
-import tempfile
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import atomic
 from .errors import EvaluationError
-from .locks import exclusive
+from .locks import folder_lock
 
 SCHEMA = "pytest-mrlcheck/baseline/1"
 DIGITS = 6
@@ -80,22 +79,26 @@ def _view_order(label: str) -> tuple[int, int, int, int]:
 
 
 def _locked(path: Path) -> contextlib.AbstractContextManager[None]:
-    """The lock for one baseline file; it lives in the temp folder so a repository stays clean."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    return exclusive(Path(tempfile.gettempdir()) / "pytest-mrlcheck-locks" / f"{digest}.lock")
+    """The lock for a baseline file: its own folder, locked as a folder (see ``locks.folder_lock``):
+    nothing in a shared temp folder another user could plant, and no lock file in the repository."""
+    return folder_lock(path.parent)
 
 
 def read(path: Path) -> dict[str, Any] | None:
     """The baseline file's content, ``None`` if it does not exist; clear errors if it is unreadable."""
+    hint = "restore it from version control, or re-record it with --mrlcheck-update-baseline"
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise EvaluationError(f"{path}: the baseline file is not valid UTF-8 (byte {exc.start})", hint=hint) from None
     except OSError as exc:
         raise EvaluationError(f"cannot read the baseline file {path}: {exc.strerror}") from None
     try:
         content = json.loads(text)
+    except RecursionError:
+        raise EvaluationError(f"{path}: the baseline file is nested too deeply to be a baseline", hint=hint) from None
     except json.JSONDecodeError as exc:
         raise EvaluationError(
             f"{path}:{exc.lineno}: the baseline file is not valid JSON ({exc.msg})",
@@ -106,16 +109,50 @@ def read(path: Path) -> dict[str, Any] | None:
     return content
 
 
+def entry(content: dict[str, Any], path: Path, name: str) -> dict[str, Any] | None:
+    """Spec ``name``'s entry, checked against the schema (None: no entry); a malformed one is an
+    error naming the file, the entry and the key. Recorded scores must be finite numbers."""
+    raw = content["specs"].get(name)
+    if raw is None:
+        return None
+
+    def bad(key: str, expected: str, got: object) -> EvaluationError:
+        shown = json.dumps(got)[:40] if not isinstance(got, float) else repr(got)
+        return EvaluationError(
+            f"{path}: spec {name!r}: {key}: expected {expected}, got {shown}",
+            hint="re-record it with --mrlcheck-update-baseline (only this entry is replaced)")
+
+    if not isinstance(raw, dict):
+        raise bad("entry", "an object", raw)
+    provenance = raw.get("provenance")
+    if not isinstance(provenance, dict):
+        raise bad("provenance", "an object", provenance)
+    if not isinstance(provenance.get("task"), dict):
+        raise bad("provenance.task", "an object", provenance.get("task"))
+    for kind in ("scores", "random_margins"):
+        values = raw.get(kind, {})
+        if not isinstance(values, dict):
+            raise bad(kind, "an object of view → score", values)
+        for label, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise bad(f"{kind}[{label!r}]", "a finite number", value)
+    return raw
+
+
 def _without_date(entry: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if key != "recorded"}
 
 
 def update(path: Path, name: str, entry: dict[str, Any]) -> bool:
     """Write ``entry`` for spec ``name``, keeping every other spec; ``False`` if nothing changed."""
+    for label, value in entry.get("scores", {}).items():
+        if not math.isfinite(value):
+            raise EvaluationError(f"cannot record the baseline of {name!r} in {path}: {label} scored {value}",
+                                  hint="a score that is not a number cannot be a baseline")
     with _locked(path):
         content = read(path) or {"schema": SCHEMA, "specs": {}}
         old = content["specs"].get(name)
-        if old is not None and _without_date(old) == _without_date(entry):
+        if isinstance(old, dict) and _without_date(old) == _without_date(entry):  # a malformed one is replaced
             return False
         content["specs"][name] = {"recorded": datetime.date.today().isoformat(), **entry}
         content["specs"] = dict(sorted(content["specs"].items()))

@@ -579,7 +579,7 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
         summary_text = f"baseline {action}: {len(current['scores'])} views of {spec.name!r} in {path}"
         return Verdict("baseline", "baseline", True, None, tolerance, summary_text, ())
     content = baselines.read(path)
-    recorded = None if content is None else content["specs"].get(spec.name)
+    recorded = None if content is None else baselines.entry(content, path, spec.name)
     if recorded is None:
         where = "no baseline file" if content is None else f"no entry for {spec.name!r}"
         summary_text = (

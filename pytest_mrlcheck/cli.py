@@ -25,7 +25,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -804,7 +803,21 @@ def _print_table(console: Any, measured: Measured) -> None:
     console.print()
 
 
+def _check_outputs(args: argparse.Namespace, *names: str) -> None:
+    """Refuse output paths that cannot be written before anything is measured (a usage error)."""
+    from . import atomic
+
+    for name in names:
+        value = getattr(args, name, None)
+        if value:
+            problem = atomic.check_target(Path(value).expanduser(), folder=name == "plots")
+            if problem is not None:
+                what = "a folder to write plots into" if name == "plots" else "a file path"
+                raise UsageError(f"--{name} {value}: cannot write there: {problem} (--{name} takes {what})")
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
+    _check_outputs(args, "json", "markdown", "plots")
     targets = _targets(args)
     measured: list[Measured] = []
     failed: list[tuple[Target, MrlcheckError]] = []
@@ -824,7 +837,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     for target, error in failed:
         print(f"mrlcheck: error: {target.spec_id}: not evaluated: {error}", file=sys.stderr)
     if args.json or args.markdown or args.plots:
-        _write_scan_reports(args, targets, measured, failed)
+        try:
+            _write_scan_reports(args, targets, measured, failed)
+        except MrlcheckError as exc:  # the measurement stands; only a report file is missing
+            print(f"mrlcheck: warning: {exc}; the scan's results above are unaffected", file=sys.stderr)
     return 2 if failed else 0
 
 
@@ -858,25 +874,25 @@ def _write_scan_reports(args: argparse.Namespace, targets: list[Target], measure
 
     report = _scan_report(targets, measured, failed)
     if args.json:
-        write_json(Path(args.json), report)
+        write_json(Path(args.json).expanduser(), report)
         print(f"wrote {args.json}")
     _write_markdown_and_plots(report, args.markdown, args.plots, sys.stdout)
 
 
 def _write_markdown_and_plots(report: Mapping[str, Any], markdown: str | None, plots: str | None,
                               status: TextIO) -> None:
+    from . import atomic
+
     if markdown:
         from .report.markdown import render_markdown
 
-        path = Path(markdown)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_markdown(report), encoding="utf-8")
+        atomic.write_text(Path(markdown).expanduser(), render_markdown(report))
         print(f"wrote {markdown}", file=status)
     if plots:
         try:
             from .report.plots import write_plots
 
-            written = write_plots(report, Path(plots))
+            written = write_plots(report, Path(plots).expanduser())
         except ImportError as exc:
             raise UsageError(f"--plots needs matplotlib ({exc}): pip install 'pytest-mrlcheck[plots]'") from None
         print(f"wrote {len(written)} plot{'s' if len(written) != 1 else ''} to {plots}", file=status)
@@ -1228,22 +1244,15 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
     Returns one table record per written spec (its checks judged on today's scores), in the
     shape the terminal reporter gets from ``group_by_spec``.
     """
+    from . import atomic
     from .checks import judge, plan_checks
     from .errors import SpecError
     from .evaluation import evaluate
     from .report.summary import group_by_spec, summarize
     from .spec import load_specs
 
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.mrl.yaml", dir=out.parent)
-    except OSError as exc:  # name the file asked for, not the temporary one beside it
-        raise UsageError(f"cannot write {_display(out)}: {exc.strerror or exc}") from None
-    path = Path(temporary)
     payloads: list[dict[str, Any]] = []
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+    with atomic.staged(out, text.encode("utf-8"), suffix=".tmp.mrl.yaml") as path:
         try:
             specs = load_specs(path)
         except SpecError as exc:
@@ -1269,9 +1278,6 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
                 payloads.append({"spec": spec_id, "item": f"{spec_id}::{plan.name}", "worker": "main",
                                  "check": verdict.to_dict(), "error": None, "summary": summary,
                                  "outcome": "xfailed" if plan.xfail else "passed"})
-        path.replace(out)
-    finally:
-        path.unlink(missing_ok=True)
     return group_by_spec(payloads)
 
 
@@ -1284,6 +1290,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
         raise UsageError(f"{_display(out)} is a folder; --out takes a file path")
     if out.exists() and not args.force:
         raise UsageError(f"{_display(out)} exists; pass --force to overwrite it")
+    from . import atomic
+
+    problem = atomic.check_target(out)
+    if problem is not None:
+        raise UsageError(f"--out {_display(out)}: cannot write there: {problem}")
     command = _init_command(args)
     with _run_context(args) as run:
         measured = [_measure_named(target, args, run) for target in targets]
@@ -1425,20 +1436,21 @@ def _cmd_cache_clear(args: argparse.Namespace) -> int:
     if not store.path.is_file():
         print(f"nothing to clear: no embedding cache in {_display(directory)}")
         return 0
-    size = store.size_on_disk()
-    vectors: int | None
-    try:
-        vectors = sum(m.vectors for m in store.model_summaries())
-    except MrlcheckError:
-        vectors = None
-    finally:
-        store.close()
-    what = f"{_display(store.path)} ({_human(size)}" + (f", {vectors:,} vectors)" if vectors is not None else ")")
-    if not _confirm(f"Remove the embedding cache {what}?", args.yes):
-        print("nothing removed")
-        return 1
-    for path in store.files():
-        path.unlink(missing_ok=True)
+    with store.maintenance():  # refused while a run uses the cache: its database is never unlinked
+        size = store.size_on_disk()
+        vectors: int | None
+        try:
+            vectors = sum(m.vectors for m in store.model_summaries())
+        except MrlcheckError:
+            vectors = None
+        finally:
+            store.close()
+        what = f"{_display(store.path)} ({_human(size)}" + (f", {vectors:,} vectors)" if vectors is not None else ")")
+        if not _confirm(f"Remove the embedding cache {what}?", args.yes):
+            print("nothing removed")
+            return 1
+        for path in store.files():
+            path.unlink(missing_ok=True)
     print(f"removed {what}")
     return 0
 
@@ -1453,7 +1465,7 @@ def _cmd_cache_prune(args: argparse.Namespace) -> int:
         return 0
     day: datetime.date = args.unused_since
     cutoff = datetime.datetime.combine(day, datetime.time.min).timestamp()
-    try:
+    with store.maintenance():  # refused while a run uses the cache
         stale = [m for m in store.model_summaries() if (m.last_used or 0.0) < cutoff]
         if not stale:
             print(f"nothing to prune: every model in {_display(store.path)} was used on or after {day}")
@@ -1470,8 +1482,6 @@ def _cmd_cache_prune(args: argparse.Namespace) -> int:
         before = store.size_on_disk()
         removed = store.delete_models([m.model_key for m in stale], unused_before=cutoff)
         compact = store.vacuum()
-    finally:
-        store.close()
     kept = len(stale) - len(removed)
     print(f"removed {sum(removed.values()):,} vectors of {len(removed)} model key{'s' if len(removed) != 1 else ''}"
           + (f" ({kept} used meanwhile, kept)" if kept else "")
@@ -1486,6 +1496,7 @@ def _cmd_cache_prune(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report.json_report import SCHEMA
 
+    _check_outputs(args, "markdown", "plots")
     path = Path(args.report).expanduser()
     if not path.is_file():
         raise UsageError(f"report not found: {args.report}")

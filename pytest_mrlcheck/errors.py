@@ -71,3 +71,12 @@ class CacheError(MrlcheckError):
 
 class MrlcheckWarning(UserWarning):
     """Something was repaired or skipped; the run goes on (base of the plugin's warnings)."""
+
+
+class FileWriteError(MrlcheckError):
+    """A file the plugin writes (report, baseline, export, spec) cannot be written; names the file."""
+
+    def __init__(self, path: Path | str, reason: str, *, hint: str | None = None) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}", hint=hint)

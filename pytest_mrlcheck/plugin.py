@@ -30,6 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.get_option(config, "refresh") and options.get_option(config, "offline"):
         raise pytest.UsageError("--mrlcheck-refresh re-encodes cached vectors and --mrlcheck-offline forbids "
                                 "encoding: use one of them")
+    if not hasattr(config, "workerinput"):  # the controller writes the reports: check their paths now
+        from .report.files import validate_targets
+
+        validate_targets(config)
     state = RunState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(ResultsReporter(state), "mrlcheck-reporter")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,8 +26,8 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from . import locks
 from .errors import CacheError, MrlcheckWarning
-from .locks import exclusive
 
 SCHEMA_VERSION = "1"
 DB_NAME = "embeddings.sqlite3"
@@ -116,60 +117,137 @@ class SqliteStore:
         self.directory = directory
         self.path = directory / DB_NAME
         self._conn: sqlite3.Connection | None = None
+        self._run_lock: int | None = None  # shared lock held while connected (see ``maintenance``)
+        self._maintaining = False
+        self.read_only: str | None = None  # why nothing new can be stored (None: writable)
 
     # -- connection and repair -------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    @property
+    def lock_path(self) -> Path:
+        """Held shared by every process using the cache, exclusively by ``clear``/``prune``."""
+        return self.directory / "locks" / "cache.lock"
+
+    def _writable(self) -> bool:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return False
+            raise CacheError(
+                f"cannot create the embedding cache folder {self.directory}: {exc.strerror}",
+                hint="set --mrlcheck-cache-dir to a writable folder, or use --mrlcheck-no-cache",
+            ) from None
+        wanted = [self.directory, *(p for p in self.files())]
+        return all(os.access(p, os.W_OK) for p in wanted)
+
+    def _connect(self) -> sqlite3.Connection | None:
+        """The connection (None: a read-only place with no cache in it: nothing to read)."""
         if self._conn is None:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise CacheError(
-                    f"cannot create the embedding cache folder {self.directory}: {exc.strerror}",
-                    hint="set --mrlcheck-cache-dir to a writable folder, or use --mrlcheck-no-cache",
-                ) from None
+            if not self._writable():
+                return self._connect_read_only()
+            if not self._maintaining and self._run_lock is None:
+                self._run_lock = locks.shared(self.lock_path)  # waits while clear/prune runs
             conn = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
             # Switching to WAL and creating the tables can fail at once with "database is locked"
             # (no busy wait) when several xdist workers open a new cache together: take turns.
-            with exclusive(self.directory / "locks" / "setup.lock"):
+            with locks.exclusive(self.directory / "locks" / "setup.lock"):
                 try:
                     conn.execute("PRAGMA busy_timeout=120000")
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.executescript(
-                        """
-                        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                        CREATE TABLE IF NOT EXISTS models (
-                            model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
-                            created REAL NOT NULL, last_used REAL NOT NULL);
-                        CREATE TABLE IF NOT EXISTS vectors (
-                            model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
-                            data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
-                            PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
-                        CREATE TABLE IF NOT EXISTS digests (
-                            path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-                            digest TEXT NOT NULL);
-                        """
-                    )
+                    conn.executescript(_SCHEMA_SQL)
                     row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                     if row is None:
                         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                    elif row[0] != SCHEMA_VERSION:
-                        raise CacheError(
-                            f"{self.path} was written by another version of pytest-mrlcheck "
-                            f"(schema {row[0]}, this one reads {SCHEMA_VERSION})",
-                            hint="point --mrlcheck-cache-dir elsewhere, or remove that file",
-                        )
+                    else:
+                        self._check_schema(row[0])
+                except sqlite3.OperationalError as exc:
+                    conn.close()
+                    if _is_full(exc) or (self.path.is_file() and _no_space(self.directory)):
+                        # a full disk cannot even hold WAL's shared-memory file: read what is there
+                        return self._connect_read_only(self._full_notice())
+                    raise
                 except BaseException:
                     conn.close()
                     raise
             self._conn = conn
         return self._conn
 
+    def _check_schema(self, found: object) -> None:
+        if found != SCHEMA_VERSION:
+            raise CacheError(
+                f"{self.path} was written by another version of pytest-mrlcheck "
+                f"(schema {found}, this one reads {SCHEMA_VERSION})",
+                hint="point --mrlcheck-cache-dir elsewhere, or remove that file",
+            )
+
+    def _full_notice(self) -> str:
+        return (f"disk full: the embedding cache {self.path} cannot store new vectors; "
+                "this run goes on without storing them (what was stored before stays)")
+
+    def _connect_read_only(self, notice: str | None = None) -> sqlite3.Connection | None:
+        """Read committed rows without a lock or any write: ``mode=ro`` (which in WAL mode needs
+        the ``-shm`` file to exist or be creatable), else ``immutable=1`` (right on a read-only
+        file system, where nobody can change the file while we read)."""
+        self._stop_writes(notice or f"the embedding cache {self.directory} is read-only: cached vectors "
+                          "are read, nothing new is stored")
+        if not self.path.is_file():
+            return None
+        uri = self.path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(uri + query, uri=True, isolation_level=None)
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                self._check_schema(None if row is None else row[0])
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                last = exc
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            return conn
+        raise CacheError(f"the read-only embedding cache {self.path} cannot be read: {last}",
+                         hint="use --mrlcheck-no-cache, or point --mrlcheck-cache-dir at a writable copy")
+
+    def _stop_writes(self, notice: str) -> None:
+        """From now on nothing is stored (read-only cache, full disk); says so once, in one line."""
+        if self.read_only is None:
+            self.read_only = notice
+            # a warning without a source frame: one line in pytest's warnings summary
+            warnings.warn_explicit(notice, MrlcheckCacheWarning, "embedding cache", 0)
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[None]:
+        """Exclusive use of the cache for ``mrlcheck cache clear/prune``: refused (never waited for)
+        while a run uses it, so a live run's database is never removed or rewritten under it."""
+        self.close()
+        busy = (f"the embedding cache {self.directory} is in use by a running pytest or mrlcheck "
+                "(it holds the cache lock); nothing was changed")
+        with locks.try_exclusive(self.lock_path, busy):
+            self._maintaining = True
+            try:
+                yield
+            finally:
+                self.close()
+                self._maintaining = False
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._run_lock is not None:
+            os.close(self._run_lock)
+            self._run_lock = None
+
+    def __del__(self) -> None:  # a store dropped without close() must not keep the cache locked
+        with contextlib.suppress(Exception):
+            if self._run_lock is not None:
+                os.close(self._run_lock)
+                self._run_lock = None
 
     def _quarantine(self, error: sqlite3.DatabaseError) -> None:
         """Move an unreadable database aside (kept for inspection) so a fresh one is built."""
@@ -189,10 +267,15 @@ class SqliteStore:
             stacklevel=3,
         )
 
-    def _guarded(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _guarded(self, action: Callable[[sqlite3.Connection], _T], empty: _T) -> _T:
+        """Run ``action`` on the connection (``empty`` when a read-only place holds no cache)."""
         try:
-            return action(self._connect())
+            conn = self._connect()
+            return empty if conn is None else action(conn)
         except sqlite3.OperationalError as exc:
+            if _is_full(exc):
+                raise CacheError(f"disk full: the embedding cache {self.path} cannot be written ({exc})",
+                                 hint="free some space, or use --mrlcheck-no-cache") from None
             if "locked" in str(exc) or "busy" in str(exc):
                 raise CacheError(f"the embedding cache {self.path} stayed locked: {exc}") from None
             if "no such table" not in str(exc) and "malformed" not in str(exc):
@@ -200,7 +283,29 @@ class SqliteStore:
             self._quarantine(exc)
         except sqlite3.DatabaseError as exc:
             self._quarantine(exc)
-        return action(self._connect())
+        conn = self._connect()
+        return empty if conn is None else action(conn)
+
+    def _write(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], object]) -> bool:
+        """One write transaction; on a full disk nothing is stored from now on (with a notice) and
+        the run goes on with its vectors in memory. False when nothing was written."""
+        if self.read_only is not None:
+            return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                write(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+            self._stop_writes(self._full_notice())
+            return False
+        return True
 
     # -- vectors ------------------------------------------------------------------------------
 
@@ -221,9 +326,9 @@ class SqliteStore:
                         continue
                     found[key] = np.frombuffer(data, dtype="<f4")
             if bad:
-                conn.executemany(
+                self._write(conn, lambda c: c.executemany(
                     "DELETE FROM vectors WHERE model_key=? AND text_key=?", [(model_key, k) for k in bad]
-                )
+                ))
                 warnings.warn(
                     f"{len(bad)} damaged entries in the embedding cache {self.path} were dropped "
                     "and will be recomputed",
@@ -231,10 +336,11 @@ class SqliteStore:
                     stacklevel=4,
                 )
             if found:
-                conn.execute("UPDATE models SET last_used=? WHERE model_key=?", (time.time(), model_key))
+                self._write(conn, lambda c: c.execute(
+                    "UPDATE models SET last_used=? WHERE model_key=?", (time.time(), model_key)))
             return found
 
-        return self._guarded(read)
+        return self._guarded(read, {})
 
     def put_many(self, model_key: str, identity: str, items: dict[bytes, np.ndarray]) -> None:
         now = time.time()
@@ -244,25 +350,27 @@ class SqliteStore:
             for key, vector in items.items():
                 blob = np.ascontiguousarray(vector, dtype="<f4").tobytes()
                 rows.append((model_key, key, len(blob) // 4, blob, _crc(model_key, key, blob), now))
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
+
+            def insert(c: sqlite3.Connection) -> None:
+                c.execute(
                     "INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT(model_key) DO UPDATE SET last_used=?",
                     (model_key, identity, now, now, now),
                 )
-                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                c.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-        self._guarded(write)
+            self._write(conn, insert)
+
+        if self.read_only is None:
+            self._guarded(write, None)
 
     # -- cross-process encode lock --------------------------------------------------------
 
     def encode_lock(self, model_key: str) -> contextlib.AbstractContextManager[None]:
-        """Hold an exclusive lock per model while misses are found, encoded and written."""
-        return exclusive(self.directory / "locks" / f"{model_key[:32]}.lock")
+        """Hold an exclusive lock per model while misses are found, encoded and written (none on
+        a read-only cache: nothing is written, so there is nothing to take turns at)."""
+        if not self._writable():
+            return contextlib.nullcontext()
+        return locks.exclusive(self.directory / "locks" / f"{model_key[:32]}.lock")
 
     # -- digests of local weight files (so a warm run never re-hashes a model) ---------------
 
@@ -275,18 +383,18 @@ class SqliteStore:
                 return str(row[2])
             return None
 
-        known = self._guarded(lookup)
+        known = self._guarded(lookup, None)
         if known is not None:
             return known
         digest = sha256_file(path)
 
         def remember(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            self._write(conn, lambda c: c.execute(
                 "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?)",
                 (str(path), stat.st_size, stat.st_mtime_ns, digest),
-            )
+            ))
 
-        self._guarded(remember)
+        self._guarded(remember, None)
         return digest
 
     # -- the runtime that produced a local model's vectors (library versions, dtype, device) -----
@@ -304,7 +412,7 @@ class SqliteStore:
             row = conn.execute("SELECT runtime FROM runtimes WHERE model_key=?", (model_key,)).fetchone()
             return _parse_identity(row[0]) if row else None
 
-        return self._guarded(read)
+        return self._guarded(read, None)
 
     def record_runtime(self, model_key: str, runtime: dict[str, Any]) -> None:
         """Remember (or replace) the runtime that produced this model key's vectors."""
@@ -314,7 +422,7 @@ class SqliteStore:
             conn.execute(RUNTIMES_TABLE)
             conn.execute("INSERT OR REPLACE INTO runtimes VALUES (?, ?, ?)", (model_key, text, time.time()))
 
-        self._guarded(write)
+        self._guarded(lambda conn: self._write(conn, write), False)
 
     def runtimes(self) -> dict[str, dict[str, Any]]:
         """Every recorded runtime by model key (for ``mrlcheck cache info``); never creates a cache."""
@@ -327,7 +435,7 @@ class SqliteStore:
             return {str(key): _parse_identity(value)
                     for key, value in conn.execute("SELECT model_key, runtime FROM runtimes")}
 
-        return self._guarded(read)
+        return self._guarded(read, {})
 
     # -- maintenance (``mrlcheck cache``) ------------------------------------------------------
 
@@ -377,7 +485,7 @@ class SqliteStore:
                     out.append(ModelSummary(key, {}, None, None, vectors, tuple(sorted(dims)), data))
             return sorted(out, key=lambda m: (-(m.last_used or 0.0), m.model_key))
 
-        return self._guarded(read)
+        return self._guarded(read, [])
 
     def delete_models(self, keys: Collection[str], *, unused_before: float | None = None) -> dict[str, int]:
         """Delete the vectors and the models row of each key, in one write transaction.
@@ -405,11 +513,12 @@ class SqliteStore:
                         removed[key] = max(count, 0)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             return removed
 
-        return self._guarded(delete)
+        return self._guarded(delete, {})
 
     def vacuum(self, checkpoint_wait: float = 2.0) -> bool:
         """Give the space of deleted rows back to the file system; True when the file is compact.
@@ -431,7 +540,34 @@ class SqliteStore:
                 conn.execute("PRAGMA busy_timeout=120000")
             return not busy
 
-        return self._guarded(run)
+        return self._guarded(run, True)
+
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
+    created REAL NOT NULL, last_used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (
+    model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
+    data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS digests (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL);
+"""
+
+
+def _no_space(directory: Path) -> bool:
+    try:
+        return os.statvfs(directory).f_bavail == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL (the message SQLite gives is "database or disk is full")."""
+    return getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc)
 
 
 RUNTIMES_TABLE = ("CREATE TABLE IF NOT EXISTS runtimes (model_key TEXT PRIMARY KEY, runtime TEXT NOT NULL, "

@@ -181,3 +181,69 @@ def test_a_run_killed_while_recording_leaves_a_readable_baseline(tmp_path: Path)
     entry = content["specs"]["spec"]
     assert entry["provenance"]["model"]["run"] >= -1
     assert len(entry["scores"]) in (1, 20000)
+
+
+def _mutate(content: dict, how: str) -> str:  # type: ignore[type-arg]
+    entry = content["specs"]["fake-sts"]
+    first = next(iter(entry["scores"]))
+    mutations = {
+        "score-string": lambda: entry["scores"].__setitem__(first, "0.5"),
+        "score-null": lambda: entry["scores"].__setitem__(first, None),
+        "score-nan": lambda: entry["scores"].__setitem__(first, float("nan")),
+        "score-minus-infinity": lambda: entry["scores"].__setitem__(first, float("-inf")),
+        "score-bool": lambda: entry["scores"].__setitem__(first, True),
+        "scores-list": lambda: entry.__setitem__("scores", [0.5]),
+        "entry-list": lambda: content["specs"].__setitem__("fake-sts", [1]),
+        "entry-string": lambda: content["specs"].__setitem__("fake-sts", "x"),
+        "no-provenance": lambda: entry.pop("provenance"),
+        "provenance-list": lambda: entry.__setitem__("provenance", []),
+        "margin-string": lambda: entry["random_margins"].__setitem__("random[8]", "big"),
+    }
+    mutations[how]()
+    return json.dumps(content)
+
+
+@pytest.mark.parametrize("how", ["score-string", "score-null", "score-nan", "score-minus-infinity", "score-bool",
+                                 "scores-list", "entry-list", "entry-string", "no-provenance", "provenance-list",
+                                 "margin-string"])
+def test_a_malformed_baseline_entry_is_a_clear_failure_and_update_replaces_only_it(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], how: str
+) -> None:
+    from tests.helpers import assert_clean_output
+
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline")
+    path = fake_project.path / "baselines" / "fake.json"
+    content = json.loads(path.read_text())
+    content["specs"]["someone-else"] = {"keep": "me"}
+    path.write_text(_mutate(content, how))
+    result = _run(fake_project, "-k", "baseline")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "fake.json: spec 'fake-sts': " in output and "expected" in output, output[-2000:]
+    assert "worst +0.0000" not in output
+    assert_clean_output(output)
+    _run(fake_project, "-k", "baseline", "--mrlcheck-update-baseline").assert_outcomes(passed=1)
+    after = json.loads(path.read_text())
+    assert after["specs"]["someone-else"] == {"keep": "me"}, "the user's other entries are kept"
+    _run(fake_project, "-k", "baseline").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"\xff\xfe{", "not valid UTF-8"), (b"[" * 100000, "nested too deeply"), (b"{oops", "not valid JSON")])
+def test_an_unreadable_baseline_file_is_named_and_never_overwritten(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], data: bytes, message: str
+) -> None:
+    from tests.helpers import assert_clean_output
+
+    write_spec(SPEC)
+    path = fake_project.path / "baselines" / "fake.json"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    for extra in ((), ("--mrlcheck-update-baseline",)):
+        result = _run(fake_project, "-k", "baseline", *extra)
+        result.assert_outcomes(failed=1)
+        output = result.stdout.str() + result.stderr.str()
+        assert message in output
+        assert_clean_output(output)
+        assert path.read_bytes() == data

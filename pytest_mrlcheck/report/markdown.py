@@ -325,16 +325,20 @@ def render_markdown(report: Mapping[str, Any], *, max_windows: int = 12) -> str:
 
 
 def append_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Path | None:
-    """Append ``markdown`` to the file named by ``$GITHUB_STEP_SUMMARY``.
+    """Append ``markdown`` to the file named by ``$GITHUB_STEP_SUMMARY`` (whole or not at all).
 
     Returns that file's path, or None when the variable is unset or empty (nothing written).
+    Raises :class:`~pytest_mrlcheck.errors.FileWriteError` when it cannot be appended to.
     """
+    from .. import atomic
+
     target = env.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     path = Path(target)
-    with path.open("a", encoding="utf-8") as stream:
-        if path.stat().st_size:
-            stream.write("\n")
-        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    try:
+        separator = "\n" if path.stat().st_size else ""
+    except OSError:
+        separator = ""
+    atomic.append_text(path, separator + (markdown if markdown.endswith("\n") else markdown + "\n"))
     return path

@@ -908,9 +908,18 @@ def spec_figure(spec: Mapping[str, Any]) -> Figure:
 def write_plots(report: Mapping[str, Any], directory: Path) -> list[Path]:
     """One PNG per evaluated spec in ``directory`` (created); specs that errored get none.
 
-    Returns the paths written, in the report's spec order.
+    Returns the paths written, in the report's spec order. Each PNG is written atomically; a
+    folder that cannot hold them raises :class:`~pytest_mrlcheck.errors.FileWriteError`.
     """
+    import io
+
+    from .. import atomic
+    from ..errors import FileWriteError
+
     directory = Path(directory)
+    problem = atomic.check_target(directory, folder=True)
+    if problem is not None:
+        raise FileWriteError(directory, problem)
     written: list[Path] = []
     used: set[str] = set()
     for spec in report.get("specs", []):
@@ -921,8 +930,9 @@ def write_plots(report: Mapping[str, Any], directory: Path) -> list[Path]:
         if name.lower() in used:  # two ids with the same slug: keep both, told apart by a hash
             name = f"{name[:-4]}-{hashlib.sha1(spec_id.encode()).hexdigest()[:8]}.png"
         used.add(name.lower())
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / name
-        spec_figure(spec).savefig(path, format="png", metadata={"Software": None})
+        png = io.BytesIO()
+        spec_figure(spec).savefig(png, format="png", metadata={"Software": None})
+        atomic.write_bytes(path, png.getvalue())
         written.append(path)
     return written
