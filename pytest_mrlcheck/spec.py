@@ -7,6 +7,7 @@ import difflib
 import math
 import os
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,24 @@ STS_DEFAULT_FIELDS: Mapping[str, str] = KIND_COLUMNS["sts"]
 _RETRIEVAL_METRIC_RE = re.compile(r"^(ndcg|recall|mrr|map|precision|hit)@([1-9][0-9]*)$")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+@-]*$")
+# A size written as a text: ASCII digits, no sign, no leading zero, no spaces (see _size_key).
+_SIZE_TEXT_RE = re.compile(r"^[1-9][0-9]*$")
+_INDEX_TEXT_RE = re.compile(r"^(0|[1-9][0-9]*)$")
+
+# Upper bounds on every number that sizes work or memory (listed in the README's "Limits").
+MAX_DIMS = 65_536  # a prefix size, window width/step, dimension index + 1, block, min_dims.max/step
+MAX_DIMS_LIST = 1_024  # entries of one list of sizes (random.dims, views.prefix, …)
+MAX_SAMPLES = 10_000  # random.samples
+MAX_RESAMPLES = 100_000  # bootstrap.resamples
+MAX_LIMIT = 10_000_000  # task.data.limit
+MAX_QUERIES = 100_000  # task.queries.count (agreement)
+MAX_K = 10_000  # task.k and the @k of a metric
+MAX_SHORTLIST = 100_000  # task.funnel.shortlist
+MAX_BATCH = 100_000  # model.batch_size
+MAX_TOKENS_PER_BATCH = 10_000_000  # model.max_tokens_per_batch (openai)
+MAX_CONCURRENCY = 256  # model.concurrency (openai)
+MAX_RETRIES = 100  # model.max_retries (openai)
+MAX_SEED = 2**32 - 1  # every seed (numpy's and scikit-learn's range)
 
 
 @dataclass(frozen=True)
@@ -413,6 +432,7 @@ class _Ctx:
 
 
 def _type_name(value: Any) -> str:
+    """What a value is, for a message: its type, and a short excerpt of scalars only."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -421,7 +441,53 @@ def _type_name(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    if isinstance(value, str | int | float):
+        return f"{type(value).__name__} {_excerpt(value)}"
+    return type(value).__name__
+
+
+def _excerpt(value: str | int | float, limit: int = 60) -> str:
+    """``repr`` of a scalar, cut to ``limit`` characters (a message never quotes a whole huge value)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"(a number of {len(str(abs(value)))} digits)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _optional_mapping(ctx: _Ctx, mapping: LineDict, key: str, where: str) -> LineDict:
+    """An optional sub-mapping: omitted or null is an empty mapping on the key's line."""
+    value = mapping.get(key)
+    if value is None:
+        return LineDict(line=mapping.line_of(key))
+    return _mapping(ctx, value, f"{where}.{key}" if where else key, mapping.line_of(key))
+
+
+def _size_key(ctx: _Ctx, raw: Any, key: str, line: int) -> int:
+    """A mapping key that is a size: a YAML whole number, or a text of ASCII digits (``"16"``).
+
+    Anything else (``"016"``, ``"16 "``, ``16.0``, ``true``, digits of other scripts such as
+    ``"١٦"`` or ``"１６"``) is refused rather than guessed, so two spellings of one size can
+    never make two entries.
+    """
+    if isinstance(raw, str):
+        if not _SIZE_TEXT_RE.match(raw):
+            raise ctx.error(key, line, f"expected a dimension count as the key, got str {_excerpt(raw)}",
+                            "write sizes as plain numbers with the digits 0-9: 16, not '016', '16 ' or '１６'")
+        raw = int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        raise ctx.error(key, line, f"expected a whole number as the key, got float {_excerpt(raw)}",
+                        f"write {int(raw)}")
+    return _int(ctx, raw, key, line, maximum=MAX_DIMS)
+
+
+def _no_repeats(ctx: _Ctx, entries: Iterable[tuple[Any, int]], key: str, what: str) -> None:
+    """``(value, line)`` pairs: the same value twice, in any spelling, is an error naming both lines."""
+    seen: dict[Any, int] = {}
+    for value, line in entries:
+        if value in seen:
+            raise ctx.error(f"{key}.{value}", line, f"{what} {value} is given twice (first on line {seen[value]})",
+                            "each entry may appear once; remove one of them")
+        seen[value] = line
 
 
 def _mapping(ctx: _Ctx, value: Any, key: str, line: int) -> LineDict:
@@ -433,11 +499,12 @@ def _mapping(ctx: _Ctx, value: Any, key: str, line: int) -> LineDict:
 def _reject_unknown(ctx: _Ctx, mapping: LineDict, allowed: Iterable[str], where: str) -> None:
     allowed = list(allowed)
     for key in mapping:
-        if key not in allowed:
-            near = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        if not isinstance(key, str) or key not in allowed:
+            shown = key if isinstance(key, str) else str(key)[:60]
+            near = difflib.get_close_matches(shown[:100], allowed, n=1, cutoff=0.6)
             hint = f"did you mean {near[0]!r}?" if near else f"allowed keys: {', '.join(allowed)}"
-            dotted = f"{where}.{key}" if where else str(key)
-            raise ctx.error(dotted, mapping.line_of(key), f"unknown key {key!r}", hint)
+            dotted = f"{where}.{shown}" if where else shown
+            raise ctx.error(dotted, mapping.line_of(key), f"unknown key {_excerpt(shown)}", hint)
 
 
 def _required(ctx: _Ctx, mapping: LineDict, key: str, where: str, hint: str | None = None) -> Any:
@@ -459,8 +526,9 @@ def _str(ctx: _Ctx, mapping: LineDict, key: str, where: str, default: str | None
 def _choice(ctx: _Ctx, mapping: LineDict, key: str, where: str, choices: Iterable[str], default: str | None) -> str:
     choices = tuple(choices)
     value = mapping.get(key, default)
-    if value not in choices:
-        near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+    if not isinstance(value, str) or value not in choices:
+        near = (difflib.get_close_matches(value[:100], choices, n=1, cutoff=0.5)
+                if isinstance(value, str) else [])
         hint = f"did you mean {near[0]!r}?" if near else None
         raise ctx.error(
             f"{where}.{key}",
@@ -478,21 +546,29 @@ def _bool(ctx: _Ctx, mapping: LineDict, key: str, where: str, default: bool) -> 
     return value
 
 
-def _int(ctx: _Ctx, value: Any, key: str, line: int, minimum: int = 1) -> int:
+def _int(ctx: _Ctx, value: Any, key: str, line: int, minimum: int = 1, *, maximum: int) -> int:
+    expected = f"expected a whole number from {minimum} to {maximum:,}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ctx.error(key, line, f"expected a whole number ≥ {minimum}, got {_type_name(value)}")
+        raise ctx.error(key, line, f"{expected}, got {_type_name(value)}")
     if value < minimum:
-        raise ctx.error(key, line, f"expected a whole number ≥ {minimum}, got {value}")
+        raise ctx.error(key, line, f"expected a whole number ≥ {minimum}, got {_excerpt(value)}")
+    if value > maximum:
+        raise ctx.error(key, line, f"{expected}, got {_excerpt(value)}",
+                        "the limits of the spec format are listed in the README (Limits)")
     return value
 
 
 def _float(
     ctx: _Ctx, value: Any, key: str, line: int, low: float = -math.inf, high: float = math.inf
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ctx.error(key, line, f"expected a number, got {_type_name(value)}")
+    if isinstance(value, int) and not low <= value <= high:  # before float(): huge ints overflow
+        raise ctx.error(key, line, f"expected a number in [{low:g}, {high:g}], got {_excerpt(value)}")
+    if not math.isfinite(value):
         raise ctx.error(key, line, f"expected a number, got {_type_name(value)}")
     if not low <= value <= high:
-        raise ctx.error(key, line, f"expected a number in [{low:g}, {high:g}], got {value}")
+        raise ctx.error(key, line, f"expected a number in [{low:g}, {high:g}], got {_excerpt(value)}")
     return float(value)
 
 
@@ -515,30 +591,40 @@ def _dims_list(ctx: _Ctx, value: Any, key: str, line: int) -> tuple[int, ...]:
         value = [value]
     if not isinstance(value, list) or not value:
         raise ctx.error(key, line, f"expected a list of dimension counts, got {_type_name(value)}")
-    dims = tuple(_int(ctx, item, key, line) for item in value)
-    if len(set(dims)) != len(dims):
-        raise ctx.error(key, line, f"repeated sizes in {list(dims)}")
+    if len(value) > MAX_DIMS_LIST:
+        raise ctx.error(key, line, f"expected at most {MAX_DIMS_LIST:,} sizes, got {len(value):,}")
+    dims = tuple(_int(ctx, item, key, line, maximum=MAX_DIMS) for item in value)
+    repeated = sorted({d for d in dims if dims.count(d) > 1})
+    if repeated:
+        raise ctx.error(key, line, f"repeated sizes: {', '.join(map(str, repeated))}",
+                        "each size may appear once")
     return tuple(sorted(dims))
 
 
-def parse_dim_selection(text: str) -> tuple[int, ...]:
-    """``"0:64, 128:192, 300"`` → sorted unique dimension indices (ranges are half-open)."""
+def parse_dim_selection(text: str, limit: int = MAX_DIMS) -> tuple[int, ...]:
+    """``"0:64, 128:192, 300"`` → sorted dimension indices (ranges are half-open).
+
+    Indices are ASCII digits below ``limit`` (checked before any range is expanded); an index
+    selected twice (a repeat or overlapping ranges) is an error, as in a list.
+    """
     dims: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        if ":" in part:
-            start_text, end_text = part.split(":", 1)
-            start, end = int(start_text), int(end_text)
-            if start < 0 or end <= start:
-                raise ValueError(f"range {part!r} is empty or negative")
-            dims.update(range(start, end))
-        else:
-            index = int(part)
-            if index < 0:
-                raise ValueError(f"index {index} is negative")
-            dims.add(index)
+        bounds = [piece.strip() for piece in part.split(":")] if ":" in part else [part]
+        if len(bounds) > 2 or not all(_INDEX_TEXT_RE.match(piece) for piece in bounds):
+            raise ValueError(f"{_excerpt(part)} is not an index or a start:end range of indices (digits 0-9)")
+        numbers = [int(piece) for piece in bounds]
+        if max(numbers) > limit or (len(numbers) == 1 and numbers[0] >= limit):
+            raise ValueError(f"{_excerpt(part)} goes beyond index {limit - 1:,} (at most {limit:,} dimensions)")
+        chosen = range(numbers[0], numbers[1]) if len(numbers) == 2 else range(numbers[0], numbers[0] + 1)
+        if not chosen:
+            raise ValueError(f"range {_excerpt(part)} is empty")
+        twice = dims.intersection(chosen)
+        if twice:
+            raise ValueError(f"index {min(twice)} is selected twice")
+        dims.update(chosen)
     if not dims:
         raise ValueError("no dimensions selected")
     return tuple(sorted(dims))
@@ -593,16 +679,13 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
             f"expected 'package.module:function', got {_type_name(callable_path)}",
             "the function takes (texts: list[str], role: str) and returns an array",
         )
-    prompts_raw = model.get("prompts") or LineDict()
-    prompts_map = _mapping(ctx, prompts_raw, f"{where}.prompts", model.line_of("prompts"))
+    prompts_map = _optional_mapping(ctx, model, "prompts", where)
     _reject_unknown(ctx, prompts_map, ["query", "document"], f"{where}.prompts")
     prompts = Prompts(
         query=_optional_text(ctx, prompts_map, "query", f"{where}.prompts"),
         document=_optional_text(ctx, prompts_map, "document", f"{where}.prompts"),
     )
-    revision = model.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        revision = str(revision)
+    revision = _revision(ctx, model, where)
     settings: dict[str, Any] = {}
     if provider == "openai":
         settings = _openai_settings(ctx, model, where)
@@ -633,7 +716,7 @@ def _parse_model(ctx: _Ctx, raw: Any, line: int, where: str = "model") -> ModelS
         revision=revision,
         normalize=_bool(ctx, model, "normalize", where, True),
         batch_size=_int(ctx, model.get("batch_size", _DEFAULT_BATCH.get(provider, 64)), f"{where}.batch_size",
-                        model.line_of("batch_size")),
+                        model.line_of("batch_size"), maximum=MAX_BATCH),
         prompts=prompts,
         trust_remote_code=_bool(ctx, model, "trust_remote_code", where, False),
         callable=callable_path,
@@ -668,10 +751,86 @@ def _parse_canary(ctx: _Ctx, model: LineDict, provider: str, where: str) -> Cana
     if raw.get("sample") == 0 and not isinstance(raw.get("sample"), bool):
         raise ctx.error(f"{where}.canary.sample", raw.line_of("sample"), "expected a whole number ≥ 1, got 0",
                         "a canary re-encodes at least one text; to turn it off write canary: false")
-    sample = _int(ctx, raw.get("sample", 8), f"{where}.canary.sample", raw.line_of("sample"))
+    sample = _int(ctx, raw.get("sample", 8), f"{where}.canary.sample", raw.line_of("sample"), maximum=MAX_SAMPLES)
     min_cosine = _float(ctx, raw.get("min_cosine", 0.999), f"{where}.canary.min_cosine",
                         raw.line_of("min_cosine"), -1.0, 1.0)
     return CanarySpec(sample=sample, min_cosine=min_cosine, line=raw.line)
+
+
+def _revision(ctx: _Ctx, mapping: LineDict, where: str) -> str | None:
+    """A git revision: a text, or a number YAML read from an all-digit commit prefix."""
+    value = mapping.get("revision")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(f"{where}.revision", mapping.line_of("revision"),
+                        f"expected a branch, tag or commit (text), got {_type_name(value)}",
+                        'quote it: revision: "0123abc"')
+    return value
+
+
+def _label(ctx: _Ctx, raw: Any, where: str, line: int) -> str:
+    """A name keying an entry (views.dims, checks.dims): letters, digits and _ . + @ -."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # YAML reads `16:` as a number; the name is the same as "16"
+    if not isinstance(raw, str) or not _NAME_RE.match(raw):
+        shown = raw if isinstance(raw, str) else type(raw).__name__
+        raise ctx.error(f"{where}.{str(shown)[:60]}", line,
+                        f"expected a name of letters, digits and _ . + @ -, got {_excerpt(str(shown))}",
+                        "names are ASCII: e.g. first_half")
+    return raw
+
+
+_DOCUMENT_FIELDS = ("title", "text")
+
+
+def _document_template(ctx: _Ctx, data: LineDict) -> str:
+    """``task.data.document``: a format string over a document's fields, checked now, not per row."""
+    document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
+    line = data.line_of("document")
+    fields = ", ".join("{" + name + "}" for name in _DOCUMENT_FIELDS)
+    hint = f"fields: {fields}; write {{{{ and }}}} for literal braces, e.g. \"{{title}}: {{text}}\""
+    try:
+        parsed = list(string.Formatter().parse(document))
+    except ValueError as exc:
+        raise ctx.error("task.data.document", line, f"bad template {_excerpt(document)}: {exc}", hint) from None
+    used = set()
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in _DOCUMENT_FIELDS or conversion or (spec and "{" in spec):
+            raise ctx.error("task.data.document", line,
+                            f"unknown field {_excerpt('{' + name + '}')} in template {_excerpt(document)}", hint)
+        used.add(name)
+    try:
+        document.format(title="title", text="text")
+    except (ValueError, TypeError) as exc:
+        raise ctx.error("task.data.document", line, f"bad template {_excerpt(document)}: {exc}", hint) from None
+    if "text" not in used:
+        raise ctx.error("task.data.document", line, f"the template {_excerpt(document)} must contain {{text}}",
+                        hint)
+    return document
+
+
+def _export_path(ctx: _Ctx, inf: LineDict) -> Path | None:
+    """``task.informed.export``: a file that can be written (not a folder, not below a file)."""
+    text = _str(ctx, inf, "export", "task.informed")
+    if text is None:
+        return None
+    line = inf.line_of("export")
+    path = _relative(ctx, text)
+    hint = "export: a file path for the chosen dimensions, e.g. dims/minilm-informed.json"
+    if text.endswith(("/", "\\")) or path.is_dir():
+        raise ctx.error("task.informed.export", line, f"{path} is a folder, not a file", hint)
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise ctx.error("task.informed.export", line, f"{parent} is not a folder, so {path.name} cannot be "
+                                "written under it", hint)
+            break
+    return path
 
 
 def _relative(ctx: _Ctx, text: str) -> Path:
@@ -696,13 +855,15 @@ def _openai_settings(ctx: _Ctx, model: LineDict, where: str) -> dict[str, Any]:
                             "the key itself never goes into a spec: api_key_env: OPENAI_API_KEY")
         settings["api_key_env"] = value
     if model.get("dimensions") is not None:
-        settings["dimensions"] = _int(ctx, model["dimensions"], f"{where}.dimensions", model.line_of("dimensions"))
+        settings["dimensions"] = _int(ctx, model["dimensions"], f"{where}.dimensions", model.line_of("dimensions"),
+            maximum=MAX_DIMS)
     for key in ("max_tokens_per_batch", "concurrency"):
         if key in model:
-            settings[key] = _int(ctx, model[key], f"{where}.{key}", model.line_of(key))
+            settings[key] = _int(ctx, model[key], f"{where}.{key}", model.line_of(key),
+                                 maximum=MAX_TOKENS_PER_BATCH if key == "max_tokens_per_batch" else MAX_CONCURRENCY)
     if "max_retries" in model:
         settings["max_retries"] = _int(ctx, model["max_retries"], f"{where}.max_retries", model.line_of("max_retries"),
-                                       minimum=0)
+                                       minimum=0, maximum=MAX_RETRIES)
     if "timeout" in model:
         settings["timeout"] = _float(ctx, model["timeout"], f"{where}.timeout", model.line_of("timeout"), 0.1, 3600)
     if model.get("price_per_million_tokens") is not None:
@@ -800,8 +961,7 @@ def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
     mteb: dict[str, Any] | None = None
     if key == "hf":
         if isinstance(raw, str):
-            raw = LineDict({"path": raw})
-            raw.line, raw.key_lines = data.line_of("hf"), {}
+            raw = LineDict({"path": raw}, line=data.line_of("hf"))
         source = _mapping(ctx, raw, "task.data.hf", data.line_of("hf"))
         _reject_unknown(ctx, source, ["path", "name", "revision", "qrels", "train_split"], "task.data.hf")
         path = _str(ctx, source, "path", "task.data.hf")
@@ -811,7 +971,7 @@ def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
         from .data_hub import resolve_hf_path
 
         hf = {"path": resolve_hf_path(path, ctx.path.parent), "name": _str(ctx, source, "name", "task.data.hf"),
-              "revision": None if source.get("revision") is None else str(source["revision"]),
+              "revision": _revision(ctx, source, "task.data.hf"),
               "qrels": _str(ctx, source, "qrels", "task.data.hf"),
               "train_split": _str(ctx, source, "train_split", "task.data.hf", "train")}
     else:
@@ -825,14 +985,13 @@ def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
                 raise ctx.error("task.data.mteb.task", source.line, "missing required key 'task'",
                                 "an MTEB task name, e.g. STSBenchmark or SciFact")
             mteb = {"task": task_name, "subset": _str(ctx, source, "subset", "task.data.mteb"),
-                    "revision": None if source.get("revision") is None else str(source["revision"])}
-    columns_raw = data.get("columns") or LineDict()
-    columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
+                    "revision": _revision(ctx, source, "task.data.mteb")}
+    columns_map = _optional_mapping(ctx, data, "columns", "task.data")
     _reject_unknown(ctx, columns_map, tuple(KIND_COLUMNS.get(kind, {})), "task.data.columns")
     limit = data.get("limit")
     if limit is not None:
-        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
-    document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"), maximum=MAX_LIMIT)
+    document = _document_template(ctx, data)
     label = f"{key}:{(hf or mteb or {}).get('path') or (mteb or {}).get('task')}"
     return DataSpec(path=Path(label), format=key, columns={str(k): v for k, v in columns_map.items()}, header=True,
                     split=_str(ctx, data, "split", "task.data", "test"), limit=limit, document=document,
@@ -847,14 +1006,10 @@ def _parse_retrieval_data(ctx: _Ctx, data: LineDict) -> DataSpec:
         raise ctx.error("task.data.path", data.line_of("path"), f"expected a folder path, got {_type_name(path_text)}")
     path = Path(path_text) if Path(path_text).is_absolute() else _real(ctx.path.parent / path_text)
     _choice(ctx, data, "format", "task.data", ("beir",), "beir")
-    document = _str(ctx, data, "document", "task.data", "{title} {text}") or "{title} {text}"
-    unknown = set(re.findall(r"{([^{}]*)}", document)) - {"title", "text"}
-    if unknown or "{text}" not in document:
-        raise ctx.error("task.data.document", data.line_of("document"),
-                        f"the document template must contain {{text}} and may contain {{title}}; got {document!r}")
+    document = _document_template(ctx, data)
     limit = data.get("limit")
     if limit is not None:
-        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"), maximum=MAX_LIMIT)
     return DataSpec(path=path, format="beir", columns={}, header=True,
                     split=_str(ctx, data, "split", "task.data", "test"), limit=limit, document=document,
                     line=data.line)
@@ -887,8 +1042,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
         fmt = _choice(ctx, data, "format", "task.data", ("csv", "tsv", "jsonl"), None)
     defaults = KIND_COLUMNS[kind]
     roles = tuple(defaults)
-    columns_raw = data.get("columns") or LineDict()
-    columns_map = _mapping(ctx, columns_raw, "task.data.columns", data.line_of("columns"))
+    columns_map = _optional_mapping(ctx, data, "columns", "task.data")
     _reject_unknown(ctx, columns_map, roles, "task.data.columns")
     columns: dict[str, str | int] = {}
     for name in roles:
@@ -915,7 +1069,7 @@ def _parse_data(ctx: _Ctx, raw: Any, line: int, kind: str) -> DataSpec:
                         "jsonl rows are objects: name the fields, not column numbers")
     limit = data.get("limit")
     if limit is not None:
-        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"))
+        limit = _int(ctx, limit, "task.data.limit", data.line_of("limit"), maximum=MAX_LIMIT)
     return DataSpec(path=path, format=fmt, columns=columns, header=header if fmt != "jsonl" else True,
                     split=split, limit=limit, line=data.line, path_template=template)
 
@@ -997,19 +1151,24 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if kind == "classification":
         options["method"] = _choice(ctx, task, "method", "task", ("knn", "logreg"), "knn")
-        options["k"] = _int(ctx, task.get("k", 1), "task.k", task.line_of("k"))
+        options["k"] = _int(ctx, task.get("k", 1), "task.k", task.line_of("k"), maximum=MAX_K)
     if kind in ("classification", "clustering"):
-        options["seed"] = _int(ctx, task.get("seed", 0), "task.seed", task.line_of("seed"), minimum=0)
+        options["seed"] = _int(ctx, task.get("seed", 0), "task.seed", task.line_of("seed"), minimum=0, maximum=MAX_SEED)
     if kind == "agreement":
-        queries = task.get("queries") or LineDict()
-        q = _mapping(ctx, queries, "task.queries", task.line_of("queries"))
+        q = _optional_mapping(ctx, task, "queries", "task")
         _reject_unknown(ctx, q, ["count", "seed", "path", "column"], "task.queries")
-        if "path" in q:
-            options["queries_path"] = _relative(ctx, str(q["path"]))
-            options["queries_column"] = str(q.get("column", "text"))
+        queries_path = _str(ctx, q, "path", "task.queries")
+        if queries_path is not None:
+            if "count" in q or "seed" in q:
+                raise ctx.error("task.queries", q.line, "give either a queries file (path, column) or a sample "
+                                "(count, seed), not both")
+            options["queries_path"] = _relative(ctx, queries_path)
+            options["queries_column"] = _str(ctx, q, "column", "task.queries", "text")
         else:
-            options["queries_count"] = _int(ctx, q.get("count", 100), "task.queries.count", q.line_of("count"))
-            options["queries_seed"] = _int(ctx, q.get("seed", 0), "task.queries.seed", q.line_of("seed"), minimum=0)
+            options["queries_count"] = _int(ctx, q.get("count", 100), "task.queries.count", q.line_of("count"),
+                maximum=MAX_QUERIES)
+            options["queries_seed"] = _int(ctx, q.get("seed", 0), "task.queries.seed", q.line_of("seed"), minimum=0,
+                maximum=MAX_SEED)
     if kind == "retrieval" and "funnel" in task:
         f = _mapping(ctx, task["funnel"], "task.funnel", task.line_of("funnel"))
         _reject_unknown(ctx, f, ["shortlist_dims", "shortlist", "rerank_dims", "min", "min_ratio",
@@ -1017,10 +1176,11 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
         rerank = f.get("rerank_dims", "full")
         options["funnel"] = {
             "shortlist_dims": _int(ctx, _required(ctx, f, "shortlist_dims", "task.funnel"),
-                                   "task.funnel.shortlist_dims", f.line_of("shortlist_dims")),
-            "shortlist": _int(ctx, f.get("shortlist", 100), "task.funnel.shortlist", f.line_of("shortlist")),
+                                   "task.funnel.shortlist_dims", f.line_of("shortlist_dims"), maximum=MAX_DIMS),
+            "shortlist": _int(ctx, f.get("shortlist", 100), "task.funnel.shortlist", f.line_of("shortlist"),
+                maximum=MAX_SHORTLIST),
             "rerank_dims": None if rerank == "full" else _int(ctx, rerank, "task.funnel.rerank_dims",
-                                                                f.line_of("rerank_dims")),
+                                                                f.line_of("rerank_dims"), maximum=MAX_DIMS),
             "min": None if "min" not in f else _float(ctx, f["min"], "task.funnel.min", f.line_of("min"), -1, 1),
             "min_ratio": None if "min_ratio" not in f else _float(ctx, f["min_ratio"], "task.funnel.min_ratio",
                                                                   f.line_of("min_ratio"), 0, 1.5),
@@ -1033,21 +1193,21 @@ def _task_options(ctx: _Ctx, task: LineDict, kind: str) -> dict[str, Any]:
 def _parse_informed(ctx: _Ctx, raw: Any, line: int) -> InformedSpec:
     inf = _mapping(ctx, raw, "task.informed", line)
     _reject_unknown(ctx, inf, ["dims", "select_split", "method", "block", "tolerance", "export"], "task.informed")
-    dims = _int(ctx, _required(ctx, inf, "dims", "task.informed"), "task.informed.dims", inf.line_of("dims"))
+    dims = _int(ctx, _required(ctx, inf, "dims", "task.informed"), "task.informed.dims", inf.line_of("dims"),
+        maximum=MAX_DIMS)
     select = _str(ctx, inf, "select_split", "task.informed")
     if select is None:
         raise ctx.error("task.informed.select_split", inf.line, "missing required key 'select_split'",
                         "the split the dimensions are chosen on, e.g. validation")
-    export = _str(ctx, inf, "export", "task.informed")
+    export = _export_path(ctx, inf)
     return InformedSpec(
         dims=dims,
         select_split=select,
         method=_choice(ctx, inf, "method", "task.informed", ("greedy", "windows"), "greedy"),
-        block=_int(ctx, inf.get("block", 16), "task.informed.block", inf.line_of("block")),
+        block=_int(ctx, inf.get("block", 16), "task.informed.block", inf.line_of("block"), maximum=MAX_DIMS),
         tolerance=None if "tolerance" not in inf else _float(ctx, inf["tolerance"], "task.informed.tolerance",
                                                                inf.line_of("tolerance"), 0.0, 1.0),
-        export=None if export is None else (Path(export) if Path(export).is_absolute()
-                                            else (ctx.path.parent / export).resolve()),
+        export=export,
         line=inf.line,
     )
 
@@ -1069,16 +1229,12 @@ def _thresholds(ctx: _Ctx, raw: Any, key: str, line: int, low: float, high: floa
         precision = "float32"
         if isinstance(dims, str) and "@" in dims:
             dims, precision = _precision_key(ctx, dims, key, entry_line, precision_ok)
-        if isinstance(dims, str) and dims.strip().isdigit():
-            dims = int(dims)
-        size = _int(ctx, dims, f"{key}.{dims}", entry_line)
-        entry = Threshold(size, _float(ctx, value, f"{key}.{mapping_key(dims, precision)}", entry_line, low, high),
-                          entry_line, precision)
-        if any(t.key == entry.key for t in out):
-            raise ctx.error(f"{key}.{entry.key}", entry_line, f"{entry.key} is listed twice")
-        out.append(entry)
+        size = _size_key(ctx, dims, f"{key}.{str(dims)[:60]}", entry_line)
+        out.append(Threshold(size, _float(ctx, value, f"{key}.{mapping_key(size, precision)}", entry_line, low, high),
+                             entry_line, precision))
     if not out:
         raise ctx.error(key, line, "expected at least one {dims: value} entry")
+    _no_repeats(ctx, ((t.key, t.line) for t in out), key, "size")
     return tuple(sorted(out, key=_threshold_order))
 
 
@@ -1161,7 +1317,7 @@ def _parse_cheapest(ctx: _Ctx, raw: Any, line: int) -> CheapestCheck:
         ratio=_float(ctx, _required(ctx, cheap, "ratio", "checks.cheapest"), "checks.cheapest.ratio",
                      cheap.line_of("ratio"), 0.0, 1.0),
         max_bytes=None if max_bytes is None else _int(ctx, max_bytes, "checks.cheapest.max_bytes",
-                                                     cheap.line_of("max_bytes")),
+                                                     cheap.line_of("max_bytes"), maximum=4 * MAX_DIMS),
         xfail=_xfail(ctx, cheap, "checks.cheapest"),
         line=cheap.line,
     )
@@ -1188,10 +1344,11 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         seg = _mapping(ctx, checks["segments"], "checks.segments", checks.line_of("segments"))
         _reject_unknown(ctx, seg, ["width", "step", "min", "xfail", "confidence"], "checks.segments")
         width = _int(ctx, _required(ctx, seg, "width", "checks.segments"), "checks.segments.width",
-                     seg.line_of("width"))
+                     seg.line_of("width"), maximum=MAX_DIMS)
         result["segments"] = SegmentsCheck(
             width=width,
-            step=_int(ctx, seg.get("step", max(1, width // 4)), "checks.segments.step", seg.line_of("step")),
+            step=_int(ctx, seg.get("step", max(1, width // 4)), "checks.segments.step", seg.line_of("step"),
+                maximum=MAX_DIMS),
             min=_float(ctx, _required(ctx, seg, "min", "checks.segments"), "checks.segments.min",
                        seg.line_of("min"), -1.0, 1.0),
             xfail=_xfail(ctx, seg, "checks.segments"),
@@ -1204,8 +1361,9 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         result["random"] = RandomCheck(
             dims=_dims_list(ctx, _required(ctx, rnd, "dims", "checks.random"), "checks.random.dims",
                             rnd.line_of("dims")),
-            samples=_int(ctx, rnd.get("samples", 32), "checks.random.samples", rnd.line_of("samples")),
-            seed=_int(ctx, rnd.get("seed", 0), "checks.random.seed", rnd.line_of("seed"), minimum=0),
+            samples=_int(ctx, rnd.get("samples", 32), "checks.random.samples", rnd.line_of("samples"),
+                maximum=MAX_SAMPLES),
+            seed=_int(ctx, rnd.get("seed", 0), "checks.random.seed", rnd.line_of("seed"), minimum=0, maximum=MAX_SEED),
             margin=_float(ctx, rnd.get("margin", 0.0), "checks.random.margin", rnd.line_of("margin"), -1.0, 1.0),
             xfail=_xfail(ctx, rnd, "checks.random"),
             line=rnd.line,
@@ -1213,9 +1371,7 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     if "monotonic" in checks:
         mono_raw = checks["monotonic"]
         if mono_raw is True or mono_raw is None:
-            mono_raw = LineDict()
-            mono_raw.line = checks.line_of("monotonic")
-            mono_raw.key_lines = {}
+            mono_raw = LineDict(line=checks.line_of("monotonic"))
         mono = _mapping(ctx, mono_raw, "checks.monotonic", checks.line_of("monotonic"))
         _reject_unknown(ctx, mono, ["tolerance", "xfail"], "checks.monotonic")
         result["monotonic"] = MonotonicCheck(
@@ -1230,8 +1386,9 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         result["min_dims"] = MinDimsCheck(
             ratio=_float(ctx, _required(ctx, md, "ratio", "checks.min_dims"), "checks.min_dims.ratio",
                          md.line_of("ratio"), 0.0, 1.0),
-            max=None if md.get("max") is None else _int(ctx, md["max"], "checks.min_dims.max", md.line_of("max")),
-            step=_int(ctx, md.get("step", 8), "checks.min_dims.step", md.line_of("step")),
+            max=None if md.get("max") is None else _int(ctx, md["max"], "checks.min_dims.max", md.line_of("max"),
+                                                         maximum=MAX_DIMS),
+            step=_int(ctx, md.get("step", 8), "checks.min_dims.step", md.line_of("step"), maximum=MAX_DIMS),
             xfail=_xfail(ctx, md, "checks.min_dims"),
             line=md.line,
             precision=_known_precision(ctx, md.get("precision", "float32"), "checks.min_dims.precision",
@@ -1240,10 +1397,14 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     if "dims" in checks:
         dm = _mapping(ctx, checks["dims"], "checks.dims", checks.line_of("dims"))
         entries = tuple(
-            DimsThreshold(str(label), _float(ctx, value, f"checks.dims.{label}", dm.line_of(label), -1.0, 1.0),
-                          dm.line_of(label))
+            DimsThreshold(_label(ctx, label, "checks.dims", dm.line_of(label)),
+                          _float(ctx, value, f"checks.dims.{label}", dm.line_of(label), -1.0, 1.0), dm.line_of(label))
             for label, value in dm.items() if label != "confidence"
         )
+        if not entries:
+            raise ctx.error("checks.dims", dm.line, "expected at least one {name: bound} entry",
+                            "name a list declared under views.dims")
+        _no_repeats(ctx, ((e.label, e.line) for e in entries), "checks.dims", "the name")
         result["dims"] = DimsCheck(entries, dm.line, _confidence(ctx, dm, "checks.dims"))
     if "geometry" in checks:
         geo = _mapping(ctx, checks["geometry"], "checks.geometry", checks.line_of("geometry"))
@@ -1346,25 +1507,33 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     if "windows" in views:
         win = _mapping(ctx, views["windows"], "views.windows", views.line_of("windows"))
         _reject_unknown(ctx, win, ["width", "step"], "views.windows")
-        width = _int(ctx, _required(ctx, win, "width", "views.windows"), "views.windows.width", win.line_of("width"))
+        width = _int(ctx, _required(ctx, win, "width", "views.windows"), "views.windows.width", win.line_of("width"),
+            maximum=MAX_DIMS)
         windows = Windows(width, _int(ctx, win.get("step", max(1, width // 4)), "views.windows.step",
-                                      win.line_of("step")))
+                                      win.line_of("step"), maximum=MAX_DIMS))
     random = None
     if "random" in views:
         rnd = _mapping(ctx, views["random"], "views.random", views.line_of("random"))
         _reject_unknown(ctx, rnd, ["dims", "samples", "seed"], "views.random")
         random = RandomViews(
             dims=_dims_list(ctx, _required(ctx, rnd, "dims", "views.random"), "views.random.dims", rnd.line_of("dims")),
-            samples=_int(ctx, rnd.get("samples", 32), "views.random.samples", rnd.line_of("samples")),
-            seed=_int(ctx, rnd.get("seed", 0), "views.random.seed", rnd.line_of("seed"), minimum=0),
+            samples=_int(ctx, rnd.get("samples", 32), "views.random.samples", rnd.line_of("samples"),
+                maximum=MAX_SAMPLES),
+            seed=_int(ctx, rnd.get("seed", 0), "views.random.seed", rnd.line_of("seed"), minimum=0, maximum=MAX_SEED),
         )
     dims: dict[str, tuple[int, ...]] = {}
     if "dims" in views:
         dm = _mapping(ctx, views["dims"], "views.dims", views.line_of("dims"))
+        if not dm:
+            raise ctx.error("views.dims", dm.line, "expected at least one {name: dimensions} entry",
+                            'e.g. views: {dims: {first_half: "0:192"}}')
         for label, value in dm.items():
-            key = f"views.dims.{label}"
-            if not _NAME_RE.match(str(label)):
-                raise ctx.error(key, dm.line_of(label), "labels use letters, digits and _ . + @ -")
+            name = _label(ctx, label, "views.dims", dm.line_of(label))
+            key = f"views.dims.{name}"
+            if name in dims:
+                raise ctx.error(key, dm.line_of(label), f"the name {name} is given twice",
+                                "each name may appear once; remove one of them")
+            label = name
             if isinstance(value, str):
                 try:
                     dims[str(label)] = parse_dim_selection(value)
@@ -1372,9 +1541,13 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                     raise ctx.error(key, dm.line_of(label), f"bad dimension selection: {exc}",
                                     "write ranges and indices like \"0:64, 128:192, 300\"") from None
             elif isinstance(value, list) and value:
-                indices = tuple(_int(ctx, v, key, dm.line_of(label), minimum=0) for v in value)
-                if len(set(indices)) != len(indices):
-                    raise ctx.error(key, dm.line_of(label), "repeated dimension indices")
+                if len(value) > MAX_DIMS:
+                    raise ctx.error(key, dm.line_of(label), f"expected at most {MAX_DIMS:,} indices")
+                indices = tuple(_int(ctx, v, key, dm.line_of(label), minimum=0, maximum=MAX_DIMS - 1) for v in value)
+                repeated = [] if len(set(indices)) == len(indices) else sorted(
+                    {i for i in indices if indices.count(i) > 1})
+                if repeated:
+                    raise ctx.error(key, dm.line_of(label), f"repeated dimension indices: {repeated[:10]}")
                 dims[str(label)] = tuple(sorted(indices))
             else:
                 raise ctx.error(key, dm.line_of(label),
@@ -1417,12 +1590,14 @@ def _parse_compare(ctx: _Ctx, raw: Any, line: int) -> CompareSpec:
     if "pairs" in cmp:
         raw_pairs = _mapping(ctx, cmp["pairs"], "compare.pairs", cmp.line_of("pairs"))
         pairs = tuple(
-            (_int(ctx, int(k) if isinstance(k, str) and k.isdigit() else k, f"compare.pairs.{k}", raw_pairs.line_of(k)),
-             _int(ctx, v, f"compare.pairs.{k}", raw_pairs.line_of(k)))
+            (_size_key(ctx, k, f"compare.pairs.{str(k)[:60]}", raw_pairs.line_of(k)),
+             _int(ctx, v, f"compare.pairs.{str(k)[:60]}", raw_pairs.line_of(k), maximum=MAX_DIMS))
             for k, v in raw_pairs.items()
         )
         if not pairs:
             raise ctx.error("compare.pairs", cmp.line_of("pairs"), "expected {candidate dims: reference dims} entries")
+        candidates = ((candidate, raw_pairs.line_of(k)) for (candidate, _), k in zip(pairs, raw_pairs, strict=True))
+        _no_repeats(ctx, candidates, "compare.pairs", "candidate size")
     return CompareSpec(model=model, max_drop=max_drop, pairs=pairs, significance=_significance(ctx, cmp, "compare"),
                        line=cmp.line, xfail=_xfail(ctx, cmp, "compare"))
 
@@ -1431,8 +1606,9 @@ def _parse_bootstrap(ctx: _Ctx, raw: Any, line: int) -> BootstrapSpec:
     boot = _mapping(ctx, raw, "bootstrap", line)
     _reject_unknown(ctx, boot, ["resamples", "seed", "confidence"], "bootstrap")
     return BootstrapSpec(
-        resamples=_int(ctx, boot.get("resamples", 1000), "bootstrap.resamples", boot.line_of("resamples"), 50),
-        seed=_int(ctx, boot.get("seed", 0), "bootstrap.seed", boot.line_of("seed"), 0),
+        resamples=_int(ctx, boot.get("resamples", 1000), "bootstrap.resamples", boot.line_of("resamples"), 50,
+            maximum=MAX_RESAMPLES),
+        seed=_int(ctx, boot.get("seed", 0), "bootstrap.seed", boot.line_of("seed"), 0, maximum=MAX_SEED),
         confidence=_float(ctx, boot.get("confidence", 0.95), "bootstrap.confidence", boot.line_of("confidence"),
                           0.5, 0.999),
         line=boot.line,
@@ -1451,8 +1627,10 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
                         f"expected a list of environment variable names, got {_type_name(requires)}")
     name = doc.get("name", default_name)
     if not isinstance(name, str) or not _NAME_RE.match(name):
+        hint = None if "name" in doc else (f"the name comes from the file name {ctx.path.name!r} when the spec "
+                                           "has no name: key; add name: my-spec")
         raise ctx.error("name", doc.line_of("name"),
-                        f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}")
+                        f"expected a name of letters, digits and _ . + @ -, got {_type_name(name)}", hint)
     model = _parse_model(ctx, _required(ctx, doc, "model", ""), doc.line_of("model"))
     task = _parse_task(ctx, _required(ctx, doc, "task", ""), doc.line_of("task"))
     if require_checks and "checks" not in doc and "baseline" not in doc and "compare" not in doc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,28 @@ import yaml
 
 from .errors import SpecError
 
+# Nodes a document may hold once every alias is expanded: far above any real spec, far below
+# what a "billion laughs" document would need to exhaust memory when its values are walked.
+MAX_EXPANDED_NODES = 100_000
+# Deeper nesting than this is refused (PyYAML's composer recurses once per level).
+MAX_DEPTH = 200
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
 
 class LineDict(dict[Any, Any]):
-    """A mapping from YAML that knows its own line and the line of each key (1-based)."""
+    """A mapping from YAML that knows its own line and the line of each key (1-based).
 
-    line: int = 0
+    Built in code (an empty default for an omitted section), it is a complete object too:
+    ``LineDict(line=n)`` has no keys, and every ``line_of`` answers ``n``.
+    """
+
+    line: int
     key_lines: dict[Any, int]
+
+    def __init__(self, *args: Any, line: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = line
+        self.key_lines = {}
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
@@ -23,7 +40,11 @@ class LineDict(dict[Any, Any]):
 class LineList(list[Any]):
     """A sequence from YAML that knows its line (1-based)."""
 
-    line: int = 0
+    line: int
+
+    def __init__(self, *args: Any, line: int = 0) -> None:
+        super().__init__(*args)
+        self.line = line
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -34,9 +55,7 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
+    result = LineDict(line=node.start_mark.line + 1)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -60,13 +79,109 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    return result
+    return LineList((loader.construct_object(child, deep=True) for child in node.value),
+                    line=node.start_mark.line + 1)
+
+
+def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    value = loader.construct_scalar(node)
+    assert isinstance(value, str)
+    if _BAD_TEXT.search(value):
+        raise SpecError(
+            "a text holds a NUL character or an unpaired surrogate escape (\\uD800-\\uDFFF)",
+            path=loader.source,
+            line=node.start_mark.line + 1,
+            hint="texts must be valid Unicode: write the character itself or a \\U escape of a real code point",
+        )
+    return value
+
+
+_OCTAL_OR_SEXAGESIMAL = re.compile(r"^[-+]?(0[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+)$")
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if _OCTAL_OR_SEXAGESIMAL.match(text):
+        raise SpecError(
+            f"{text!r} is ambiguous: YAML 1.1 reads it as the number "
+            f"{yaml.SafeLoader.construct_yaml_int(loader, node)}",
+            path=loader.source,
+            line=node.start_mark.line + 1,
+            hint="write the number in plain decimal without leading zeros (16, not 016), or quote a text",
+        )
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    assert isinstance(value, int)
+    return value
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _check_size(path: Path, root: yaml.Node) -> None:
+    """Refuse documents whose aliases expand beyond :data:`MAX_EXPANDED_NODES` nodes.
+
+    Counts each node as often as aliases make it appear (memoised per node, so the count itself
+    is cheap) and names the line of the innermost collection that is too large.
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: no recursion on deep documents
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if done or not children:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_EXPANDED_NODES + 1)
+            continue
+        if id(node) in entered:
+            raise SpecError("an alias (*name) refers to a value that contains it", path=path,
+                            line=node.start_mark.line + 1, hint="a spec cannot hold a value inside itself")
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    if sizes[id(root)] <= MAX_EXPANDED_NODES:
+        return
+    culprit = root
+    while True:
+        bigger = [child for child in _children(culprit) if sizes[id(child)] > MAX_EXPANDED_NODES]
+        if not bigger:
+            break
+        culprit = bigger[0]
+    raise SpecError(
+        f"this value expands to more than {MAX_EXPANDED_NODES:,} YAML nodes through aliases (*name)",
+        path=path,
+        line=culprit.start_mark.line + 1,
+        hint="a spec needs no nested aliases; write the values out, or reuse one alias at most a few times",
+    )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before PyYAML's recursive composer meets it."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else None
+                    raise SpecError(f"values are nested more than {MAX_DEPTH} levels deep", path=path,
+                                    line=line, hint="a spec is a few levels deep")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the loader reports syntax errors with their line
 
 
 def load_documents(path: Path) -> list[tuple[Any, int]]:
@@ -77,6 +192,7 @@ def load_documents(path: Path) -> list[tuple[Any, int]]:
         raise SpecError(f"cannot read the spec file: {exc.strerror}", path=path) from None
     except UnicodeDecodeError:
         raise SpecError("the spec file is not valid UTF-8", path=path) from None
+    _check_depth(path, text)
     loader = _LineLoader(text)
     loader.source = path
     documents: list[tuple[Any, int]] = []
@@ -85,6 +201,7 @@ def load_documents(path: Path) -> list[tuple[Any, int]]:
             node = loader.get_node()
             if node is None:
                 continue
+            _check_size(path, node)
             documents.append((loader.construct_document(node), node.start_mark.line + 1))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
