@@ -83,7 +83,7 @@ CASES: list[Any] = [
     pytest.param(["init", "raising.mrl.yaml", "--no-cache", "--out", "y.mrl.yaml"],
                  "raising.mrl.yaml::fake-sts: encoding with python:toys:raises failed", 1,
                  id="init-spec-raising-callable"),
-    pytest.param(["scan", *FAKE, "--json", "/proc/no/such/report.json"], None, 0, id="report-unwritable"),
+    pytest.param(["scan", *FAKE, "--json", "/dev/null/report.json"], None, 0, id="report-unwritable"),
     pytest.param(["init", *FAKE, "--out", "/proc/no/such/x.mrl.yaml"], "cannot write /proc/no/such/x.mrl.yaml", 0,
                  id="init-out-unwritable"),
 ]

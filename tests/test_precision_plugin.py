@@ -197,7 +197,7 @@ def test_compare_covers_precision_views(quant_project: pytest.Pytester, write_sp
                  id="unknown-at"),
     pytest.param('checks: {geometry: {isoscore: {"64@int8": 0.1}}}',
                  "*checks.geometry.isoscore does not take a precision*", id="geometry-at"),
-    pytest.param('checks: {prefix: {"64@int8": 0.1, "64@int8 ": 0.2}}', "*64@int8 is listed twice*",
+    pytest.param('checks: {prefix: {"64@int8": 0.1, "64@int8 ": 0.2}}', "*64@int8 is given twice*",
                  id="twice"),
     pytest.param('checks: {min_dims: {ratio: 0.9, precision: bits}}', "*checks.min_dims.precision*unknown*",
                  id="min-dims"),
