@@ -26,7 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .state import STATE_KEY, RunState
 
     config.addinivalue_line("markers", "mrlcheck: an expectation collected from a *.mrl.yaml spec")
-    options.get_option(config, "tables")  # validate the ini value early
+    options.resolve_all(config)  # every option and ini value checked once, before the run
     state = RunState(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(ResultsReporter(state), "mrlcheck-reporter")
