@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 TABLE_CHOICES = ("all", "failed", "none")
+BOOL_WORDS = "true/false, yes/no, on/off or 1/0"
+_DIGITS = re.compile(r"\+?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,13 @@ def _table_choice(value: str) -> str:
 
 
 def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {number}")
-    return number
+    text = value.strip()
+    if text.startswith("-") and _DIGITS.fullmatch(text[1:]):
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text}")
+    if not _DIGITS.fullmatch(text):
+        ascii_hint = "" if text.isascii() else " in ASCII digits 0-9"
+        raise argparse.ArgumentTypeError(f"expected a whole number{ascii_hint}, got {value!r}")
+    return int(text)
 
 
 OPTIONS = (
@@ -95,25 +98,80 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+_DIR_OPTIONS = frozenset({"cache_dir", "plots"})
+_RESOLVED: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+
+
+def resolve_all(config: pytest.Config) -> None:
+    """Resolve and validate every option once (at configure time); bad values are usage errors."""
+    config.stash[_RESOLVED] = {option.name: _resolve(config, option) for option in OPTIONS}
+
+
 def get_option(config: pytest.Config, name: str) -> Any:
     """The option's value: command line first, then the ini file, then the default.
 
     Path options come back as absolute paths: command-line values relative to the invocation
     folder, ini values relative to the ini file's folder.
     """
-    option = _BY_NAME[name]
+    resolved = config.stash.get(_RESOLVED, None)
+    if resolved is not None:
+        return resolved[name]
+    return _resolve(config, _BY_NAME[name])
+
+
+def _usage_error(
+    config: pytest.Config, option: Option, from_cli: bool, value: object, expected: str
+) -> pytest.UsageError:
+    if from_cli:
+        return pytest.UsageError(f"{option.flag} {str(value)!r}: {expected}")
+    where = str(config.inipath) if config.inipath else "the ini file"
+    return pytest.UsageError(f"{where}: mrlcheck_{option.name} = {str(value)!r}: {expected}")
+
+
+def _resolve(config: pytest.Config, option: Option) -> Any:
+    name = option.name
     value = config.getoption(f"mrlcheck_{name}", default=None)
     from_cli = value is not None
     if not from_cli:
-        value = config.getini(f"mrlcheck_{name}")
+        try:
+            value = config.getini(f"mrlcheck_{name}")
+        except (ValueError, pytest.UsageError) as error:  # pytest's bool parsing: "invalid truth value 'maybe'"
+            raw = str(error).removeprefix("invalid truth value ").strip("'\"")
+            raise _usage_error(config, option, False, raw, f"expected {BOOL_WORDS}") from None
     if value in (None, ""):
         return option.default
     if option.kind == "path":
-        base = config.invocation_params.dir if from_cli else (
-            config.inipath.parent if config.inipath else config.rootpath
-        )
-        path = Path(str(value)).expanduser()
-        return path if path.is_absolute() else base / path
-    if name == "tables" and not from_cli and value not in TABLE_CHOICES:
-        raise pytest.UsageError(f"mrlcheck_tables: expected one of {', '.join(TABLE_CHOICES)}, got {value!r}")
+        return _path(config, option, from_cli, str(value))
+    if not from_cli and name == "max_encode":
+        try:
+            return _count(str(value))
+        except argparse.ArgumentTypeError as error:
+            raise _usage_error(config, option, False, value, str(error).split(", got")[0]) from None
+    if not from_cli and name == "tables":
+        try:
+            return _table_choice(str(value))
+        except argparse.ArgumentTypeError as error:
+            raise _usage_error(config, option, False, value, str(error).split(", got")[0]) from None
     return value
+
+
+def _path(config: pytest.Config, option: Option, from_cli: bool, value: str) -> Path:
+    if "\0" in value:
+        raise _usage_error(config, option, from_cli, value, "expected a path (it contains a NUL character)")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:
+        raise _usage_error(config, option, from_cli, value, "expected a path (its ~user is not known here)") from None
+    base = config.invocation_params.dir if from_cli else (
+        config.inipath.parent if config.inipath else config.rootpath
+    )
+    path = path if path.is_absolute() else base / path
+    want_dir = option.name in _DIR_OPTIONS
+    try:
+        wrong = path.exists() and path.is_dir() != want_dir
+    except OSError:
+        wrong = False
+    if wrong:
+        expected = "expected a folder, and this is a file" if want_dir else "expected a file, and this is a folder"
+        raise _usage_error(config, option, from_cli, value, expected)
+    return path

@@ -26,7 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from .state import STATE_KEY, RunState
 
     config.addinivalue_line("markers", "mrlcheck: an expectation collected from a *.mrl.yaml spec")
-    options.get_option(config, "tables")  # validate the ini value early
+    options.resolve_all(config)  # every option and ini value checked once, before the run
     if options.get_option(config, "refresh") and options.get_option(config, "offline"):
         raise pytest.UsageError("--mrlcheck-refresh re-encodes cached vectors and --mrlcheck-offline forbids "
                                 "encoding: use one of them")

@@ -1681,7 +1681,7 @@ def load_specs(path: Path, require_checks: bool = True) -> list[Spec]:
     ctx = _Ctx(path)
     documents = [(doc, line) for doc, line in load_documents(path) if doc is not None]
     if not documents:
-        raise SpecError("the file holds no spec", path=path,
+        raise SpecError("the file holds no spec", path=path, line=1,
                         hint="a spec needs at least model, task and checks")
     stem = spec_stem(path)
     specs = []

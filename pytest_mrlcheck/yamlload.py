@@ -184,16 +184,37 @@ def _check_depth(path: Path, text: str) -> None:
         return  # the loader reports syntax errors with their line
 
 
+def _code_point(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character[:1] or "\0")
+
+
+def _bytes_line(path: Path, offset: int) -> int:
+    """The line (from 1) of a byte offset in ``path``."""
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 1
+
+
 def load_documents(path: Path) -> list[tuple[Any, int]]:
     """Every YAML document of ``path`` with the line it starts on; syntax errors become SpecError."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read the spec file: {exc.strerror}", path=path) from None
-    except UnicodeDecodeError:
-        raise SpecError("the spec file is not valid UTF-8", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError("the spec file is not valid UTF-8", path=path, line=_bytes_line(path, exc.start),
+                        hint="save the file as UTF-8") from None
     _check_depth(path, text)
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character the YAML reader refuses
+        raise SpecError(
+            f"YAML cannot contain the control character U+{_code_point(exc.character):04X}",
+            path=path,
+            line=text.count("\n", 0, exc.position) + 1,
+            hint="remove the control character (only tab, newline and printable text are allowed)",
+        ) from None
     loader.source = path
     documents: list[tuple[Any, int]] = []
     try:

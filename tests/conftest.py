@@ -41,3 +41,14 @@ def write_spec(pytester: pytest.Pytester) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# Hypothesis: deterministic (same examples on every run and in CI), no deadline (CI machines are
+# slow and shared), a small default budget; the ``slow``-marked variants use PROPERTY_SLOW.
+with contextlib.suppress(ImportError):
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("mrlcheck", max_examples=200, derandomize=True, deadline=None, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("mrlcheck-slow", parent=settings.get_profile("mrlcheck"), max_examples=1500)
+    settings.load_profile("mrlcheck")

@@ -43,7 +43,7 @@ BAD_SPECS = [
     pytest.param(FAKE_SPEC.replace("callable: fake_encoder:encode", "callable: fake_encoder"), 4,
                  "model.callable: expected 'package.module:function', got str 'fake_encoder'",
                  "the function takes (texts: list[str], role: str) and returns an array", id="bad-callable"),
-    pytest.param("", None, "the file holds no spec", "a spec needs at least model, task and checks",
+    pytest.param("", 1, "the file holds no spec", "a spec needs at least model, task and checks",
                  id="empty-file"),
 ]
 
