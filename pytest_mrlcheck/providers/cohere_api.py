@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import ProviderError, ProviderStatusError
+from .hosted import RETRYABLE_STATUS, HostedEncoder
 from .openai_api import (
-    OpenAIEncoder,
     OpenAISettings,
     _Retryable,
-    display_url,
     estimate_tokens,
     retry_after_seconds,
 )
@@ -33,7 +31,6 @@ DEFAULT_BASE_URL = "https://api.cohere.com"
 EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary")
 MAX_TEXTS = 96  # Cohere's limit of texts per embed request
 _INPUT_TYPES = {"query": "search_query", "document": "search_document"}
-_RETRYABLE_STATUS = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
@@ -59,51 +56,28 @@ def unpack_bits(rows: list[list[int]], signed: bool) -> list[list[float]]:
     return (2.0 * bits - 1.0).tolist()  # type: ignore[no-any-return]
 
 
-class CohereEncoder(OpenAIEncoder):
+class CohereEncoder(HostedEncoder):
     """Encodes through ``cohere.ClientV2``; counters feed the run summary as for ``openai``."""
 
     settings: CohereSettings
 
-    def __init__(self, settings: CohereSettings, context: Any) -> None:
-        super().__init__(settings, context)
-        self._role = "query"
-
-    def _target_url(self) -> str:
-        return self.settings.base_url or os.environ.get("CO_API_URL") or DEFAULT_BASE_URL
-
-    def _who(self) -> str:
-        try:
-            where = display_url(self._target_url())
-        except ProviderError:
-            where = "(invalid base_url)"
-        return f"Cohere API {where} (model {self.settings.name!r})"
-
-    def __repr__(self) -> str:
-        return f"CohereEncoder(model={self.settings.name!r})"
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "provider": "cohere",
-            "base_url": self.base_url,
-            "model": self.settings.name,
-            "dimensions": self.settings.dimensions,
-            "embedding_type": self.settings.embedding_type,
-            "normalize": self.settings.normalize,
-        }
-
-    def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
-        self._role = role
-        return super().encode(texts, role)
+    PROVIDER = "cohere"
+    TITLE = "Cohere"
+    URL_ENV = "CO_API_URL"
+    DEFAULT_URL = DEFAULT_BASE_URL
+    PACKAGE = "cohere"
+    EXTRA = "cohere"
+    IDENTITY_FIELDS = ("embedding_type",)
+    DIMENSIONS_PARAM = "output_dimension"
+    TUNING_FIELD = "embedding_type"
+    AUTH_STATUS = frozenset({401, 403, 498})
 
     @contextlib.contextmanager
     def _open_client(self) -> Iterator[Any]:
         try:
             from cohere import ClientV2
         except ImportError:
-            raise ProviderError(
-                "the cohere provider needs the cohere package",
-                hint="pip install 'pytest-mrlcheck[cohere]' (or pip install cohere)",
-            ) from None
+            raise self._missing_client() from None
         import httpx
 
         connections = httpx.Client(timeout=self.settings.timeout)  # ours, so it is closed when done
@@ -134,11 +108,11 @@ class CohereEncoder(OpenAIEncoder):
         except ApiError as exc:
             status = exc.status_code or 0
             message = self.redact(_message(exc.body))
-            if status in _RETRYABLE_STATUS or status >= 500:
+            if status in RETRYABLE_STATUS or status >= 500:
                 raise _Retryable(f"HTTP {status}: {message}", retry_after_seconds(dict(exc.headers or {})),
                                  rate_limited=status == 429) from None
             raise ProviderStatusError(f"{self._who()} answered HTTP {status}: {message}", status=status,
-                                      hint=_hint(status, settings)) from None
+                                      hint=self._hint(status)) from None
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
         except (httpx.HTTPError, ValueError) as exc:  # connection errors; a body that is not JSON
@@ -176,14 +150,6 @@ def _message(body: Any) -> str:
         return str(body["message"])[:300]
     return str(body)[:300] if body else "no details"
 
-
-def _hint(status: int, settings: CohereSettings) -> str | None:
-    if status in (401, 403, 498):
-        return f"check the key in ${settings.api_key_env}" if settings.api_key_env else "set model.api_key_env"
-    if status in (400, 422):
-        return ("the server rejected the request: check the model name, dimensions (output_dimension) and "
-                "embedding_type for this model")
-    return None
 
 
 __all__ = ["EMBEDDING_TYPES", "CohereEncoder", "CohereSettings", "unpack_bits"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,10 @@ import numpy as np
 
 from ..errors import ProviderError, ProviderStatusError
 from ..spec import GEMINI_TASK_TYPES
+from .hosted import RETRYABLE_STATUS, HostedEncoder
 from .openai_api import (
-    OpenAIEncoder,
     OpenAISettings,
     _Retryable,
-    display_url,
     estimate_tokens,
     retry_after_seconds,
 )
@@ -34,7 +33,6 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_TEXTS = 100  # Gemini's limit of requests per batchEmbedContents
 TASK_TYPES = GEMINI_TASK_TYPES
 _BY_ROLE = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
-_RETRYABLE_STATUS = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
@@ -53,41 +51,19 @@ class GeminiSettings(OpenAISettings):
                                 f"(Gemini's limit of texts per request), got {self.batch_size}")
 
 
-class GeminiEncoder(OpenAIEncoder):
+class GeminiEncoder(HostedEncoder):
     """Encodes through ``google.genai.Client``; counters feed the run summary as for ``openai``."""
 
     settings: GeminiSettings
 
-    def __init__(self, settings: GeminiSettings, context: Any) -> None:
-        super().__init__(settings, context)
-        self._role = "query"
-
-    def _target_url(self) -> str:
-        return self.settings.base_url or DEFAULT_BASE_URL
-
-    def _who(self) -> str:
-        try:
-            where = display_url(self._target_url())
-        except ProviderError:
-            where = "(invalid base_url)"
-        return f"Gemini API {where} (model {self.settings.name!r})"
-
-    def __repr__(self) -> str:
-        return f"GeminiEncoder(model={self.settings.name!r})"
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "provider": "gemini",
-            "base_url": self.base_url,
-            "model": self.settings.name,
-            "dimensions": self.settings.dimensions,
-            "task_type": self.settings.task_type,
-            "normalize": self.settings.normalize,
-        }
-
-    def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
-        self._role = role
-        return super().encode(texts, role)
+    PROVIDER = "gemini"
+    TITLE = "Gemini"
+    DEFAULT_URL = DEFAULT_BASE_URL
+    PACKAGE = "google-genai"
+    EXTRA = "gemini"
+    IDENTITY_FIELDS = ("task_type",)
+    DIMENSIONS_PARAM = "output_dimensionality"
+    TUNING_FIELD = "task_type"
 
     @contextlib.contextmanager
     def _open_client(self) -> Iterator[Any]:
@@ -95,10 +71,7 @@ class GeminiEncoder(OpenAIEncoder):
             from google import genai
             from google.genai import types
         except ImportError:
-            raise ProviderError(
-                "the gemini provider needs the google-genai package",
-                hint="pip install 'pytest-mrlcheck[gemini]' (or pip install google-genai)",
-            ) from None
+            raise self._missing_client() from None
         try:
             client = genai.Client(api_key=self._key(), http_options=types.HttpOptions(
                 base_url=self._target_url(), timeout=int(self.settings.timeout * 1000)))
@@ -127,12 +100,12 @@ class GeminiEncoder(OpenAIEncoder):
         except errors.APIError as exc:
             status = int(exc.code or 0)
             message = self.redact(str(exc.message or exc.status or "no details")[:300])
-            if status in _RETRYABLE_STATUS or status >= 500:
+            if status in RETRYABLE_STATUS or status >= 500:
                 headers = dict(getattr(exc.response, "headers", None) or {})
                 raise _Retryable(f"HTTP {status}: {message}", retry_after_seconds(headers),
                                  rate_limited=status == 429) from None
             raise ProviderStatusError(f"{self._who()} answered HTTP {status}: {message}", status=status,
-                                      hint=_hint(status, settings)) from None
+                                      hint=self._hint(status)) from None
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
         except (httpx.HTTPError, ValueError) as exc:  # connection errors; a body that is not JSON
@@ -142,14 +115,6 @@ class GeminiEncoder(OpenAIEncoder):
         vectors, _ = self._parse(json.dumps(shaped).encode(), len(batch), self.redact)
         return vectors, sum(estimate_tokens(t) for t in batch)  # Gemini reports no token count here
 
-
-def _hint(status: int, settings: GeminiSettings) -> str | None:
-    if status in (401, 403):
-        return f"check the key in ${settings.api_key_env}" if settings.api_key_env else "set model.api_key_env"
-    if status in (400, 422):
-        return ("the server rejected the request: check the model name, dimensions (output_dimensionality) and "
-                "task_type for this model")
-    return None
 
 
 __all__ = ["TASK_TYPES", "GeminiEncoder", "GeminiSettings"]

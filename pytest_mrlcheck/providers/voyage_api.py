@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import ProviderError, ProviderStatusError
+from .hosted import RETRYABLE_STATUS, HostedEncoder
 from .openai_api import (
-    OpenAIEncoder,
     OpenAISettings,
     _Retryable,
-    display_url,
     estimate_tokens,
     retry_after_seconds,
 )
 
 DEFAULT_BASE_URL = "https://api.voyageai.com/v1"
 OUTPUT_DTYPES = ("float", "int8", "uint8")
-_RETRYABLE_STATUS = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
@@ -45,42 +42,20 @@ class VoyageSettings(OpenAISettings):
     input_type: bool = True  # send the role as input_type
 
 
-class VoyageEncoder(OpenAIEncoder):
+class VoyageEncoder(HostedEncoder):
     """Encodes through ``voyageai.Client``; counters feed the run summary as for ``openai``."""
 
     settings: VoyageSettings
 
-    def __init__(self, settings: VoyageSettings, context: Any) -> None:
-        super().__init__(settings, context)
-        self._role = "query"
-
-    def _target_url(self) -> str:
-        return self.settings.base_url or os.environ.get("VOYAGE_BASE_URL") or DEFAULT_BASE_URL
-
-    def _who(self) -> str:
-        try:
-            where = display_url(self._target_url())
-        except ProviderError:
-            where = "(invalid base_url)"
-        return f"Voyage API {where} (model {self.settings.name!r})"
-
-    def __repr__(self) -> str:
-        return f"VoyageEncoder(model={self.settings.name!r})"
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "provider": "voyage",
-            "base_url": self.base_url,
-            "model": self.settings.name,
-            "dimensions": self.settings.dimensions,
-            "output_dtype": self.settings.output_dtype,
-            "input_type": self.settings.input_type,
-            "normalize": self.settings.normalize,
-        }
-
-    def encode(self, texts: Sequence[str], role: str) -> np.ndarray:
-        self._role = role
-        return super().encode(texts, role)
+    PROVIDER = "voyage"
+    TITLE = "Voyage"
+    URL_ENV = "VOYAGE_BASE_URL"
+    DEFAULT_URL = DEFAULT_BASE_URL
+    PACKAGE = "voyageai"
+    EXTRA = "voyage"
+    IDENTITY_FIELDS = ("output_dtype", "input_type")
+    DIMENSIONS_PARAM = "output_dimension"
+    TUNING_FIELD = "output_dtype"
 
     @contextlib.contextmanager
     def _open_client(self) -> Iterator[Any]:
@@ -88,10 +63,7 @@ class VoyageEncoder(OpenAIEncoder):
             from voyageai import error
             from voyageai.client import Client
         except ImportError:
-            raise ProviderError(
-                "the voyage provider needs the voyageai package",
-                hint="pip install 'pytest-mrlcheck[voyage]' (or pip install voyageai)",
-            ) from None
+            raise self._missing_client() from None
         try:
             client = Client(api_key=self._key(), max_retries=0, timeout=self.settings.timeout,
                                      base_url=self._target_url())
@@ -121,11 +93,11 @@ class VoyageEncoder(OpenAIEncoder):
                 raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
             if isinstance(exc, error.APIConnectionError) or status is None:
                 raise _Retryable(f"connection error: {type(exc).__name__}: {message}") from None
-            if status in _RETRYABLE_STATUS or status >= 500:
+            if status in RETRYABLE_STATUS or status >= 500:
                 raise _Retryable(f"HTTP {status}: {message}", retry_after_seconds(dict(exc.headers or {})),
                                  rate_limited=status == 429) from None
             raise ProviderStatusError(f"{self._who()} answered HTTP {status}: {message}", status=status,
-                                      hint=_hint(status, settings)) from None
+                                      hint=self._hint(status)) from None
         except Exception as exc:  # the client's requests/JSON layers raise many kinds
             detail = self.redact(f"{type(exc).__name__}: {exc}")[:300]
             raise _Retryable(f"connection error: {detail}") from None
@@ -133,14 +105,6 @@ class VoyageEncoder(OpenAIEncoder):
         vectors, usage = self._parse(content, len(batch), self.redact)
         return vectors, usage if usage is not None else sum(estimate_tokens(t) for t in batch)
 
-
-def _hint(status: int, settings: VoyageSettings) -> str | None:
-    if status in (401, 403):
-        return f"check the key in ${settings.api_key_env}" if settings.api_key_env else "set model.api_key_env"
-    if status in (400, 422):
-        return ("the server rejected the request: check the model name, dimensions (output_dimension) and "
-                "output_dtype for this model")
-    return None
 
 
 __all__ = ["OUTPUT_DTYPES", "VoyageEncoder", "VoyageSettings"]
