@@ -22,22 +22,25 @@ def _output(result: pytest.RunResult) -> str:
     return result.stdout.str() + result.stderr.str()
 
 
-@pytest.mark.parametrize(("option", "value", "reason"), [
-    pytest.param("--mrlcheck-json", "afile/report.json", "afile is not a folder", id="json-under-a-file"),
-    pytest.param("--mrlcheck-markdown", "afile/deeper/report.md", "afile is not a folder", id="markdown-under-a-file"),
-    pytest.param("--mrlcheck-markdown", "adir", "it is a folder", id="markdown-is-a-folder"),
-    pytest.param("--mrlcheck-json", "adir", "it is a folder", id="json-is-a-folder"),
-    pytest.param("--mrlcheck-plots", "afile", "it is a file, not a folder", id="plots-naming-a-file"),
+@pytest.mark.parametrize(("option", "value", "message"), [
+    pytest.param("--mrlcheck-json", "afile/report.json", "cannot write there: *afile is not a folder",
+                 id="json-under-a-file"),
+    pytest.param("--mrlcheck-markdown", "afile/deeper/report.md", "cannot write there: *afile is not a folder",
+                 id="markdown-under-a-file"),
+    # the kind of an existing path is checked with every option value, before the report targets
+    pytest.param("--mrlcheck-markdown", "adir", "expected a file, and this is a folder", id="markdown-is-a-folder"),
+    pytest.param("--mrlcheck-json", "adir", "expected a file, and this is a folder", id="json-is-a-folder"),
+    pytest.param("--mrlcheck-plots", "afile", "expected a folder, and this is a file", id="plots-naming-a-file"),
 ])
 def test_an_unwritable_report_path_is_a_usage_error_before_the_run(
-    fake_project: pytest.Pytester, write_spec: Callable[..., Path], option: str, value: str, reason: str
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], option: str, value: str, message: str
 ) -> None:
     write_spec(FAKE_SPEC)
     (fake_project.path / "afile").write_text("mine\n")
     (fake_project.path / "adir").mkdir()
     result = fake_project.runpytest_subprocess("--mrlcheck-no-cache", option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*{option} *{value}: cannot write there: *{reason}*"])
+    result.stderr.fnmatch_lines([f"*{option} *{value}*: {message}*"])
     assert_clean_output(_output(result))
     assert not (fake_project.path / "encoded.log").exists(), "nothing ran"
     assert (fake_project.path / "afile").read_text() == "mine\n"
