@@ -58,6 +58,15 @@ def make_encoder(model: ModelSpec, context: ProviderContext) -> Encoder:
     return GuardedEncoder(inner, ref)
 
 
+# API providers: module, encoder class, settings class (all built from the same spec fields)
+_API_PROVIDERS = {
+    "openai": ("openai_api", "OpenAIEncoder", "OpenAISettings"),
+    "voyage": ("voyage_api", "VoyageEncoder", "VoyageSettings"),
+    "gemini": ("gemini_api", "GeminiEncoder", "GeminiSettings"),
+    "cohere": ("cohere_api", "CohereEncoder", "CohereSettings"),
+}
+
+
 def _build(model: ModelSpec, context: ProviderContext) -> Encoder:
     if model.provider == "sentence-transformers":
         from .sentence_transformers import SentenceTransformersEncoder
@@ -67,42 +76,16 @@ def _build(model: ModelSpec, context: ProviderContext) -> Encoder:
         from .python_callable import PythonCallableEncoder
 
         return PythonCallableEncoder(model, context)
-    if model.provider == "openai":
-        from .openai_api import OpenAIEncoder, OpenAISettings
+    if model.provider in _API_PROVIDERS:
+        import importlib
 
+        module, encoder_name, settings_name = _API_PROVIDERS[model.provider]
+        loaded = importlib.import_module(f"{__name__}.{module}")
         assert model.name is not None
-        return OpenAIEncoder(
-            OpenAISettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
-                           batch_size=model.batch_size, **model.settings),
-            context,
-        )
-    if model.provider == "voyage":
-        from .voyage_api import VoyageEncoder, VoyageSettings
-
-        assert model.name is not None
-        return VoyageEncoder(
-            VoyageSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
-                           batch_size=model.batch_size, **model.settings),
-            context,
-        )
-    if model.provider == "gemini":
-        from .gemini_api import GeminiEncoder, GeminiSettings
-
-        assert model.name is not None
-        return GeminiEncoder(
-            GeminiSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
-                           batch_size=model.batch_size, **model.settings),
-            context,
-        )
-    if model.provider == "cohere":
-        from .cohere_api import CohereEncoder, CohereSettings
-
-        assert model.name is not None
-        return CohereEncoder(
-            CohereSettings(name=model.name, normalize=model.normalize, prompts=model.prompts,
-                           batch_size=model.batch_size, **model.settings),
-            context,
-        )
+        settings = getattr(loaded, settings_name)(name=model.name, normalize=model.normalize, prompts=model.prompts,
+                                                  batch_size=model.batch_size, **model.settings)
+        encoder: Encoder = getattr(loaded, encoder_name)(settings, context)
+        return encoder
     if model.provider == "precomputed":
         from .precomputed import PrecomputedEncoder, PrecomputedSettings
 
