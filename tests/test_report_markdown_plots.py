@@ -18,7 +18,13 @@ from pytest_mrlcheck.report.plots import plot_name, write_plots
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _check(spec_id: str, name: str, kind: str, outcome: str, value: Any, bound: Any, summary: Any) -> dict[str, Any]:
+def _row(view: str, score: float | None, bound: str, ok: bool) -> dict[str, Any]:
+    """A verdict row as checks write it into the report: tables read bounds from these."""
+    return {"view": view, "score": score, "bound": bound, "gap": None, "ok": ok, "note": "", "baseline": None}
+
+
+def _check(spec_id: str, name: str, kind: str, outcome: str, value: Any, bound: Any, summary: Any,
+           rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "item": f"{spec_id}::{name}",
         "name": name,
@@ -27,6 +33,7 @@ def _check(spec_id: str, name: str, kind: str, outcome: str, value: Any, bound: 
         "value": value,
         "bound": bound,
         "summary": summary,
+        "rows": rows or [],
     }
 
 
@@ -70,7 +77,8 @@ def tiny_spec() -> dict[str, Any]:
         "layout": {"prefixes": [16, 32, 64], "windows": [[0, 32], [32, 64]], "random": [16], "dims": {}},
         "encoding": {"encoded": 20, "cache_hits": 0},
         "checks": [
-            _check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "prefix[16] scores 0.6000 ≥ 0.5000"),
+            _check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "prefix[16] scores 0.6000 ≥ 0.5000",
+                   [_row("prefix[16]", 0.6, "≥ 0.5000", True)]),
             _check(
                 sid,
                 "relative[32]",
@@ -79,6 +87,7 @@ def tiny_spec() -> dict[str, Any]:
                 0.875,
                 0.9,
                 "prefix[32] keeps 87.5% of the full score 0.8000; at least 90.0% (0.7200) is required",
+                [_row("prefix[32]", 0.7, "≥ 90.0% of full (0.7200)", False)],
             ),
             _check(
                 sid,
@@ -88,8 +97,10 @@ def tiny_spec() -> dict[str, Any]:
                 0.45,
                 0.5,
                 "1 of 2 windows of 32 dims score below 0.5000 (lowest window[32:64] 0.4500)",
+                [_row("window[0:32]", 0.7, "≥ 0.5000", True), _row("window[32:64]", 0.45, "≥ 0.5000", False)],
             ),
-            _check(sid, "random[16]", "random", "xfailed", 0.05, 0.1, "a | b"),
+            _check(sid, "random[16]", "random", "xfailed", 0.05, 0.1, "a | b",
+                   [_row("prefix[16]", 0.6, "", False), _row("random[16]", 0.55, "prefix − mean ≥ +0.1000", False)]),
         ],
         "error": None,
     }
@@ -104,7 +115,8 @@ def passing_spec() -> dict[str, Any]:
         scores={"prefix[16]": 0.6, "prefix[64]": 0.8},
         sweep={},
         layout={"prefixes": [16, 64], "windows": [], "random": [], "dims": {}},
-        checks=[_check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "fine")],
+        checks=[_check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "fine",
+                       [_row("prefix[16]", 0.6, "≥ 0.5000", True)])],
     )
     return spec
 
@@ -153,7 +165,7 @@ EXPECTED_TINY = """\
 | view | score | of full | bound | status |
 |---|---:|---:|---|---|
 | `prefix[16]` | 0.6000 | 75.0% | ≥ 0.5000 | ✅ pass |
-| `prefix[32]` | 0.7000 | 87.5% | ≥ 90.0% of full = 0.7200 | ❌ FAIL |
+| `prefix[32]` | 0.7000 | 87.5% | ≥ 90.0% of full (0.7200) | ❌ FAIL |
 | `prefix[64]` | 0.8000 | 100.0% |  |  |
 | `random[16]` | 0.5500 ± 0.0200 (prefix beats 88%) | 68.8% | prefix − mean ≥ +0.1000 | ⚠️ xfail |
 | `window[0:32]` | 0.7000 | 87.5% | ≥ 0.5000 | ✅ pass |
@@ -185,7 +197,8 @@ def test_pipes_in_text_never_break_a_table_row() -> None:
     spec = tiny_spec()
     spec["layout"]["dims"] = {"a|b": 3}
     spec["scores"]["dims[a|b]"] = 0.5
-    spec["checks"].append(_check(spec["id"], "dims[a|b]", "dims", "failed", 0.5, 0.6, "x | y | z"))
+    spec["checks"].append(_check(spec["id"], "dims[a|b]", "dims", "failed", 0.5, 0.6, "x | y | z",
+                                 [_row("dims[a|b]", 0.5, "≥ 0.6000", False)]))
     markdown = render_markdown(report_of(spec))
     rows = _table_lines(markdown)
     assert rows and all(_unescaped_pipes(row) == 6 for row in rows), rows
@@ -245,6 +258,8 @@ def windows_spec(n: int = 40, failing: tuple[int, ...] = (17, 18, 30)) -> dict[s
         0.4,
         0.5,
         f"{len(failing)} of {n} windows of 16 dims score below 0.5000",
+        [_row(f"window[{start}:{end}]", spec["scores"][f"window[{start}:{end}]"], "≥ 0.5000", i not in failing)
+         for i, (start, end) in enumerate(windows)],
     )
     return spec
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .bounds import ViewBounds, view_bounds
 
 _STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
 _CHECK_ICON = {"passed": "✅", "failed": "❌", "xfailed": "⚠️", "xpassed": "⚠️"}
@@ -19,7 +20,6 @@ _CHECK_NOTE = {"xfailed": " *(expected failure)*", "xpassed": " *(unexpectedly p
 _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
 # Every ASCII punctuation character CommonMark/GFM could read as markup inside a line of text.
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>|&#!])")
-_WIDTH_IN_SUMMARY = re.compile(r"windows of (\d+) dims")
 
 
 def escape(text: str) -> str:
@@ -53,81 +53,8 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else ""
 
 
-def _status_of(outcome: str, ok: bool) -> str:
-    """A view's status under one check: its own pass/fail, coloured by the check's outcome."""
-    if outcome == "xfailed":
-        return "xfail" if not ok else "pass"
-    if outcome == "xpassed":
-        return "XPASS"
-    if outcome == "failed":
-        return "FAIL" if not ok else "pass"
-    return "pass"
-
-
-@dataclass
-class _Bounds:
-    """view label → [(bound text, status)] reconstructed from the checks' values and bounds."""
-
-    entries: dict[str, list[tuple[str, str]]]
-
-    def add(self, view: str, text: str, status: str) -> None:
-        self.entries.setdefault(view, []).append((text, status))
-
-    def text(self, view: str) -> str:
-        entries = self.entries.get(view, [])
-        if len({status for _, status in entries}) > 1:  # say which bound failed
-            return "; ".join(f"{text} ({status})" for text, status in entries)
-        return "; ".join(text for text, _ in entries)
-
-    def status(self, view: str) -> str:
-        statuses = [status for _, status in self.entries.get(view, [])]
-        return next((s for s in ("FAIL", "XPASS", "xfail", "pass") if s in statuses), "")
-
-
 def _window_label(start: int, end: int) -> str:
     return f"window[{start}:{end}]"
-
-
-def _view_bounds(spec: Mapping[str, Any]) -> _Bounds:
-    scores: Mapping[str, Any] = spec.get("scores") or {}
-    full = spec.get("full_score")
-    windows = [(int(s), int(e)) for s, e in (spec.get("layout") or {}).get("windows", [])]
-    bounds = _Bounds({})
-    for check in spec.get("checks", []):
-        kind, name, outcome, bound = (
-            check.get("kind"),
-            check.get("name", ""),
-            check.get("outcome", ""),
-            check.get("bound"),
-        )
-        if not isinstance(bound, (int, float)):
-            continue
-        if kind in ("prefix", "dims"):
-            bounds.add(name, f"≥ {bound:.4f}", _status_of(outcome, outcome in ("passed", "xpassed")))
-        elif kind == "relative" and isinstance(full, (int, float)):
-            view = name.replace("relative[", "prefix[", 1)
-            bounds.add(
-                view,
-                f"≥ {bound:.1%} of full = {bound * full:.4f}",
-                _status_of(outcome, outcome in ("passed", "xpassed")),
-            )
-        elif kind == "random":
-            bounds.add(
-                name,
-                f"prefix − mean ≥ {bound:+.4f}",
-                _status_of(outcome, outcome in ("passed", "xpassed")),
-            )
-        elif kind == "segments":
-            # The report does not record the segment width; the check's summary names it.
-            # Without it, every window is held to the minimum.
-            match = _WIDTH_IN_SUMMARY.search(check.get("summary") or "")
-            width = int(match.group(1)) if match else None
-            for start, end in windows:
-                label = _window_label(start, end)
-                score = scores.get(label)
-                if (width is None or end - start == width) and isinstance(score, (int, float)):
-                    bounds.add(label, f"≥ {bound:.4f}", _status_of(outcome, score >= bound))
-    return bounds
 
 
 def _share(value: Any, full: Any) -> str:
@@ -141,7 +68,7 @@ def _row(*cells: str) -> str:
 
 
 def _condensed_windows(
-    labels: list[str], scores: Mapping[str, Any], bounds: _Bounds, limit: int, keep: int
+    labels: list[str], scores: Mapping[str, Any], bounds: ViewBounds, limit: int, keep: int
 ) -> list[str | tuple[int, float, float]]:
     """Window labels in start order; when more than ``limit``, only the ``keep`` lowest and highest
     and every failing one, with ``(count, low, high)`` gaps in between."""
@@ -173,13 +100,14 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     scores: Mapping[str, Any] = spec.get("scores") or {}
     layout: Mapping[str, Any] = spec.get("layout") or {}
     full = spec.get("full_score")
-    bounds = _view_bounds(spec)
+    bounds = view_bounds(spec.get("checks", []))
     lines = [_row("view", "score", "of full", "bound", "status"), "|---|---:|---:|---|---|"]
 
     def add(label: str, score_text: str, share: str) -> None:
         status = bounds.status(label)
         lines.append(
-            _row(code(label, in_table=True), score_text, share, escape(bounds.text(label)), _STATUS.get(status, ""))
+            _row(code(label, in_table=True), score_text, share, escape(bounds.text(label, name_failing=True)),
+                 _STATUS.get(status, ""))
         )
 
     for k in layout.get("prefixes", []):

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ..options import get_option
+from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .summary import group_by_spec
 
 _MAX_WINDOW_ROWS = 24
@@ -16,34 +17,13 @@ _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
 _STATUS_STYLE = {"pass": "green", "FAIL": "bold red", "xfail": "yellow", "XPASS": "yellow", "error": "bold red"}
 
 
-def _status_of(outcome: str, ok: bool) -> str:
-    if outcome == "xfailed":
-        return "xfail" if not ok else "pass"
-    if outcome == "xpassed":
-        return "XPASS"
-    return "pass" if ok else "FAIL"
-
-
-def _view_bounds(record: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
-    """view label → [(bound text, status)] from every check's rows."""
-    bounds: dict[str, list[tuple[str, str]]] = {}
-    for check in record["checks"]:
-        if check.get("kind") in ("monotonic", "min_dims", "baseline", "geometry", "server_truncation",
-                                 "server_contract", "canary", "cheapest"):
-            continue
-        for row in check.get("rows") or []:
-            if row["bound"]:
-                bounds.setdefault(row["view"], []).append((row["bound"], _status_of(check["outcome"], row["ok"])))
-    return bounds
-
-
-def _window_rows(labels: list[str], scores: dict[str, Any], bounds: dict[str, Any]) -> tuple[list[str], int]:
+def _window_rows(labels: list[str], scores: dict[str, Any], bounds: ViewBounds) -> tuple[list[str], int]:
     """All windows when few; else the lowest, the highest and every failing one."""
     if len(labels) <= _MAX_WINDOW_ROWS:
         return labels, 0
     ordered = sorted(labels, key=lambda label: scores[label])
     keep = set(ordered[:4] + ordered[-4:])
-    keep.update(label for label in labels if any(status == "FAIL" for _, status in bounds.get(label, [])))
+    keep.update(label for label in labels if "FAIL" in bounds.statuses(label))
     shown = [label for label in labels if label in keep]
     return shown, len(labels) - len(shown)
 
@@ -93,13 +73,11 @@ def build_table(record: dict[str, Any]) -> Any:
     table.add_column("note")
     scores = summary["scores"]
     full = summary["full_score"]
-    bounds = _view_bounds(record)
+    bounds = view_bounds(record["checks"])
 
     def add(label: str, score_text: str, share: str, extra: str = "") -> None:
-        entries = bounds.get(label, [])
-        bound_text = "; ".join(b for b, _ in entries)
-        statuses = [s for _, s in entries]
-        status = next((s for s in ("FAIL", "XPASS", "xfail") if s in statuses), "pass" if statuses else "")
+        bound_text = bounds.text(label)
+        status = bounds.status(label)
         cells: list[Any] = [Text(label), score_text]
         if intervals:
             interval = intervals.get(label)
@@ -148,9 +126,8 @@ def build_table(record: dict[str, Any]) -> Any:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
-        own_row = ("monotonic", "min_dims", "baseline", "server_truncation", "server_contract", "canary", "cheapest")
-        if check.get("kind") in own_row or check["name"] == "compare":
-            status = _status_of(check["outcome"], check["outcome"] != "failed")
+        if (check.get("kind") in OWN_ROW_KINDS and check.get("kind") != "geometry") or check["name"] == "compare":
+            status = status_of(check["outcome"], check["outcome"] != "failed")
             table.add_row(Text(check["name"]), "", *ci_pad, "", "", Text(status, style=_STATUS_STYLE.get(status, "")),
                           *pad, Text(check.get("summary", "")))
     return table
@@ -177,7 +154,7 @@ def build_geometry_table(record: dict[str, Any]) -> Any:
         if check.get("kind") == "geometry":
             metric = check["name"][len("geometry["):-1]
             for row in check.get("rows") or []:
-                statuses[(row["view"], metric)] = _status_of(check["outcome"], row["ok"])
+                statuses[(row["view"], metric)] = status_of(check["outcome"], row["ok"])
     table = Table(title=Text(f"{summary['name']} · geometry of the vectors per prefix", style="bold"),
                   title_justify="left")
     table.add_column("view")
