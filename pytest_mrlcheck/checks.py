@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluation import SpecResult
 from .spec import Spec
-from .views import View, dims_label, prefix_label, random_label, window_label
+from .views import View, dims_label, prefix_label, random_label, window_label, window_ranges
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def _judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
     seg = result.spec.checks.segments
     assert seg
     rows = []
-    for start in range(0, result.full_dim - seg.width + 1, seg.step):
-        view = window_label(start, start + seg.width)
+    for start, end in window_ranges(result.full_dim, seg.width, seg.step):
+        view = window_label(start, end)
         score = result.scores[view]
         interval = result.interval(view, seg.confidence) if seg.confidence else None
         if seg.confidence and interval is not None:

@@ -196,6 +196,12 @@ class ViewPlan:
         return np.stack(columns, axis=1), keys
 
 
+def window_ranges(full_dim: int, width: int, step: int) -> list[tuple[int, int]]:
+    """The half-open ranges ``[start, start + width)`` every ``step`` dims that fit in ``full_dim``:
+    the windows of ``views.windows`` and of ``checks.segments`` (planned and judged from this one rule)."""
+    return [(start, start + width) for start in range(0, full_dim - width + 1, step)]
+
+
 def default_ladder(full_dim: int) -> tuple[int, ...]:
     """Powers of two from 16 below the full size, plus the full size."""
     ladder = [k for k in (2**p for p in range(4, 16)) if k < full_dim]
@@ -253,8 +259,7 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
                 f"{spec.path}:{line}: {source}.width: {cfg.width} is wider than the vector ({full_dim} dims)",
                 hint=f"use a width of at most {full_dim}",
             )
-        for start in range(0, full_dim - cfg.width + 1, cfg.step):
-            windows[(start, start + cfg.width)] = None
+        windows.update(dict.fromkeys(window_ranges(full_dim, cfg.width, cfg.step)))
 
     sweep: tuple[int, ...] = ()
     if checks.min_dims:
