@@ -30,9 +30,11 @@ are integers, held exactly, so replicates match ``scipy.stats.spearmanr`` on the
 resample to rounding (about 1e-15). The cost is a few passes over a ``n_pairs × resamples``
 array per view.
 
-To score many comparisons on one set of resamples, compute the replicates once
-(:func:`sts_replicates`, :func:`mean_replicates`) and derive intervals and deltas from them with
-:func:`intervals_from_replicates` and :func:`delta_from_replicates`.
+Every judge works the same way: the replicates of a spec's views are computed once
+(:func:`sts_replicates`, :func:`mean_replicates`), and intervals and p-values are derived from them
+with :func:`intervals_from_replicates` and :func:`delta_from_replicates` (a one-sample test
+against a recorded number is a difference with that number subtracted). No other module computes a
+bootstrap quantile or p-value.
 """
 
 from __future__ import annotations
@@ -45,19 +47,13 @@ from typing import Literal
 
 import numpy as np
 
-from .tasks.sts import correlate
-
 __all__ = [
     "Delta",
     "Intervals",
     "bootstrap_indices",
     "delta_from_replicates",
     "intervals_from_replicates",
-    "mean_intervals",
     "mean_replicates",
-    "paired_delta",
-    "sts_intervals",
-    "sts_paired_delta",
     "sts_replicates",
 ]
 
@@ -86,13 +82,17 @@ class Intervals:
 
 @dataclass(frozen=True, eq=False)
 class Delta:
-    """A paired difference ``candidate − baseline`` per view, with interval and p-value.
+    """A paired difference ``candidate − baseline`` per view, with interval and one-sided p-value.
 
-    ``p_value`` is one-sided: for ``alternative="greater"`` it is the bootstrap p-value of
-    ``H1: difference > margin`` (small when the candidate is clearly better than baseline plus
-    margin), for ``"less"`` of ``H1: difference < margin``. It is
-    ``(1 + #replicates on the wrong side of margin, ties included) / (1 + #finite replicates)``,
-    so it is never below ``1 / (resamples + 1)`` and is 1 when every replicate equals ``margin``.
+    The hypotheses are about the true difference ``d``; small p-values reject the null:
+
+    * ``alternative="less"`` (what the judges use: "did the score drop below ``margin``?"):
+      H0 ``d ≥ margin``, H1 ``d < margin``; ``p = (1 + #replicates ≥ margin) / (1 + #finite)``.
+    * ``alternative="greater"``: H0 ``d ≤ margin``, H1 ``d > margin``;
+      ``p = (1 + #replicates ≤ margin) / (1 + #finite)``.
+
+    Ties with ``margin`` count for the null, so ``p`` is never below ``1 / (resamples + 1)`` and is 1
+    when every replicate equals ``margin``.
     """
 
     point: np.ndarray
@@ -141,65 +141,6 @@ def sts_replicates(
     return out
 
 
-def sts_intervals(
-    similarities: np.ndarray,
-    gold: np.ndarray,
-    metric: str,
-    resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> Intervals:
-    """Point correlation and percentile bootstrap interval for every view (column)."""
-    _check_confidence(confidence)
-    point = correlate(*_check_sts(similarities, gold, metric), metric)
-    replicates = sts_replicates(similarities, gold, metric, resamples, seed)
-    return intervals_from_replicates(point, replicates, confidence, seed)
-
-
-def sts_paired_delta(
-    candidate: np.ndarray,
-    baseline: np.ndarray,
-    gold: np.ndarray,
-    metric: str,
-    resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    alternative: Alternative = "greater",
-    margin: float = 0.0,
-) -> Delta:
-    """Paired difference of correlations, ``candidate − baseline``, per view.
-
-    Both are ``n_pairs × V`` similarities of the same pairs (a candidate and a baseline model,
-    or ``sims[:, [a]]`` against ``sims[:, [b]]``); ``baseline`` may have a single column,
-    compared with every candidate column (e.g. the full-dimension view). Each replicate is the
-    difference of the two correlations on the same resampled pairs.
-    """
-    _check_confidence(confidence)
-    _check_alternative(alternative)
-    cand, target = _check_sts(candidate, gold, metric)
-    base, _ = _check_sts(baseline, gold, metric)
-    if base.shape[1] not in (1, cand.shape[1]):
-        raise ValueError(
-            f"baseline has {base.shape[1]} columns; expected 1 or {cand.shape[1]} (candidate)"
-        )
-    both = np.concatenate([cand, base], axis=1)
-    v = cand.shape[1]
-    point = correlate(both, target, metric)
-    replicates = sts_replicates(both, target, metric, resamples, seed)
-    differences = replicates[:, :v] - replicates[:, v:]
-    # A column equal to its baseline differs by exactly 0, whatever the matrix products round.
-    same = (cand == base).all(axis=0) & np.isfinite(point[:v])
-    differences[:, same] = 0.0
-    return delta_from_replicates(
-        np.where(same, 0.0, point[:v] - point[v:]),
-        differences,
-        confidence,
-        seed,
-        alternative,
-        margin,
-    )
-
-
 # ------------------------------------------------------------------- means over units (V × Q)
 
 
@@ -215,54 +156,6 @@ def mean_replicates(per_unit: np.ndarray, resamples: int = 1000, seed: int = 0) 
         out[start:stop] = counts @ values.T / q
         start = stop
     return out
-
-
-def mean_intervals(
-    per_unit: np.ndarray, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> Intervals:
-    """Mean over units and its percentile bootstrap interval, for every view (row)."""
-    _check_confidence(confidence)
-    values = _check_per_unit(per_unit, "per_unit")
-    replicates = mean_replicates(values, resamples, seed)
-    return intervals_from_replicates(values.mean(axis=1), replicates, confidence, seed)
-
-
-def paired_delta(
-    candidate: np.ndarray,
-    baseline: np.ndarray,
-    resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    alternative: Alternative = "greater",
-    margin: float = 0.0,
-) -> Delta:
-    """Paired difference of means over units, ``candidate − baseline``, per view.
-
-    Both are ``V × Q`` per-unit scores on the same units (e.g. per-query nDCG); ``baseline``
-    may have a single row, compared with every candidate row. Because the metric is a mean,
-    a replicate is the mean of the per-unit differences over the resampled units.
-    """
-    _check_confidence(confidence)
-    _check_alternative(alternative)
-    cand = _check_per_unit(candidate, "candidate")
-    base = _check_per_unit(baseline, "baseline")
-    if base.shape[1] != cand.shape[1]:
-        raise ValueError(
-            f"candidate has {cand.shape[1]} units but baseline has {base.shape[1]}"
-        )
-    if base.shape[0] not in (1, cand.shape[0]):
-        raise ValueError(
-            f"baseline has {base.shape[0]} rows; expected 1 or {cand.shape[0]} (candidate)"
-        )
-    difference = cand - base
-    return delta_from_replicates(
-        difference.mean(axis=1),
-        mean_replicates(difference, resamples, seed),
-        confidence,
-        seed,
-        alternative,
-        margin,
-    )
 
 
 # ------------------------------------------------------------------------ from replicates

@@ -181,10 +181,11 @@ def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
     confidence = checks.relative.confidence
     reps, full_reps = result.replicates.get(view), result.replicates.get(prefix_label(result.full_dim))
     if confidence and reps is not None and full_reps is not None:
+        from .bootstrap import intervals_from_replicates
+
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratios = reps / full_reps
-        ratios = ratios[np.isfinite(ratios)]
-        low, high = np.quantile(ratios, [(1 - confidence) / 2, (1 + confidence) / 2])
+            shares = intervals_from_replicates(np.array([achieved]), (reps / full_reps)[:, None], confidence)
+        low, high = float(shares.low[0]), float(shares.high[0])
         ok = bool(low >= ratio)
         ci = f"{confidence:.0%} CI of the share [{low:.1%}, {high:.1%}]"
         summary = (
@@ -593,7 +594,7 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
         note = f"Δ {delta:+.4f}"
         reps = result.replicates.get(view)
         if significance and reps is not None and not ok:
-            p_value = one_sided_p(reps, then - tolerance)
+            p_value = drop_p_value(now, reps, then - tolerance)
             ok = p_value >= significance
             note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
         rows_list.append(Row(view, now, f"≥ {then:.4f} − {tolerance:g}", delta + tolerance, ok, note=note,
@@ -625,10 +626,14 @@ def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) ->
     return Verdict("baseline", "baseline", not failing, worst, -tolerance, summary_text, rows)
 
 
-def one_sided_p(replicates: np.ndarray, floor: float) -> float:
-    """Bootstrap p-value of "the true score is at least ``floor``": share of replicates at or above it."""
-    finite = replicates[np.isfinite(replicates)]
-    return float((1 + np.sum(finite >= floor)) / (1 + finite.size))
+def drop_p_value(point: float, replicates: np.ndarray, floor: float) -> float:
+    """One-sided bootstrap p-value of a drop below ``floor`` (H0: the true value is at least ``floor``;
+    H1: it is below): small when the replicates lie clearly below ``floor``, so a check fails only
+    when the drop is significant."""
+    from .bootstrap import delta_from_replicates
+
+    delta = delta_from_replicates(np.array([point - floor]), (replicates - floor)[:, None], alternative="less")
+    return float(delta.p_value[0])
 
 
 def compare_pairs(spec: Spec) -> list[tuple[int, int]] | None:
@@ -668,7 +673,7 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
         mine_reps = result.replicates.get(prefix_label(mine))
         their_reps = reference.replicates.get(prefix_label(theirs))
         if cmp.significance and not ok and mine_reps is not None and their_reps is not None:
-            p_value = one_sided_p(mine_reps - their_reps, -cmp.max_drop)
+            p_value = drop_p_value(delta, mine_reps - their_reps, -cmp.max_drop)
             ok = p_value >= cmp.significance
             note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
         rows.append(Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok,

@@ -156,15 +156,17 @@ class SpecResult:
 
     def interval(self, label: str, confidence: float) -> tuple[float, float] | None:
         """Percentile bootstrap interval of a view's score, if replicates were computed."""
+        from .bootstrap import intervals_from_replicates
+
         reps = self.replicates.get(label)
         if reps is None:
             return None
-        finite = reps[np.isfinite(reps)]
-        if finite.size == 0:
+        score = self.scores.get(label)
+        point = float(score) if isinstance(score, (int, float)) else np.nan
+        found = intervals_from_replicates(np.array([point]), reps[:, None], confidence)
+        if not np.isfinite(found.low[0]):
             return None
-        tail = (1.0 - confidence) / 2.0
-        low, high = np.quantile(finite, [tail, 1.0 - tail])
-        return float(low), float(high)
+        return float(found.low[0]), float(found.high[0])
 
     def prefix(self, k: int, precision: str = "float32") -> float:
         if precision != "float32":

@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired deltas equal a slow scipy loop, are deterministic, and behave."""
+"""Bootstrap replicates equal a slow scipy loop; intervals and p-values derived from them behave."""
 
 from __future__ import annotations
 
@@ -12,18 +12,45 @@ from scipy import stats
 
 from pytest_mrlcheck import bootstrap
 from pytest_mrlcheck.bootstrap import (
+    Alternative,
+    Delta,
+    Intervals,
     bootstrap_indices,
     delta_from_replicates,
     intervals_from_replicates,
-    mean_intervals,
     mean_replicates,
-    paired_delta,
-    sts_intervals,
-    sts_paired_delta,
     sts_replicates,
 )
+from pytest_mrlcheck.checks import drop_p_value
+from pytest_mrlcheck.tasks.sts import correlate
 
 METRICS = ["spearman", "pearson"]
+
+
+# The judges' way: replicates once, then intervals and deltas derived from them.
+def sts_intervals(sims: np.ndarray, gold: np.ndarray, metric: str, resamples: int = 1000,
+                  confidence: float = 0.95, seed: int = 0) -> Intervals:
+    point = correlate(sims, gold, metric)
+    return intervals_from_replicates(point, sts_replicates(sims, gold, metric, resamples, seed), confidence, seed)
+
+
+def mean_intervals(per_unit: np.ndarray, resamples: int = 1000, seed: int = 0) -> Intervals:
+    return intervals_from_replicates(per_unit.mean(axis=1), mean_replicates(per_unit, resamples, seed), seed=seed)
+
+
+def sts_paired_delta(candidate: np.ndarray, baseline: np.ndarray, gold: np.ndarray, metric: str,
+                     resamples: int = 1000, seed: int = 0, alternative: Alternative = "greater") -> Delta:
+    # As the compare judge does: each model's replicates on its own, on the same resamples.
+    mine, theirs = (sts_replicates(sims, gold, metric, resamples, seed) for sims in (candidate, baseline))
+    point = correlate(candidate, gold, metric) - correlate(baseline, gold, metric)
+    return delta_from_replicates(point, mine - theirs, seed=seed, alternative=alternative)
+
+
+def paired_delta(candidate: np.ndarray, baseline: np.ndarray, resamples: int = 1000, seed: int = 0,
+                 margin: float = 0.0) -> Delta:
+    difference = candidate - baseline
+    return delta_from_replicates(difference.mean(axis=1), mean_replicates(difference, resamples, seed), seed=seed,
+                                 margin=margin)
 
 
 def _sts_data(seed: int, n: int = 120, tied_gold: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +187,7 @@ def test_mean_replicates_equal_a_loop_over_resamples() -> None:
 def test_identical_scores_are_never_significant(metric: str) -> None:
     sims, gold = _sts_data(seed=6)
     delta = sts_paired_delta(sims, sims, gold, metric, resamples=200)
-    np.testing.assert_array_equal(delta.point, 0.0)
+    np.testing.assert_array_equal(delta.point[np.isfinite(delta.point)], 0.0)
     np.testing.assert_array_equal(delta.low, 0.0)
     np.testing.assert_array_equal(delta.high, 0.0)
     np.testing.assert_array_equal(delta.p_value, 1.0)
@@ -205,18 +232,15 @@ def test_sts_delta_is_paired_over_the_same_resamples(metric: str) -> None:
     sims, gold = _sts_data(seed=9)
     replicates = sts_replicates(sims, gold, metric, resamples=300, seed=4)
     point = sts_intervals(sims, gold, metric, resamples=10).point
-    delta = sts_paired_delta(sims, sims[:, [0]], gold, metric, resamples=300, seed=4)
     differences = replicates - replicates[:, [0]]
-    np.testing.assert_allclose(delta.point, point - point[0], atol=1e-12)
-    low, high = np.quantile(differences, [0.025, 0.975], axis=0)
-    np.testing.assert_allclose(delta.low, low, atol=1e-12)
-    np.testing.assert_allclose(delta.high, high, atol=1e-12)
-    expected_p = (1 + (differences <= 0).sum(axis=0)) / 301
-    np.testing.assert_allclose(delta.p_value, expected_p)
-    # The same comparison derived from replicates computed once.
+    # Every view against the full one (column 0), derived from replicates computed once.
     derived = delta_from_replicates(point - point[0], differences, seed=4)
-    np.testing.assert_array_equal(derived.p_value, expected_p)
+    low, high = np.quantile(differences, [0.025, 0.975], axis=0)
     np.testing.assert_allclose(derived.low, low, atol=1e-12)
+    np.testing.assert_allclose(derived.high, high, atol=1e-12)
+    expected_p = (1 + (differences <= 0).sum(axis=0)) / 301
+    np.testing.assert_array_equal(derived.p_value, expected_p)
+    assert derived.p_value[0] == 1.0  # a view against itself: every difference is exactly 0
     assert (derived.resamples, derived.seed, derived.alternative) == (300, 4, "greater")
     intervals = intervals_from_replicates(point, replicates, confidence=0.5)
     np.testing.assert_allclose(intervals.high, np.quantile(replicates, 0.75, axis=0), atol=1e-12)
@@ -247,15 +271,14 @@ def test_undefined_correlations_are_nan_without_warnings(metric: str) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda s, g: sts_intervals(s, g, "kendall"), "unknown STS metric"),
-        (lambda s, g: sts_intervals(s, g[:-1], "spearman"), "one score per pair"),
-        (lambda s, g: sts_intervals(s[:, 0], g, "spearman"), "n_pairs × views"),
-        (lambda s, g: sts_intervals(s, g, "spearman", confidence=1.0), "confidence"),
-        (lambda s, g: sts_intervals(s, g, "spearman", resamples=0), "resamples"),
-        (lambda s, g: sts_intervals(np.where(s > 1, np.nan, s), g, "pearson"), "finite"),
-        (lambda s, g: sts_paired_delta(s, s[:, :2], g, "pearson"), "expected 1 or"),
-        (lambda s, g: sts_paired_delta(s, s, g, "pearson", alternative="two"), "alternative"),
-        (lambda s, g: paired_delta(s.T, s.T[:, :-1]), "units"),
+        (lambda s, g: sts_replicates(s, g, "kendall"), "unknown STS metric"),
+        (lambda s, g: sts_replicates(s, g[:-1], "spearman"), "one score per pair"),
+        (lambda s, g: sts_replicates(s[:, 0], g, "spearman"), "n_pairs × views"),
+        (lambda s, g: sts_replicates(s, g, "spearman", resamples=0), "resamples"),
+        (lambda s, g: sts_replicates(np.where(s > 1, np.nan, s), g, "pearson"), "finite"),
+        (lambda s, g: mean_replicates(s.T, resamples=0), "resamples"),
+        (lambda s, g: intervals_from_replicates(s[0], s, confidence=1.0), "confidence"),
+        (lambda s, g: delta_from_replicates(s[0], s, alternative="two"), "alternative"),  # type: ignore[arg-type]
         (lambda s, g: delta_from_replicates(s[0], s[:, :-1]), "resamples × V"),
     ],
 )
@@ -265,3 +288,15 @@ def test_bad_arguments_are_rejected(
     sims, gold = _sts_data(seed=10, n=30)
     with pytest.raises(ValueError, match=message):
         call(sims, gold)
+
+
+def test_the_drop_p_value_of_the_judges_is_the_one_sided_delta() -> None:
+    """Baseline and compare judges: H0 "no drop below the floor"; small p only for a clear drop."""
+    rng = np.random.default_rng(12)
+    replicates = rng.normal(0.70, 0.01, 999)
+    assert drop_p_value(0.70, replicates, 0.75) == pytest.approx(1 / 1000)  # clearly below 0.75
+    assert drop_p_value(0.70, replicates, 0.65) == pytest.approx(1.0)  # clearly above 0.65
+    expected = (1 + np.sum(replicates >= 0.70)) / 1000
+    assert drop_p_value(0.70, replicates, 0.70) == pytest.approx(expected)
+    with_nan = np.concatenate([replicates, [np.nan]])
+    assert drop_p_value(0.70, with_nan, 0.70) == pytest.approx(expected)  # undefined replicates left out
