@@ -39,6 +39,7 @@ class Row:
     ok: bool
     note: str = ""
     baseline: float | None = None
+    limit: float | None = None  # the bound as a number on the score's scale, where it is one (plots draw it)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _minimum(
             else f"{view} scores {_fmt(score)}, {ci}: the lower bound {_fmt(low)} is below the minimum "
             f"{_fmt(minimum)} (gap {low - minimum:+.4f})"
         )
-        row = Row(view, score, f"CI low ≥ {_fmt(minimum)}", low - minimum, ok, note=ci)
+        row = Row(view, score, f"CI low ≥ {_fmt(minimum)}", low - minimum, ok, note=ci, limit=minimum)
         return Verdict(name, kind, ok, low, minimum, summary, (row,))
     ok = score >= minimum
     summary = (
@@ -147,7 +148,7 @@ def _minimum(
         if ok
         else f"{view} scores {_fmt(score)}, below the minimum {_fmt(minimum)} (gap {score - minimum:+.4f})"
     )
-    row = Row(view, score, f"≥ {_fmt(minimum)}", score - minimum, ok)
+    row = Row(view, score, f"≥ {_fmt(minimum)}", score - minimum, ok, limit=minimum)
     return Verdict(name, kind, ok, score, minimum, summary, (row,))
 
 
@@ -192,7 +193,7 @@ def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
             f"{view} keeps {achieved:.1%} of the full score; {ci}"
             + ("" if ok else f": the lower bound is below the required {ratio:.1%}")
         )
-        row = Row(view, score, f"CI low ≥ {ratio:.1%} of full", float(low - ratio), ok, note=ci)
+        row = Row(view, score, f"CI low ≥ {ratio:.1%} of full", float(low - ratio), ok, note=ci, limit=target)
         return Verdict(plan.name, "relative", ok, float(low), ratio, summary, (row,))
     summary = (
         f"{view} keeps {achieved:.1%} of the full score"
@@ -200,7 +201,7 @@ def _judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
         else f"{view} keeps {achieved:.1%} of the full score {_fmt(full)}; "
         f"at least {ratio:.1%} ({_fmt(target)}) is required (gap {score - target:+.4f})"
     )
-    row = Row(view, score, f"≥ {ratio:.1%} of full ({_fmt(target)})", score - target, ok)
+    row = Row(view, score, f"≥ {ratio:.1%} of full ({_fmt(target)})", score - target, ok, limit=target)
     return Verdict(plan.name, "relative", ok, achieved, ratio, summary, (row,))
 
 
@@ -214,9 +215,9 @@ def _judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
         interval = result.interval(view, seg.confidence) if seg.confidence else None
         if seg.confidence and interval is not None:
             rows.append(Row(view, score, f"CI low ≥ {_fmt(seg.min)}", interval[0] - seg.min, interval[0] >= seg.min,
-                            note=_ci_text(interval, seg.confidence)))
+                            note=_ci_text(interval, seg.confidence), limit=seg.min))
         else:
-            rows.append(Row(view, score, f"≥ {_fmt(seg.min)}", score - seg.min, score >= seg.min))
+            rows.append(Row(view, score, f"≥ {_fmt(seg.min)}", score - seg.min, score >= seg.min, limit=seg.min))
     worst = min(rows, key=lambda r: r.score or 0.0)
     failing = [r for r in rows if not r.ok]
     ok = not failing
@@ -374,7 +375,7 @@ def _judge_geometry(plan: CheckPlan, result: SpecResult) -> Verdict:
         gap = value - threshold.value if higher else threshold.value - value
         bound = f"{'≥' if higher else '≤'} {threshold.value:g}"
         note = f"outlier dims {raw}" if isinstance(raw, list) and raw else ""
-        rows.append(Row(view, value, bound, gap, gap >= 0, note=note))
+        rows.append(Row(view, value, bound, gap, gap >= 0, note=note, limit=threshold.value))
     failing = [r for r in rows if not r.ok]
     direction = "higher" if higher else "lower"
     summary = (

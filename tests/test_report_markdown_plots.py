@@ -18,9 +18,10 @@ from pytest_mrlcheck.report.plots import plot_name, write_plots
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _row(view: str, score: float | None, bound: str, ok: bool) -> dict[str, Any]:
-    """A verdict row as checks write it into the report: tables read bounds from these."""
-    return {"view": view, "score": score, "bound": bound, "gap": None, "ok": ok, "note": "", "baseline": None}
+def _row(view: str, score: float | None, bound: str, ok: bool, limit: float | None = None) -> dict[str, Any]:
+    """A verdict row as checks write it into the report: tables and plots read bounds from these."""
+    return {"view": view, "score": score, "bound": bound, "gap": None, "ok": ok, "note": "", "baseline": None,
+            "limit": limit}
 
 
 def _check(spec_id: str, name: str, kind: str, outcome: str, value: Any, bound: Any, summary: Any,
@@ -78,7 +79,7 @@ def tiny_spec() -> dict[str, Any]:
         "encoding": {"encoded": 20, "cache_hits": 0},
         "checks": [
             _check(sid, "prefix[16]", "prefix", "passed", 0.6, 0.5, "prefix[16] scores 0.6000 ≥ 0.5000",
-                   [_row("prefix[16]", 0.6, "≥ 0.5000", True)]),
+                   [_row("prefix[16]", 0.6, "≥ 0.5000", True, 0.5)]),
             _check(
                 sid,
                 "relative[32]",
@@ -87,7 +88,7 @@ def tiny_spec() -> dict[str, Any]:
                 0.875,
                 0.9,
                 "prefix[32] keeps 87.5% of the full score 0.8000; at least 90.0% (0.7200) is required",
-                [_row("prefix[32]", 0.7, "≥ 90.0% of full (0.7200)", False)],
+                [_row("prefix[32]", 0.7, "≥ 90.0% of full (0.7200)", False, 0.72)],
             ),
             _check(
                 sid,
@@ -97,7 +98,7 @@ def tiny_spec() -> dict[str, Any]:
                 0.45,
                 0.5,
                 "1 of 2 windows of 32 dims score below 0.5000 (lowest window[32:64] 0.4500)",
-                [_row("window[0:32]", 0.7, "≥ 0.5000", True), _row("window[32:64]", 0.45, "≥ 0.5000", False)],
+                [_row("window[0:32]", 0.7, "≥ 0.5000", True, 0.5), _row("window[32:64]", 0.45, "≥ 0.5000", False, 0.5)],
             ),
             _check(sid, "random[16]", "random", "xfailed", 0.05, 0.1, "a | b",
                    [_row("prefix[16]", 0.6, "", False), _row("random[16]", 0.55, "prefix − mean ≥ +0.1000", False)]),
@@ -258,7 +259,7 @@ def windows_spec(n: int = 40, failing: tuple[int, ...] = (17, 18, 30)) -> dict[s
         0.4,
         0.5,
         f"{len(failing)} of {n} windows of 16 dims score below 0.5000",
-        [_row(f"window[{start}:{end}]", spec["scores"][f"window[{start}:{end}]"], "≥ 0.5000", i not in failing)
+        [_row(f"window[{start}:{end}]", spec["scores"][f"window[{start}:{end}]"], "≥ 0.5000", i not in failing, 0.5)
          for i, (start, end) in enumerate(windows)],
     )
     return spec
@@ -428,13 +429,14 @@ def rich_spec() -> dict[str, Any]:
         {
             **_check(sid, "geometry[isoscore]", "geometry", "failed", None, None, "isoscore misses"),
             "rows": [
-                {"view": "prefix[16]", "score": 0.84, "bound": "≥ 0.5", "ok": True},
-                {"view": "prefix[64]", "score": 0.36, "bound": "≥ 0.4", "ok": False},
+                {"view": "prefix[16]", "score": 0.84, "bound": "≥ 0.5", "ok": True, "limit": 0.5},
+                {"view": "prefix[64]", "score": 0.36, "bound": "≥ 0.4", "ok": False, "limit": 0.4},
             ],
         },
         {
             **_check(sid, "geometry[outliers]", "geometry", "failed", None, None, "outliers misses"),
-            "rows": [{"view": "prefix[64]", "score": 1.0, "bound": "≤ 0", "ok": False, "note": "outlier dims [5]"}],
+            "rows": [{"view": "prefix[64]", "score": 1.0, "bound": "≤ 0", "ok": False, "note": "outlier dims [5]",
+                      "limit": 0}],
         },
     ]
     return spec
@@ -568,3 +570,26 @@ def test_null_geometry_values_do_not_crash(tmp_path: Path) -> None:
     paths = write_plots(report_of(spec, undefined), tmp_path)
     assert len(paths) == 2
     assert all(_png_size(path)[0] == _png_size(paths[0])[0] > 1000 for path in paths)  # two panels each
+
+
+def test_plotted_bounds_come_from_the_verdict_rows() -> None:
+    """Bound markers and the segments line are drawn where the rows' numeric limits say, not parsed from text."""
+    from pytest_mrlcheck.report.plots import spec_figure
+
+    spec = tiny_spec()
+    legends = "\n".join(_legend_texts(spec_figure(spec)))
+    for expected in ("minimum (met)", "relative minimum (missed)", "segments minimum 0.5000", "1 below the minimum"):
+        assert expected in legends, expected
+    prefix_ax = spec_figure(spec).axes[0]
+    relative = [line for line in prefix_ax.get_lines() if line.get_label() == "relative minimum (missed)"]
+    assert [tuple(line.get_xydata()[0]) for line in relative] == [(32.0, 0.72)]  # the row's limit, not bound × full
+    for check in spec["checks"]:
+        check["summary"] = "text the plots must not need"  # rows alone carry what is drawn
+        for row in check["rows"]:
+            row["bound"] = "?"
+    assert "\n".join(_legend_texts(spec_figure(spec))) == legends
+    no_limits = tiny_spec()
+    for check in no_limits["checks"]:
+        for row in check["rows"]:
+            row["limit"] = None
+    assert "minimum" not in "\n".join(_legend_texts(spec_figure(no_limits)))

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ..views import View
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -31,13 +33,9 @@ _LINE, _RANDOM, _FULL = "#1f4e9c", "#7b8794", "#444444"
 _REFERENCE, _INFORMED, _FUNNEL, _OUTLIER = "#8e44ad", "#d81b60", "#5d4037", "#ad1457"
 _SPLIT_COLOURS = ("#138d90", "#b8860b", "#a0522d", "#6b7b8c", "#2f6f3e")
 _GEOMETRY_COLOURS = {"isoscore": _LINE, "mean_abs_correlation": "#b8860b", "effective_rank": "#138d90"}
-_PREFIX_VIEW = re.compile(r"prefix\[(\d+)\](?: vs prefix\[(\d+)\])?")
 _GEOMETRY_BOUNDED = ("isoscore", "mean_abs_correlation", "effective_rank", "uniformity")
-_WINDOW_VIEW = re.compile(r"window\[(\d+):(\d+)\]")
-_BOUND_TEXT = re.compile(r"([≥≤])\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
 _HEIGHT, _LEGEND_ROWS, _LEGEND_ROW_INCHES = 5.6, 4, 0.16  # inches; legend rows that fit the height
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_WIDTH_IN_SUMMARY = re.compile(r"windows of (\d+) dims")
 _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries", "ranking": "queries"}
 
 
@@ -66,6 +64,34 @@ def _checks(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _rows(check: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in check.get("rows") or [] if isinstance(r, Mapping)]
+
+
+def _view(label: object) -> View | None:
+    """The float32 view a row's label names (None for labels of other things, or other precisions)."""
+    try:
+        view = View.parse(str(label))
+    except ValueError:
+        return None
+    return view if view.precision == "float32" else None
+
+
+def _prefix_sizes(label: object) -> tuple[int, int] | None:
+    """(candidate k, reference k) of a prefix row: ``prefix[k]``, or ``prefix[k] vs prefix[j]`` in compare rows."""
+    sides = [_view(side) for side in str(label).split(" vs ")]
+    if len(sides) > 2 or not all(side is not None and side.kind == "prefix" for side in sides):
+        return None
+    sizes = [side.end for side in sides if side is not None]
+    return sizes[0], sizes[-1]
+
+
+def _limits(check: Mapping[str, Any]) -> list[tuple[View, float, bool]]:
+    """(view, bound value, met) of every row of a check that carries its bound as a number."""
+    out = []
+    for row in _rows(check):
+        view, limit = _view(row.get("view")), row.get("limit")
+        if view is not None and _number(limit):
+            out.append((view, float(limit), row.get("ok") is not False))
+    return out
 
 
 def _evaluated_split(spec: Mapping[str, Any]) -> str | None:
@@ -120,11 +146,10 @@ def _references(spec: Mapping[str, Any]) -> list[tuple[str, list[Reference]]]:
         label = "baseline (recorded)" if kind == "baseline" else _reference_name(spec, check)
         for row in _rows(check):
             now, then = row.get("score"), row.get("baseline")
-            match = _PREFIX_VIEW.fullmatch(str(row.get("view", "")))
-            if not (match and _number(now) and _number(then)):
+            sizes = _prefix_sizes(row.get("view"))
+            if not (sizes and _number(now) and _number(then)):
                 continue
-            mine = int(match.group(1))
-            theirs = int(match.group(2) or mine)
+            mine, theirs = sizes
             points = found.setdefault(str(kind), (label, {}))[1]
             points[(mine, theirs)] = (mine, theirs, float(now), float(then), row.get("ok") is not False)
     return [(label, sorted(points.values())) for label, points in found.values() if points]
@@ -136,9 +161,9 @@ def _window_baseline(spec: Mapping[str, Any]) -> dict[tuple[int, int], float]:
         if check.get("kind") != "baseline":
             continue
         for row in _rows(check):
-            match = _WINDOW_VIEW.fullmatch(str(row.get("view", "")))
-            if match and _number(row.get("baseline")):
-                out[(int(match.group(1)), int(match.group(2)))] = float(row["baseline"])
+            view = _view(row.get("view"))
+            if view is not None and view.kind == "window" and _number(row.get("baseline")):
+                out[(view.start, view.end)] = float(row["baseline"])
     return out
 
 
@@ -400,17 +425,13 @@ def _reference_curve(ax: Axes, label: str, points: list[Reference], index: int, 
 
 
 def _check_bounds(ax: Axes, spec: Mapping[str, Any], curve: Mapping[int, float]) -> None:
-    full = float(spec["full_score"])
     seen: set[str] = set()
     for check in _checks(spec):
-        kind, bound = check.get("kind"), check.get("bound")
-        if kind not in ("prefix", "relative") or not _number(bound):
+        kind = check.get("kind")
+        limits = [(view.end, limit) for view, limit, _ in _limits(check) if view.kind == "prefix"]
+        if kind not in ("prefix", "relative") or not limits:
             continue
-        match = re.search(r"\[(\d+)\]", str(check.get("name", "")))
-        if not match:
-            continue
-        k = int(match.group(1))
-        y = float(bound) if kind == "prefix" else float(bound) * full
+        ((k, y),) = limits
         outcome = str(check.get("outcome", ""))
         failed = outcome in ("failed", "xfailed")
         key = f"{kind}-{'fail' if failed else 'pass'}"
@@ -502,11 +523,9 @@ def _window_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
     several_widths = len(by_width) > 1
 
     segments = next((c for c in _checks(spec) if c.get("kind") == "segments"), None)
-    seg_min = float(segments["bound"]) if segments and _number(segments.get("bound")) else None
-    seg_width = None
-    if segments:
-        match = _WIDTH_IN_SUMMARY.search(str(segments.get("summary") or ""))
-        seg_width = int(match.group(1)) if match else None
+    judged_windows = {(view.start, view.end): limit for view, limit, _ in _limits(segments or {})
+                      if view.kind == "window"}
+    seg_min = min(judged_windows.values()) if judged_windows else None
 
     baseline = _window_baseline(spec)
     for width, found in sorted(by_width.items()):
@@ -552,9 +571,8 @@ def _window_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
                 label="baseline (recorded)",
                 zorder=2.8,
             )
-        judged = seg_min is not None and (seg_width is None or seg_width == width)
-        if judged and seg_min is not None:
-            bad = [(c, v) for c, v in zip(centres, values, strict=True) if v < seg_min]
+        if judged_windows:
+            bad = [((s + e) / 2, v) for s, e, v in found if (s, e) in judged_windows and v < judged_windows[(s, e)]]
             if bad:
                 ax.plot(
                     [c for c, _ in bad],
@@ -637,13 +655,9 @@ def _geometry_bounds(spec: Mapping[str, Any]) -> dict[str, list[tuple[int, float
         match = re.fullmatch(r"geometry\[(\w+)\]", str(check.get("name", "")))
         if check.get("kind") != "geometry" or not match:
             continue
-        for row in _rows(check):
-            view = _PREFIX_VIEW.fullmatch(str(row.get("view", "")))
-            bound = _BOUND_TEXT.search(str(row.get("bound") or ""))
-            if view and bound:
-                out.setdefault(match.group(1), []).append(
-                    (int(view.group(1)), float(bound.group(2)), row.get("ok") is not False)
-                )
+        for view, limit, met in _limits(check):
+            if view.kind == "prefix":
+                out.setdefault(match.group(1), []).append((view.end, limit, met))
     return out
 
 
