@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluation import SpecResult
 from .spec import Spec
-from .views import View, dims_label, prefix_label, random_label, window_label, window_ranges
+from .views import View, dims_label, informed_label, prefix_label, random_label, window_label, window_ranges
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     checks = spec.checks
     plans: list[CheckPlan] = []
     if checks.prefix:
-        plans += [CheckPlan(f"prefix[{t.key}]", "prefix", t.line, dims=t.dims, precision=t.precision)
-                  for t in checks.prefix.thresholds]
+        plans += [CheckPlan(View.prefix(t.dims, t.precision).item_id("prefix"), "prefix", t.line, dims=t.dims,
+                            precision=t.precision) for t in checks.prefix.thresholds]
     if checks.relative:
-        plans += [CheckPlan(f"relative[{t.key}]", "relative", t.line, dims=t.dims, precision=t.precision)
-                  for t in checks.relative.thresholds]
+        plans += [CheckPlan(View.prefix(t.dims, t.precision).item_id("relative"), "relative", t.line, dims=t.dims,
+                            precision=t.precision) for t in checks.relative.thresholds]
     if checks.segments:
         plans.append(CheckPlan("segments", "segments", checks.segments.line, checks.segments.xfail))
     if checks.random:
@@ -100,7 +100,7 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
                   for metric in checks.geometry.bounds]
     informed = spec.task.informed
     if informed and informed.tolerance is not None:
-        plans.append(CheckPlan(f"informed[{informed.dims}]", "informed", informed.line, dims=informed.dims))
+        plans.append(CheckPlan(informed_label(informed.dims), "informed", informed.line, dims=informed.dims))
     if spec.model.canary is not None:
         plans.append(CheckPlan("canary", "canary", spec.model.canary.line or spec.model.line))
     if spec.baseline:
@@ -247,9 +247,9 @@ def _judge_random(plan: CheckPlan, result: SpecResult) -> Verdict:
             note),
     )
     summary = (
-        f"prefix[{plan.dims}] beats random subsets by {advantage:+.4f} (margin {rnd.margin:+.4f}); {note}"
+        f"{prefix_label(plan.dims)} beats random subsets by {advantage:+.4f} (margin {rnd.margin:+.4f}); {note}"
         if ok
-        else f"prefix[{plan.dims}] − mean(random[{plan.dims}]) = {advantage:+.4f}, "
+        else f"{prefix_label(plan.dims)} − mean({random_label(plan.dims)}) = {advantage:+.4f}, "
         f"below the margin {rnd.margin:+.4f}; {note}"
     )
     return Verdict(plan.name, "random", ok, advantage, rnd.margin, summary, rows)
@@ -351,7 +351,7 @@ def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
         + ("" if ok else f", more than the tolerated {tolerance:g}")
     )
     rows = (
-        Row(f"informed[{plan.dims}]", best, "", None, ok, note=where),
+        Row(informed_label(plan.dims), best, "", None, ok, note=where),
         Row(prefix_label(plan.dims), prefix, f"≥ informed − {tolerance:g}", prefix - best + tolerance, ok),
     )
     return Verdict(plan.name, "informed", ok, prefix - best, -tolerance, summary, rows)
@@ -396,7 +396,7 @@ def _judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     rows: tuple[Row, ...] = (
         Row(f"server[{plan.dims}]", found["server_score"], "", None, gap_ok,
             note=f"vectors requested with dimensions={plan.dims}"),
-        Row(f"prefix[{plan.dims}]", found["client_score"], f"|server − prefix| ≤ {check.max_score_gap:g}",
+        Row(prefix_label(plan.dims), found["client_score"], f"|server − prefix| ≤ {check.max_score_gap:g}",
             check.max_score_gap - abs(gap), gap_ok, note="client-side prefix, renormalised"),
         Row(f"cosine[{plan.dims}]", found["mean_cosine"], f"mean ≥ {check.min_cosine:g}",
             found["mean_cosine"] - check.min_cosine, cosine_ok, note=f"min {found['min_cosine']:.4f}"),
@@ -664,7 +664,7 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
         if theirs not in reference.plan.prefixes or mine not in result.plan.prefixes:
             missing = theirs if theirs not in reference.plan.prefixes else mine
             return Verdict(plan.name, "compare", False, None, None,
-                           f"prefix[{missing}] is beyond one of the models' dimensions "
+                           f"{prefix_label(missing)} is beyond one of the models' dimensions "
                            f"(candidate {result.full_dim}, reference {reference.full_dim})", ())
         now, then = result.prefix(mine), reference.prefix(theirs)
         delta = now - then

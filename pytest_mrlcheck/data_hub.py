@@ -151,22 +151,6 @@ class HFSource:
         return f"{what} {self.path!r} ({', '.join(details)})"
 
 
-def resolve_hf_path(text: str, base: Path) -> str:
-    """The ``hf.path`` of a spec: a local path relative to the spec's folder becomes absolute.
-
-    Local: absolute, starting with ``./``, ``../`` or ``~``, or naming an existing file or folder
-    next to the spec. Anything else is a hub id and returned unchanged.
-    """
-    if text.startswith("hf://"):
-        return text
-    if text.startswith("~"):
-        return str(Path(text).expanduser())
-    candidate = Path(text) if Path(text).is_absolute() else base / text
-    if Path(text).is_absolute() or text.startswith(("./", "../", ".\\", "..\\")) or candidate.exists():
-        return os.path.realpath(candidate)  # not Path.resolve(): it raises on a link loop
-    return text
-
-
 def _is_local(path: str) -> bool:
     if path.startswith("hf://"):
         return False
@@ -792,5 +776,5 @@ def _mteb_retrieval(data: Any, subset: str, split: str, what: str, source: Path,
 __all__ = [
     "HF_DEFAULT_COLUMNS", "HUB_KINDS", "MTEB_TYPES", "PROBE_TIMEOUT", "HFSource", "HubData", "MtebTaskInfo",
     "describe_mteb", "hub_endpoint", "hub_reachable", "labelled_texts", "load_hf", "load_mteb", "offline_requested",
-    "pair_labels", "resolve_hf_path", "retrieval_data", "sts_data",
+    "pair_labels", "retrieval_data", "sts_data",
 ]

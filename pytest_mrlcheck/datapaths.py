@@ -216,3 +216,19 @@ def _not_utf8(path: Path, what: str, where: str, found: str, head: bytes) -> Dat
 
 __all__ = ["ANYWHERE", "EXCERPT_CHARS", "DataAccess", "checked_existing", "checked_file", "checked_folder",
            "excerpt", "excerpt_cells", "open_binary", "open_text", "utf8_error"]
+
+
+def resolve_hf_path(text: str, base: Path) -> str:
+    """The ``hf.path`` of a spec: a local path relative to the spec's folder becomes absolute.
+
+    Local: absolute, starting with ``./``, ``../`` or ``~``, or naming an existing file or folder
+    next to the spec. Anything else is a hub id and returned unchanged.
+    """
+    if text.startswith("hf://"):
+        return text
+    if text.startswith("~"):
+        return str(Path(text).expanduser())
+    candidate = Path(text) if Path(text).is_absolute() else base / text
+    if Path(text).is_absolute() or text.startswith(("./", "../", ".\\", "..\\")) or candidate.exists():
+        return os.path.realpath(candidate)  # not Path.resolve(): it raises on a link loop
+    return text

@@ -23,7 +23,7 @@ from .quantize import needs_ranges
 from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
-from .views import ViewPlan, plan_views, prefix_label, random_label, window_label
+from .views import View, ViewPlan, informed_label, plan_views, prefix_label, random_label, window_label
 
 
 @dataclass
@@ -426,7 +426,7 @@ def _informed(
         "select_score": selected,
         "prefix": scores[prefix_label(k)],
     }
-    scores[f"informed[{k}]"] = evaluated
+    scores[informed_label(k)] = evaluated
     if informed.export is not None:
         _export_dims(informed.export, spec, result)
     return result
@@ -789,7 +789,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     sweep = {k: by_range[(0, k)] for k in plan.sweep}
     random_scores: dict[str, list[float]] = {}
     for (label, _), value in zip(mask_keys, values[len(ranges) :].tolist(), strict=True):
-        if label.startswith("dims["):
+        if View.parse(label).kind == "dims":
             scores[label] = value
         else:
             random_scores.setdefault(label, []).append(value)
@@ -813,8 +813,8 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     replicates: dict[str, np.ndarray] = {}
     if spec.needs_bootstrap:
         boot = spec.bootstrap or BootstrapSpec()
-        dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if label.startswith("dims[")]]
-        dims_labels = [label for label, _ in mask_keys if label.startswith("dims[")]
+        dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if View.parse(label).kind == "dims"]]
+        dims_labels = [label for label, _ in mask_keys if View.parse(label).kind == "dims"]
         reps = prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed)
         range_labels = {(0, k): prefix_label(k) for k in plan.prefixes}
         range_labels.update({(s, e): window_label(s, e) for s, e in plan.windows})

@@ -968,7 +968,7 @@ def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
         if path is None:
             raise ctx.error("task.data.hf.path", source.line, "missing required key 'path'",
                             "a hub id (mteb/stsbenchmark-sts) or a local folder saved with save_to_disk")
-        from .data_hub import resolve_hf_path
+        from .datapaths import resolve_hf_path
 
         hf = {"path": resolve_hf_path(path, ctx.path.parent), "name": _str(ctx, source, "name", "task.data.hf"),
               "revision": _revision(ctx, source, "task.data.hf"),

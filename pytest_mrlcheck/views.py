@@ -10,18 +10,21 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import EvaluationError
-from .spec import Spec
+
+if TYPE_CHECKING:  # the spec layer imports views (PRECISIONS, parse_size); views only reads specs
+    from .spec import Spec
 
 PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 """Storage precisions a view can be scored at, widest first (sentence-transformers' names plus float16)."""
 
 _BITS = {"float32": 32, "float16": 16, "int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 
-_LABEL = re.compile(r"(prefix|window|random|dims)\[([^\]]*)\](?:@([a-z0-9]+))?")
+_LABEL = re.compile(r"(prefix|window|random|dims|informed)\[([^\]]*)\](?:@([a-z0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class View:
     """A named selection of dimensions at a storage precision: the one place labels are made and read.
 
     ``prefix`` and ``window`` are the range ``[start, end)``; ``random`` is the family of ``end``-dim
-    subsets; ``dims`` is a named list. ``precision`` is ``float32`` unless quantized; a float32 view's
-    label has no suffix (``prefix[128]``), others carry it (``prefix[128]@int8``).
+    subsets; ``dims`` is a named list; ``informed`` is the best ``end`` dims an informed search chose.
+    ``precision`` is ``float32`` unless quantized; a float32 view's label has no suffix
+    (``prefix[128]``), others carry it (``prefix[128]@int8``).
     """
 
     kind: str
@@ -71,6 +75,10 @@ class View:
         """The size as a check item writes it: ``128`` or ``128@int8`` (``prefix[128@int8]``)."""
         size = f"{self.start}:{self.end}" if self.kind == "window" else str(self.end)
         return size if self.precision == "float32" else f"{size}@{self.precision}"
+
+    def item_id(self, check: str) -> str:
+        """The id of the ``check`` item judging this view: ``prefix[128]``, ``relative[256@binary]``."""
+        return f"{check}[{self.item}]"
 
     def at(self, precision: str) -> View:
         """The same dimensions at another precision."""
@@ -128,6 +136,10 @@ def random_label(k: int) -> str:
 
 def dims_label(name: str) -> str:
     return View("dims", name=name).label
+
+
+def informed_label(k: int) -> str:
+    return View("informed", 0, k).label
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from pytest_mrlcheck.data_hub import (
     hub_reachable,
     load_hf,
     load_mteb,
-    resolve_hf_path,
 )
 from pytest_mrlcheck.errors import DataError
 
@@ -244,6 +243,8 @@ def test_retrieval_from_saved_part_folders(tmp_path: Path, cache: Path) -> None:
 
 
 def test_resolve_hf_path(tmp_path: Path) -> None:
+    from pytest_mrlcheck.datapaths import resolve_hf_path
+
     (tmp_path / "data" / "sts").mkdir(parents=True)
     assert resolve_hf_path("data/sts", tmp_path) == str(tmp_path / "data" / "sts")
     assert resolve_hf_path("./missing", tmp_path) == str(tmp_path / "missing")

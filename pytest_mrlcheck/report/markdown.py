@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..views import dims_label, prefix_label, random_label, window_label
 from .bounds import ViewBounds, view_bounds
 
 _STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
@@ -51,10 +52,6 @@ def _code_block(text: str) -> str:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else ""
-
-
-def _window_label(start: int, end: int) -> str:
-    return f"window[{start}:{end}]"
 
 
 def _share(value: Any, full: Any) -> str:
@@ -111,11 +108,11 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         )
 
     for k in layout.get("prefixes", []):
-        label = f"prefix[{k}]"
+        label = prefix_label(k)
         if label in scores:
             add(label, _fmt(scores[label]), _share(scores[label], full))
     for k in layout.get("random", []):
-        label = f"random[{k}]"
+        label = random_label(k)
         stats = scores.get(label)
         if not isinstance(stats, Mapping):
             continue
@@ -123,7 +120,7 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         if isinstance(stats.get("prefix_percentile"), (int, float)):
             text += f" (prefix beats {stats['prefix_percentile']:.0f}%)"
         add(label, escape(text), _share(stats.get("mean"), full))
-    windows = [_window_label(int(s), int(e)) for s, e in layout.get("windows", [])]
+    windows = [window_label(int(s), int(e)) for s, e in layout.get("windows", [])]
     keep = max(1, min(3, max_windows // 4))
     for entry in _condensed_windows(windows, scores, bounds, max_windows, keep):
         if isinstance(entry, str):
@@ -133,7 +130,7 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
             noun = "window" if count == 1 else "windows"
             lines.append(_row(f"*⋯ {count} more {noun}*", f"{low:.4f}–{high:.4f}", "", "", ""))
     for name in layout.get("dims", {}):
-        label = f"dims[{name}]"
+        label = dims_label(name)
         if label in scores:
             add(label, _fmt(scores[label]), _share(scores[label], full))
     return lines

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from ..views import View
+from ..views import View, informed_label, prefix_label, random_label, window_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -175,7 +175,7 @@ def _informed(spec: Mapping[str, Any]) -> tuple[int, float, str | None] | None:
         return int(informed["dims"]), float(informed["score"]), str(split) if split is not None else None
     scores = _mapping(spec.get("scores"))
     for k in _mapping(spec.get("layout")).get("informed") or []:
-        if _number(k) and _number(value := scores.get(f"informed[{int(k)}]")):
+        if _number(k) and _number(value := scores.get(informed_label(int(k)))):
             return int(k), float(value), None
     return None
 
@@ -186,16 +186,16 @@ def _prefix_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
     scores: Mapping[str, Any] = spec["scores"]
     layout = _mapping(spec.get("layout"))
     full_dim, full = int(spec["full_dim"]), float(spec["full_score"])
-    prefixes = sorted(int(k) for k in layout.get("prefixes", []) if _number(scores.get(f"prefix[{k}]")))
+    prefixes = sorted(int(k) for k in layout.get("prefixes", []) if _number(scores.get(prefix_label(int(k)))))
     curve = {int(k): float(v) for k, v in _mapping(spec.get("sweep")).items() if _number(v)}
-    curve.update({k: float(scores[f"prefix[{k}]"]) for k in prefixes})
+    curve.update({k: float(scores[prefix_label(k)]) for k in prefixes})
     xs = sorted(curve)
     extra_ticks: set[int] = set()
 
     randoms = [
         (int(k), stats)
         for k in layout.get("random", [])
-        if isinstance(stats := scores.get(f"random[{k}]"), Mapping) and _number(stats.get("mean"))
+        if isinstance(stats := scores.get(random_label(int(k))), Mapping) and _number(stats.get("mean"))
     ]
     randoms.sort(key=lambda item: item[0])
     if randoms:
@@ -219,7 +219,7 @@ def _prefix_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
     for split, values in _split_maps(spec).items():
         if split == evaluated:
             continue  # the main curve
-        points = sorted((k, float(v)) for k in prefixes if _number(v := values.get(f"prefix[{k}]")))
+        points = sorted((k, float(v)) for k in prefixes if _number(v := values.get(prefix_label(k))))
         if points:
             ax.plot(
                 [k for k, _ in points],
@@ -232,7 +232,7 @@ def _prefix_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
                 label=f"prefix score on {split}",
                 zorder=2.5,
             )
-    bars = [(k, found) for k in prefixes if (found := _interval(spec, f"prefix[{k}]")) is not None]
+    bars = [(k, found) for k in prefixes if (found := _interval(spec, prefix_label(k))) is not None]
     if bars:
         ax.errorbar(
             [k for k, _ in bars],
@@ -496,7 +496,7 @@ def _legend_below(ax: Axes, columns: int = 3, title: str | None = None) -> int:
 def _windows_of(values: Mapping[str, Any], windows: list[tuple[int, int]]) -> dict[int, list[tuple[int, int, float]]]:
     by_width: dict[int, list[tuple[int, int, float]]] = {}
     for s, e in windows:
-        value = values.get(f"window[{s}:{e}]")
+        value = values.get(window_label(s, e))
         if _number(value):
             by_width.setdefault(e - s, []).append((s, e, float(value)))
     for found in by_width.values():
@@ -547,7 +547,7 @@ def _window_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> int
             zorder=3,
         )
         band = [
-            (c, iv) for (s, e, _), c in zip(found, centres, strict=True) if (iv := _interval(spec, f"window[{s}:{e}]"))
+            (c, iv) for (s, e, _), c in zip(found, centres, strict=True) if (iv := _interval(spec, window_label(s, e)))
         ]
         if len(band) > 1:
             ax.fill_between(

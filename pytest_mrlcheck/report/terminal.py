@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ..options import get_option
+from ..views import dims_label, informed_label, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .summary import group_by_spec
 
@@ -94,23 +95,23 @@ def build_table(record: dict[str, Any]) -> Any:
 
     layout = summary["layout"]
     for k in layout["prefixes"]:
-        label = f"prefix[{k}]"
+        label = prefix_label(k)
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     pad = ["", ""] if baselines else []
     ci_pad = [""] if intervals else []
     for k in layout["random"]:
-        label = f"random[{k}]"
+        label = random_label(k)
         stats = scores[label]
         add(label, f"{stats['mean']:.4f} ± {stats['sd']:.4f}", share_of(stats["mean"]),
             f"prefix beats {stats['prefix_percentile']:.0f}% of {stats['samples']}")
-    windows = [f"window[{s}:{e}]" for s, e in layout["windows"]]
+    windows = [window_label(s, e) for s, e in layout["windows"]]
     shown, hidden = _window_rows(windows, scores, bounds)
     for label in shown:
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     if hidden:
         table.add_row(Text(f"… {hidden} more windows"), "", *ci_pad, "", "", "", *pad, "all are in --mrlcheck-json")
     for name in layout["dims"]:
-        label = f"dims[{name}]"
+        label = dims_label(name)
         add(label, f"{scores[label]:.4f}", share_of(scores[label]))
     funnel = summary.get("funnel")
     if funnel:
@@ -122,7 +123,7 @@ def build_table(record: dict[str, Any]) -> Any:
                else f"{funnel['relative_cost']:.0%} of the arithmetic") + f", {overlap:.0%} top-k overlap")
     informed = summary.get("informed")
     for k in layout.get("informed", []):
-        label = f"informed[{k}]"
+        label = informed_label(k)
         add(label, f"{scores[label]:.4f}", share_of(scores[label]),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
@@ -161,7 +162,7 @@ def build_geometry_table(record: dict[str, Any]) -> Any:
     for _, header in _GEOMETRY_COLUMNS:
         table.add_column(header, justify="right")
     for size, values in summary["geometry"].items():
-        view = f"prefix[{size}]"
+        view = prefix_label(int(size))
         cells: list[Any] = [Text(view)]
         for metric, _ in _GEOMETRY_COLUMNS:
             value = values.get(metric)
@@ -188,7 +189,7 @@ def build_cost_table(record: dict[str, Any]) -> Any:
         table.add_column(header, justify="left" if header == "view" else "right")
     for size, cost in summary["cost"].items():
         per_vector, index = cost["bytes_per_vector"], cost["index_bytes"]
-        table.add_row(f"prefix[{size}]", str(per_vector["float32"]), str(per_vector["int8"]),
+        table.add_row(prefix_label(int(size)), str(per_vector["float32"]), str(per_vector["int8"]),
                       str(per_vector["binary"]), _bytes(index["float32"]), _bytes(index["binary"]),
                       f"{cost['relative_search_time']:.0%} of full")
     return table
