@@ -41,7 +41,7 @@ class RunSettings:
 
     cache_dir: Path | None
     device: str | None = None
-    policy: EncodePolicy = EncodePolicy()
+    policy: EncodePolicy = field(default_factory=EncodePolicy)
     allow_outside_root: bool = False
 
 
