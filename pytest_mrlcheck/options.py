@@ -11,10 +11,12 @@ import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
+if TYPE_CHECKING:  # pytest is imported where it is used: the mrlcheck command reads the table without it
+    import pytest
 
 TABLE_CHOICES = ("all", "failed", "none")
 BOOL_WORDS = "true/false, yes/no, on/off or 1/0"
@@ -143,12 +145,18 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 _DIR_OPTIONS = frozenset({"cache_dir", "plots"})
-_RESOLVED: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+
+
+@cache
+def _resolved_key() -> pytest.StashKey[dict[str, Any]]:
+    import pytest
+
+    return pytest.StashKey()
 
 
 def resolve_all(config: pytest.Config) -> None:
     """Resolve and validate every option once (at configure time); bad values are usage errors."""
-    config.stash[_RESOLVED] = {option.name: _resolve(config, option) for option in OPTIONS}
+    config.stash[_resolved_key()] = {option.name: _resolve(config, option) for option in OPTIONS}
 
 
 def get_option(config: pytest.Config, name: str) -> Any:
@@ -157,7 +165,7 @@ def get_option(config: pytest.Config, name: str) -> Any:
     Path options come back as absolute paths: command-line values relative to the invocation
     folder, ini values relative to the ini file's folder.
     """
-    resolved = config.stash.get(_RESOLVED, None)
+    resolved = config.stash.get(_resolved_key(), None)
     if resolved is not None:
         return resolved[name]
     return _resolve(config, _BY_NAME[name])
@@ -166,6 +174,8 @@ def get_option(config: pytest.Config, name: str) -> Any:
 def _usage_error(
     config: pytest.Config, option: Option, from_cli: bool, value: object, expected: str
 ) -> pytest.UsageError:
+    import pytest
+
     if from_cli:
         return pytest.UsageError(f"{option.flag} {str(value)!r}: {expected}")
     where = str(config.inipath) if config.inipath else "the ini file"
@@ -173,6 +183,8 @@ def _usage_error(
 
 
 def _resolve(config: pytest.Config, option: Option) -> Any:
+    import pytest
+
     name = option.name
     value = config.getoption(f"mrlcheck_{name}", default=None)
     from_cli = value is not None

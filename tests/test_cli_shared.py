@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -149,3 +151,11 @@ def test_records_built_from_results_match_the_records_of_item_payloads() -> None
     assert from_results == from_payloads
     assert from_results["totals"] == {"specs": 2, "checks": 3, "failed": 1, "passed": 1, "xfailed": 1,
                                       "encoded": 5, "cache_hits": 2}
+
+
+def test_the_command_reads_the_option_table_without_importing_pytest() -> None:
+    code = ("import sys; from pytest_mrlcheck.cli import main; main(['scan', '--help']); "
+            "print(sorted(m for m in ('pytest', 'numpy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "--cache-dir DIR" in done.stdout and done.stdout.rstrip().endswith("[]")
