@@ -41,6 +41,7 @@ _BUILD_FLAGS = (("model", "--model"), ("provider", "--provider"), ("data", "--da
 
 
 def targets(args: argparse.Namespace) -> list[Target]:
+    """The documents of SPEC (or the one named ``--name``), or the spec the options describe."""
     if args.no_cache and args.cache_dir:
         raise UsageError("--no-cache and --cache-dir exclude each other")
     given = [flag for attr, flag in _BUILD_FLAGS if getattr(args, attr) is not None]
@@ -65,7 +66,6 @@ def _plain(value: Any) -> Any:
 
 
 def _targets_from_file(path: Path, name: str | None) -> list[Target]:
-    from ..errors import SpecError
     from ..spec import load_specs
     from ..yamlload import load_documents
 
@@ -79,17 +79,17 @@ def _targets_from_file(path: Path, name: str | None) -> list[Target]:
                 raise
             specs = _load_specs_without_checks(path)
         documents = [doc for doc, _ in load_documents(path) if doc is not None]
-    targets = [
+    found = [
         Target(spec, f"{display(path)}::{spec.name}", _plain(doc), path.parent.resolve(), built=False)
         for spec, doc in zip(specs, documents, strict=True)
     ]
     if name is not None:
-        chosen = [t for t in targets if t.spec.name == name]
+        chosen = [t for t in found if t.spec.name == name]
         if not chosen:
-            known = ", ".join(t.spec.name for t in targets)
+            known = ", ".join(t.spec.name for t in found)
             raise UsageError(f"{display(path)} has no spec named {name!r} (it has: {known})")
         return chosen
-    return targets
+    return found
 
 
 def _load_specs_without_checks(path: Path) -> list[Spec]:

@@ -19,7 +19,7 @@ def _round_down(value: float, decimals: int) -> float:
     return bound
 
 
-def round_up(value: float, decimals: int) -> float:
+def _round_up(value: float, decimals: int) -> float:
     """The smallest number with ``decimals`` decimals (as written and read back) that is ≥ ``value``."""
     step = 10.0 ** -decimals
     bound = float(f"{math.ceil(value / step - 1e-6) * step:.{decimals}f}")
@@ -98,7 +98,7 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
 
     drops = [(result.prefix(a) - result.prefix(b), b) for a, b in itertools.pairwise(prefixes)]
     worst, at = max(drops, default=(0.0, prefixes[-1]))
-    tolerance = round_up(max(worst, 0.0) + margin, 3)
+    tolerance = _round_up(max(worst, 0.0) + margin, 3)
     while not all(result.prefix(b) >= result.prefix(a) - tolerance for a, b in itertools.pairwise(prefixes)):
         tolerance = float(f"{tolerance + 0.001:.3f}")  # pragma: no cover - float edge
     if tolerance <= 1.0:
@@ -149,7 +149,7 @@ def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
                            f"{-bound:.3f}), not a claim that the prefix is special.")
         value = {"dims": list(stats), "samples": random.samples, "seed": random.seed, "margin": _num(bound, 3)}
         return Check("random", value, comment, [f"random[{k}]" for k in stats])
-    claim = round_up(max(margin, 0.001), 3)
+    claim = _round_up(max(margin, 0.001), 3)
     details = "; ".join(f"prefix[{k}] − mean(random[{k}]) = {lead[k]:+.4f}, beats {stats[k].percentile:.0f}% of "
                         f"{len(stats[k].scores)} subsets" for k in losing)
     reason = f"the prefix is no better than random subsets of its size: {details}"
