@@ -45,17 +45,19 @@ def model_key(identity: dict[str, Any], role: str, prompt: str | None) -> tuple[
 @dataclass(frozen=True)
 class EncodePolicy:
     """Limits on encoding in this run: ``offline`` forbids it, ``max_encode`` caps it (per process);
-    ``refresh`` re-encodes (and replaces) cached vectors once per process."""
+    ``refresh`` re-encodes (and replaces) cached vectors once per process. ``flag_prefix`` is how
+    the front door spells its flags in hints: ``--mrlcheck-`` under pytest, ``--`` in the command."""
 
     offline: bool = False
     max_encode: int | None = None
     refresh: bool = False
+    flag_prefix: str = "--mrlcheck-"
 
 
 def _check_budget(policy: EncodePolicy, stats: EncodeStats, count: int, label: str, what: str) -> None:
     if policy.max_encode is not None and stats.encoded + stats.canary + count > policy.max_encode:
         raise EvaluationError(
-            f"budget: encoding {count} more {what} with {label} would exceed --mrlcheck-max-encode "
+            f"budget: encoding {count} more {what} with {label} would exceed {policy.flag_prefix}max-encode "
             f"{policy.max_encode} ({stats.encoded + stats.canary} already encoded in this process"
             + (f", {stats.canary} of them by canaries)" if stats.canary else ")"),
             hint="raise the limit, or warm the cache in a separate run",
@@ -144,7 +146,7 @@ def embed_texts(
                 raise EvaluationError(
                     f"offline: would need to encode {len(still)} texts ({role} role) with {label}; "
                     f"{hits} of {len(texts)} are cached",
-                    hint="run once without --mrlcheck-offline to fill the cache (or restore CI's cache)",
+                    hint=f"run once without {policy.flag_prefix}offline to fill the cache (or restore CI's cache)",
                 )
             if still:
                 _check_budget(policy, stats, len(still), label, "texts")
@@ -170,6 +172,6 @@ def embed_texts(
     if len(dims) != 1:
         raise ProviderError(
             f"model {label} gave vectors of different sizes {sorted(dims)} for the same settings",
-            hint="remove the cache folder (see --mrlcheck-cache-dir) and re-run",
+            hint=f"remove the cache folder (see {policy.flag_prefix}cache-dir) and re-run",
         )
     return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

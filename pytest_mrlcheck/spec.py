@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
-from .yamlload import LineDict, load_documents
+from .yamlload import LineDict, LineList, load_documents
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
@@ -1695,6 +1695,22 @@ def load_specs(path: Path, require_checks: bool = True) -> list[Spec]:
                             path=path, line=spec.line, key="name", hint="give every document its own name")
         seen[spec.name] = spec.line
     return specs
+
+
+def parse_spec(raw: Mapping[str, Any], path: Path, require_checks: bool = True) -> Spec:
+    """One spec from plain data shaped like a YAML document, read as if it were the file ``path``
+    (relative paths are relative to its folder): the ``mrlcheck`` command builds such a mapping from
+    its options. A :class:`SpecError` names the key; there is no line to name (it says ``path:``)."""
+    return _parse_document(_Ctx(path), _lined(raw), 0, spec_stem(path), require_checks)
+
+
+def _lined(value: Any) -> Any:
+    """Plain dicts and lists → the :class:`LineDict`/:class:`LineList` the parser reads (line 0: none)."""
+    if isinstance(value, Mapping):
+        return LineDict({key: _lined(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return LineList([_lined(item) for item in value])
+    return value
 
 
 __all__ = [

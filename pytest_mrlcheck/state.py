@@ -34,6 +34,30 @@ def default_cache_dir(config: pytest.Config) -> Path:
     return config.rootpath / ".mrlcheck_cache"
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """The run options pytest and the ``mrlcheck`` command share, resolved: the cache folder (None:
+    vectors live for this process only), the device, the encode policy, the outside-root opt-in."""
+
+    cache_dir: Path | None
+    device: str | None = None
+    policy: EncodePolicy = field(default_factory=EncodePolicy)
+    allow_outside_root: bool = False
+
+
+def open_context(settings: RunSettings, rootdir: Path, progress: EncodeProgress = no_progress) -> RunContext:
+    """The context every evaluation of one run shares (close it with :func:`close_context`)."""
+    directory = settings.cache_dir
+    store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
+    return RunContext(store=store, rootdir=rootdir, device=settings.device,
+                      allow_outside_root=settings.allow_outside_root, progress=progress, policy=settings.policy)
+
+
+def close_context(context: RunContext) -> None:
+    if isinstance(context.store, SqliteStore):
+        context.store.close()
+
+
 @dataclass
 class RunState:
     """Evaluations done in this process, and report payloads gathered (on the controller)."""
@@ -53,23 +77,23 @@ class RunState:
         return get_option(self.config, "cache_dir") or default_cache_dir(self.config)
 
     @property
+    def settings(self) -> RunSettings:
+        max_encode = get_option(self.config, "max_encode")
+        return RunSettings(
+            cache_dir=self.cache_dir,
+            device=get_option(self.config, "device"),
+            allow_outside_root=bool(get_option(self.config, "allow_outside_root")),
+            policy=EncodePolicy(
+                offline=bool(get_option(self.config, "offline")),
+                max_encode=None if max_encode is None else int(max_encode),
+                refresh=bool(get_option(self.config, "refresh")),
+            ),
+        )
+
+    @property
     def context(self) -> RunContext:
         if self._context is None:
-            directory = self.cache_dir
-            store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
-            max_encode = get_option(self.config, "max_encode")
-            self._context = RunContext(
-                store=store,
-                rootdir=self.config.rootpath,
-                device=get_option(self.config, "device"),
-                allow_outside_root=bool(get_option(self.config, "allow_outside_root")),
-                progress=self.progress,
-                policy=EncodePolicy(
-                    offline=bool(get_option(self.config, "offline")),
-                    max_encode=None if max_encode is None else int(max_encode),
-                    refresh=bool(get_option(self.config, "refresh")),
-                ),
-            )
+            self._context = open_context(self.settings, self.config.rootpath, self.progress)
         return self._context
 
     def result_for(self, key: str, spec: Spec) -> SpecResult:
@@ -111,8 +135,8 @@ class RunState:
         return summary
 
     def close(self) -> None:
-        if self._context is not None and isinstance(self._context.store, SqliteStore):
-            self._context.store.close()
+        if self._context is not None:
+            close_context(self._context)
 
 
 STATE_KEY = pytest.StashKey[RunState]()

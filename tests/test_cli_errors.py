@@ -72,7 +72,8 @@ CASES: list[Any] = [
                  "is not installed", 0, id="model-missing-package"),
     pytest.param(["scan", *FAKE, "--window", "1000"], "--window: 1000 is wider than the model's 64 dims", 0,
                  id="option-window"),
-    pytest.param(["scan", *FAKE, "--metric", "ndcg@10"], "--metric: sts takes spearman or pearson", 0,
+    pytest.param(["scan", *FAKE, "--metric", "ndcg@10"],
+                 "--metric: task.metric: expected one of spearman, pearson; got str 'ndcg@10'", 0,
                  id="option-metric"),
     pytest.param(["scan", *FAKE, "--ladder", "8,1000"], "--ladder: 1000 is more than the model's 64 dims", 0,
                  id="option-ladder"),
@@ -121,7 +122,7 @@ def test_a_raising_callable_shows_its_frames(project: pytest.Pytester, capsys: p
 def test_an_internal_error_is_still_one_line(
     project: pytest.Pytester, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pytest_mrlcheck.cli._print_table", _raise_type_error)
+    monkeypatch.setattr("pytest_mrlcheck.cli.scan._print_table", _raise_type_error)
     capsys.readouterr()
     assert main(["scan", *FAKE]) == 2
     out, err = capsys.readouterr()

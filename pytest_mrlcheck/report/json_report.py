@@ -15,10 +15,17 @@ SCHEMA = "pytest-mrlcheck/report/1"
 
 
 def build_report(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of a pytest run, from the item payloads of every worker."""
+    return report_from_records(group_by_spec(payloads))
+
+
+def report_from_records(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of per-spec records (:func:`group_by_spec`, or :func:`~.summary.spec_record` for
+    results judged in this process, as ``mrlcheck scan`` has them)."""
     specs = []
     outcomes: Counter[str] = Counter()
     encoded = hits = 0
-    for record in group_by_spec(payloads):
+    for record in records:
         summary = record["summary"] or {"id": record["id"]}
         checks = [
             {key: check.get(key) for key in ("item", "name", "kind", "outcome", "value", "bound", "summary", "rows")}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..evaluation import SpecResult
 from ..views import random_label
+
+if TYPE_CHECKING:
+    from ..checks import Verdict
 
 
 def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
@@ -106,3 +111,25 @@ def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
             record["error"] = payload["error"]
         record["checks"].append({**payload["check"], "item": payload["item"], "outcome": payload["outcome"]})
     return list(specs.values())
+
+
+@dataclass(frozen=True)
+class JudgedCheck:
+    """A verdict as one test item reports it: the item id and its outcome (passed, failed, xfailed…)."""
+
+    item: str
+    verdict: Verdict
+    outcome: str
+
+
+def spec_record(spec_id: str, summary: Mapping[str, Any] | None, checks: Sequence[JudgedCheck] = (),
+                error: str | None = None) -> dict[str, Any]:
+    """One spec's record, in :func:`group_by_spec`'s shape, from results judged in this process (the
+    ``mrlcheck`` command's way in: its summary from :func:`summarize`, its verdicts, no item payloads)."""
+    encoding: dict[str, int] = {"encoded": 0, "cache_hits": 0}
+    if summary is not None:
+        for key, value in summary["encoding"].items():
+            encoding[key] = encoding.get(key, 0) + value
+    return {"id": spec_id, "summary": None if summary is None else dict(summary), "error": error,
+            "encoding": encoding,
+            "checks": [{**check.verdict.to_dict(), "item": check.item, "outcome": check.outcome} for check in checks]}
