@@ -48,6 +48,8 @@ class Check:
 
 def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[str]]:
     """The checks ``init`` writes (in a stable order), and notes for the terminal."""
+    from ..views import View, dims_label, window_label  # the engine loads with the first measurement
+
     result = measured.result
     full = result.full_score
     prefixes = list(result.plan.prefixes)
@@ -58,7 +60,7 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
     prefix = {k: _num(max(-1.0, _round_down(result.prefix(k) - margin, 3)), 3) for k in prefixes}
     today = ", ".join(f"{k}: {result.prefix(k):.4f}" for k in prefixes)
     checks.append(Check("prefix", prefix, [f"Score of the first k dims ≥ bound ({m} below today: {today})."],
-                         [f"prefix[{k}]" for k in prefixes]))
+                         [View.prefix(k).item_id("prefix") for k in prefixes]))
 
     middle = prefixes[1:-1]
     if full > 0 and middle:
@@ -77,13 +79,13 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
                 "relative", relative,
                 [f"Share of the full score ({full:.4f}) the first k dims keep, {m} below today's "
                  f"({', '.join(shares)})."],
-                [f"relative[{k}]" for k in relative]))
+                [View.prefix(k).item_id("relative") for k in relative]))
     elif full <= 0:
         notes.append(f"no relative check: the full score is {full:.4f}")
 
     windows = measured.windows
     if windows is not None and result.plan.windows:
-        scores = {(s, e): result.scores[f"window[{s}:{e}]"] for s, e in result.plan.windows
+        scores = {(s, e): result.scores[window_label(s, e)] for s, e in result.plan.windows
                   if e - s == windows.width}
         (low_start, low_end), low = min(scores.items(), key=lambda item: item[1])
         checks.append(Check(
@@ -120,15 +122,16 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
 
     named = result.plan.dims
     if named:
-        bounds = {name: _num(max(-1.0, _round_down(result.scores[f"dims[{name}]"] - margin, 3)), 3)
+        bounds = {name: _num(max(-1.0, _round_down(result.scores[dims_label(name)] - margin, 3)), 3)
                   for name in named}
         checks.append(Check("dims", bounds,
                              [f"Score of each named dimension list (views.dims) ≥ bound, {m} below today."],
-                             [f"dims[{name}]" for name in named]))
+                             [dims_label(name) for name in named]))
     return checks, notes
 
 
 def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
+    from ..views import prefix_label, random_label
     """The random check: a regression guard where the prefix beats random, else an expected failure."""
     result = measured.result
     random = measured.random
@@ -148,10 +151,10 @@ def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
                            f"margin is negative: a regression guard (the prefix may trail random by up to "
                            f"{-bound:.3f}), not a claim that the prefix is special.")
         value = {"dims": list(stats), "samples": random.samples, "seed": random.seed, "margin": _num(bound, 3)}
-        return Check("random", value, comment, [f"random[{k}]" for k in stats])
+        return Check("random", value, comment, [random_label(k) for k in stats])
     claim = _round_up(max(margin, 0.001), 3)
-    details = "; ".join(f"prefix[{k}] − mean(random[{k}]) = {lead[k]:+.4f}, beats {stats[k].percentile:.0f}% of "
-                        f"{len(stats[k].scores)} subsets" for k in losing)
+    details = "; ".join(f"{prefix_label(k)} − mean({random_label(k)}) = {lead[k]:+.4f}, beats "
+                        f"{stats[k].percentile:.0f}% of {len(stats[k].scores)} subsets" for k in losing)
     reason = f"the prefix is no better than random subsets of its size: {details}"
     comment.append(f"At {', '.join(map(str, losing))} dims the prefix does NOT beat random subsets: the check asks "
                    f"for a lead of {claim:g} and is marked xfail, so it reports the finding without failing "
@@ -163,6 +166,6 @@ def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
     notes.append(f"random[{', '.join(map(str, losing))}]: xfail, {reason}")
     value = {"dims": losing, "samples": random.samples, "seed": random.seed, "margin": _num(claim, 3),
              "xfail": reason}
-    return Check("random", value, comment, [f"random[{k}]" for k in losing], xfail=True)
+    return Check("random", value, comment, [random_label(k) for k in losing], xfail=True)
 
 
