@@ -131,8 +131,9 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
 
 
 def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
-    from ..views import prefix_label, random_label
     """The random check: a regression guard where the prefix beats random, else an expected failure."""
+    from ..views import prefix_label, random_label
+
     result = measured.result
     random = measured.random
     assert random is not None
