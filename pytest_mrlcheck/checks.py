@@ -82,6 +82,8 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("cheapest", "cheapest", checks.cheapest.line, checks.cheapest.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    if checks.pca:
+        plans += [CheckPlan(View.pca(g.dims).label, "pca", g.line, g.xfail, dims=g.dims) for g in checks.pca.gaps]
     funnel = spec.task.options.get("funnel")
     if funnel and (funnel["min"] is not None or funnel["min_ratio"] is not None):
         plans.append(CheckPlan("funnel", "funnel", funnel["line"]))
@@ -336,6 +338,30 @@ def _judge_cheapest(plan: CheckPlan, result: SpecResult) -> Verdict:
                    summary, (row,))
 
 
+def _judge_pca(plan: CheckPlan, result: SpecResult) -> Verdict:
+    """The prefix may trail the k-dim PCA projection by at most ``max_gap`` (gap = PCA − prefix)."""
+    check, found = result.spec.checks.pca, result.pca
+    assert check and found and plan.dims
+    k = plan.dims
+    allowed = next(g.max_gap for g in check.gaps if g.dims == k)
+    prefix, pca = found.prefix[k], found.score(k)
+    gap = pca - prefix
+    ok = gap <= allowed
+    rows = (
+        Row(prefix_label(k), prefix, f"pca[{k}] − prefix ≤ {allowed:g}", allowed - gap, ok),
+        Row(View.pca(k).label, pca, "", None, ok,
+            note=f"fitted on {found.source}; keeps {found.explained[k]:.1%} of its variance"),
+    )
+    behind = f"trails pca[{k}] {_fmt(pca)} by {gap:.4f}" if gap > 0 else f"is {-gap:.4f} ahead of pca[{k}] {_fmt(pca)}"
+    summary = (
+        f"prefix[{k}] {_fmt(prefix)} {behind} (allowed gap {allowed:g})"
+        if ok
+        else f"prefix[{k}] scores {_fmt(prefix)} and {behind}, more than the allowed {allowed:g}: a learned "
+        f"{k}-dim projection beats the first {k} dimensions"
+    )
+    return Verdict(plan.name, "pca", ok, gap, allowed, summary, rows)
+
+
 def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
     informed, spec_informed = result.informed, result.spec.task.informed
     assert informed and spec_informed and spec_informed.tolerance is not None and plan.dims
@@ -533,6 +559,7 @@ _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
     "min_dims": _judge_min_dims,
     "cheapest": _judge_cheapest,
     "dims": _judge_dims,
+    "pca": _judge_pca,
 }
 
 
