@@ -1726,7 +1726,7 @@ def _default_pca_fit(ctx: _Ctx, task: TaskSpec, line: int) -> str:
     if _can_split(task.data) and (task.data.split or "test") != "train":
         return "train"
     raise ctx.error("views.pca.fit", line,
-                    f"a {task.kind} task's texts are its evaluation units, and this spec names no other split: "
+                    f"the texts of a {task.kind} task are its evaluation units, and this spec names no other split: "
                     "say which texts PCA is fitted on",
                     "fit: data/fit.csv (a file of texts), fit: train with {split} in task.data.path, or fit: "
                     "corpus to fit on the evaluation texts themselves (optimistic; the report says so)")

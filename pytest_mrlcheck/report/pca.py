@@ -17,9 +17,10 @@ def pca_rows(summary: Mapping[str, Any], checks: list[Mapping[str, Any]]) -> lis
              f"pca[{row['dims']}]" in failed) for row in summary["pca"]["sizes"]]
 
 
-def _caption(pca: Mapping[str, Any]) -> str:
-    text = f"gap = PCA − prefix; PCA fitted on {pca['source']}, {pca['solver']} solver"
-    return text + (f". {pca['note']}" if pca.get("note") else "")
+def _caption(pca: Mapping[str, Any]) -> list[str]:
+    """The fit source (and the optimistic note, when the fit saw the evaluation units), one line each."""
+    return [f"gap = PCA − prefix; PCA fitted on {pca['source']}, {pca['solver']} solver",
+            *([pca["note"]] if pca.get("note") else [])]
 
 
 def build_pca_table(record: Mapping[str, Any]) -> Any:
@@ -34,7 +35,7 @@ def build_pca_table(record: Mapping[str, Any]) -> Any:
         table.add_column(header, justify="left" if header == "size" else "right")
     for size, prefix, pca, gap, bad in pca_rows(summary, record["checks"]):
         table.add_row(size, prefix, pca, Text(gap + (" FAIL" if bad else ""), style="bold red" if bad else ""))
-    return Group(table, Text(_caption(summary["pca"])))
+    return Group(table, *(Text(line) for line in _caption(summary["pca"])))
 
 
 def pca_markdown(spec: Mapping[str, Any], escape: Callable[[str], str]) -> list[str]:
@@ -42,4 +43,4 @@ def pca_markdown(spec: Mapping[str, Any], escape: Callable[[str], str]) -> list[
     lines = ["| size | prefix | PCA | gap |", "|---|---:|---:|---:|"]
     for size, prefix, pca, gap, bad in pca_rows(spec, spec.get("checks", [])):
         lines.append(f"| {size} | {prefix} | {pca} | {f'❌ **{gap}**' if bad else gap} |")
-    return [*lines, "", f"*{escape(_caption(spec['pca']))}*"]
+    return [*lines, "", *(f"*{escape(line)}*  " for line in _caption(spec["pca"]))]
