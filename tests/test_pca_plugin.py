@@ -67,7 +67,7 @@ def test_items_outcomes_and_reports(project: pytest.Pytester, write_spec: Callab
     assert outcomes["pca[8]"] == "xfailed"
     result.assert_outcomes(passed=1, failed=1, xfailed=1)
     result.stdout.fnmatch_lines([
-        "*ref · prefix vs PCA projection*",
+        "*ref · prefix vs PCA*",
         "*size*prefix*PCA*gap*",
         f"*32*{rows[32]['prefix']:.4f}*{rows[32]['pca']:.4f}*{rows[32]['gap']:+.4f} FAIL*",
         "*gap = PCA − prefix; PCA fitted on split 'train'*",

@@ -30,7 +30,7 @@ def build_pca_table(record: Mapping[str, Any]) -> Any:
     from rich.text import Text
 
     summary = record["summary"]
-    table = Table(title=Text(f"{summary['name']} · prefix vs PCA projection", style="bold"), title_justify="left")
+    table = Table(title=Text(f"{summary['name']} · prefix vs PCA", style="bold"), title_justify="left")
     for header in ("size", "prefix", "PCA", "gap"):
         table.add_column(header, justify="left" if header == "size" else "right")
     for size, prefix, pca, gap, bad in pca_rows(summary, record["checks"]):
