@@ -143,3 +143,85 @@ def test_smaller_sizes_are_the_leading_rows_of_the_largest_fit(shape: tuple[int,
         own = decomposition.PCA(n_components=k, svd_solver=solver).fit(data)
         np.testing.assert_array_equal(largest.components[:k], own.components_)
         np.testing.assert_allclose(largest.transform(data, k), own.transform(data), rtol=0, atol=1e-12)
+
+
+def _sentence(rng: np.random.Generator, topic: int) -> str:
+    topics = [WORDS[i : i + 6] for i in range(0, 36, 6)]
+    return " ".join([*rng.choice(topics[topic], 4, replace=False), *rng.choice(WORDS, 2, replace=False)])
+
+
+def test_pair_classification_fit_on_the_evaluation_texts_is_noted(folder: Path) -> None:
+    from pytest_mrlcheck.tasks import pair_classification
+
+    rng = np.random.default_rng(2)
+    rows = [(_sentence(rng, i % 6), _sentence(rng, i % 6 if i % 2 else (i + 1) % 6), i % 2) for i in range(40)]
+    with (folder / "data" / "pairs01.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([("text1", "text2", "label"), *rows])
+    result, prepared, _ = _evaluate(folder, "task: {kind: pair-classification, data: {path: data/pairs01.csv}}\n"
+                                            "views: {pca: {fit: corpus, sizes: [8]}}\nchecks: {prefix: {8: -1}}\n")
+    assert result.pca is not None and result.pca.note is not None and "evaluation units" in result.pca.note
+    texts = list(dict.fromkeys(t for r in rows for t in r[:2]))
+    left, right = [texts.index(r[0]) for r in rows], [texts.index(r[1]) for r in rows]
+    mapped = _sklearn(prepared.vectors, prepared.vectors, 8)
+    expected = pair_classification.score_views(mapped[left], mapped[right], [r[2] for r in rows], [(0, 8)],
+                                               np.zeros((8, 0)), similarity="dot")
+    assert result.scores["pca[8]"] == pytest.approx(float(expected[0]), abs=1e-9)
+
+
+def test_clustering_pca(folder: Path) -> None:
+    from pytest_mrlcheck.tasks import clustering
+
+    rng = np.random.default_rng(1)
+    rows = [(_sentence(rng, t), f"t{t}") for t in range(5) for _ in range(12)]
+    with (folder / "data" / "topics.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *rows])
+    result, prepared, _ = _evaluate(folder, "task: {kind: clustering, seed: 3, data: {path: data/topics.csv}}\n"
+                                            "views: {pca: {fit: corpus, sizes: [8]}}\nchecks: {prefix: {8: -1}}\n")
+    texts = list(dict.fromkeys(r[0] for r in rows))
+    mapped = _sklearn(prepared.vectors, prepared.vectors, 8)[[texts.index(r[0]) for r in rows]]
+    expected = clustering.score_views(mapped, [r[1] for r in rows], [(0, 8)], np.zeros((8, 0)), seed=3)
+    assert result.scores["pca[8]"] == pytest.approx(float(expected[0]), abs=1e-9)
+
+
+def test_reranking_default_fit_is_the_candidates(folder: Path) -> None:
+    import json
+
+    from pytest_mrlcheck.tasks import reranking
+
+    rng = np.random.default_rng(3)
+    items = [{"query": _sentence(rng, q % 6), "positive": [_sentence(rng, q % 6)],
+              "negative": [_sentence(rng, (q + j) % 6) for j in range(1, 5)]} for q in range(12)]
+    (folder / "data" / "rerank.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    result, prepared, _ = _evaluate(folder, "task: {kind: reranking, metric: mrr@3, data: {path: data/rerank.jsonl}}\n"
+                                            "checks: {pca: {8: {max_gap: 1.0}}}\n")
+    n = len(items)
+    candidates = list(dict.fromkeys(t for i in items for t in i["positive"] + i["negative"]))
+    assert result.pca is not None and result.pca.fit == "corpus" and result.pca.texts == len(candidates)
+    rows = [[candidates.index(t) for t in i["positive"] + i["negative"]] for i in items]
+    fit = prepared.vectors[n:]  # queries first, then the candidates
+    expected = reranking.score_views(_sklearn(fit, prepared.vectors[:n], 8), _sklearn(fit, fit, 8), rows,
+                                     [[1, 0, 0, 0, 0]] * n, [(0, 8)], np.zeros((8, 0)), metric="mrr@3",
+                                     similarity="dot")
+    assert result.scores["pca[8]"] == pytest.approx(float(expected[0]), abs=1e-9)
+
+
+def test_agreement_compares_pca_with_the_full_ranking(folder: Path) -> None:
+    import json
+
+    from pytest_mrlcheck.tasks import agreement
+
+    rng = np.random.default_rng(4)
+    texts = list(dict.fromkeys(_sentence(rng, t % 6) for t in range(80)))
+    (folder / "data" / "corpus.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts),
+                                                   encoding="utf-8")
+    result, prepared, _ = _evaluate(folder, "task: {kind: agreement, metric: overlap@5, queries: {count: 20, seed: 5},"
+                                            " data: {path: data/corpus.jsonl}}\nviews: {pca: {sizes: [8, 48]}}\n"
+                                            "checks: {prefix: {8: -1}}\n")
+    rows = agreement.sample_queries(len(texts), 20, 5)
+    corpus = prepared.vectors
+    full = _unit(corpus.astype(np.float64))
+    for k in (8, 48):
+        both = np.hstack([full, _sklearn(corpus, corpus, k)])
+        expected = agreement.score_views(both[rows], both, [(48, 48 + k)], np.zeros((48 + k, 0)), 48,
+                                         metric="overlap@5", query_rows=rows, similarity="dot")
+        assert result.scores[f"pca[{k}]"] == pytest.approx(float(expected[0]), abs=1e-9), k
