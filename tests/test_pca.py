@@ -225,3 +225,13 @@ def test_agreement_compares_pca_with_the_full_ranking(folder: Path) -> None:
         expected = agreement.score_views(both[rows], both, [(48, 48 + k)], np.zeros((48 + k, 0)), 48,
                                          metric="overlap@5", query_rows=rows, similarity="dot")
         assert result.scores[f"pca[{k}]"] == pytest.approx(float(expected[0]), abs=1e-9), k
+
+
+def test_pca_labels_round_trip_and_take_no_precision() -> None:
+    from pytest_mrlcheck.views import View
+
+    assert View.pca(64).label == "pca[64]" and View.pca(64).item == "64" and View.pca(64).dims == 64
+    assert View.parse("pca[64]") == View.pca(64)
+    for bad in ("pca[64]@int8", "pca[6:4]", "pca[x]"):
+        with pytest.raises(ValueError, match="not a view label"):
+            View.parse(bad)
