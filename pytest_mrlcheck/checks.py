@@ -83,6 +83,8 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans.append(CheckPlan("cheapest", "cheapest", checks.cheapest.line, checks.cheapest.xfail))
     if checks.dims:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
+    if checks.pca:
+        plans += [CheckPlan(View.pca(g.dims).label, "pca", g.line, g.xfail, dims=g.dims) for g in checks.pca.gaps]
     funnel = spec.task.options.get("funnel")
     if funnel and (funnel["min"] is not None or funnel["min_ratio"] is not None):
         plans.append(CheckPlan("funnel", "funnel", funnel["line"]))
@@ -338,6 +340,32 @@ def _judge_cheapest(plan: CheckPlan, result: SpecResult) -> Verdict:
                    summary, (row,))
 
 
+def _judge_pca(plan: CheckPlan, result: SpecResult) -> Verdict:
+    """The prefix may trail the k-dim PCA projection by at most ``max_gap`` (gap = PCA − prefix)."""
+    check, found = result.spec.checks.pca, result.pca
+    assert check and found and plan.dims
+    k = plan.dims
+    allowed = next(g.max_gap for g in check.gaps if g.dims == k)
+    prefix, pca = found.prefix[k], found.score(k)
+    gap = pca - prefix
+    pca_view = View.pca(k).label
+    ok = gap <= allowed
+    rows = (
+        Row(prefix_label(k), prefix, f"{pca_view} − prefix ≤ {allowed:g}", allowed - gap, ok),
+        Row(pca_view, pca, "", None, ok,
+            note=f"fitted on {found.source}; keeps {found.explained[k]:.1%} of its variance"),
+    )
+    behind = (f"trails {pca_view} {_fmt(pca)} by {gap:.4f}" if gap > 0
+              else f"is {-gap:.4f} ahead of {pca_view} {_fmt(pca)}")
+    summary = (
+        f"{prefix_label(k)} {_fmt(prefix)} {behind} (allowed gap {allowed:g})"
+        if ok
+        else f"{prefix_label(k)} scores {_fmt(prefix)} and {behind}, more than the allowed {allowed:g}: a learned "
+        f"{k}-dim projection beats the first {k} dimensions"
+    )
+    return Verdict(plan.name, "pca", ok, gap, allowed, summary, rows)
+
+
 def _judge_informed(plan: CheckPlan, result: SpecResult) -> Verdict:
     informed, spec_informed = result.informed, result.spec.task.informed
     assert informed and spec_informed and spec_informed.tolerance is not None and plan.dims
@@ -535,6 +563,7 @@ _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
     "min_dims": _judge_min_dims,
     "cheapest": _judge_cheapest,
     "dims": _judge_dims,
+    "pca": _judge_pca,
 }
 
 

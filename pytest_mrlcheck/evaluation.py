@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
 from .views import View, ViewPlan, informed_label, plan_views, prefix_label, random_label, window_label
+
+if TYPE_CHECKING:
+    from .pca import PcaResult
 
 
 @dataclass
@@ -140,6 +144,7 @@ class SpecResult:
     calibration: str = ""  # where int8/uint8 ranges came from ("" when no scalar precision is scored)
     canaries: tuple[CanaryResult, ...] = ()
     server_contract: dict[str, Any] | None = None
+    pca: PcaResult | None = None  # prefix vs PCA projection per size (views.pca / checks.pca)
 
     @property
     def stale(self) -> tuple[CanaryResult, ...]:
@@ -193,6 +198,7 @@ class Prepared:
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
+    fit_sets: dict[str, Callable[[], np.ndarray]] = field(default_factory=dict)  # PCA fits: corpus, split rows
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -338,7 +344,7 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
-                    run_funnel, cost, coded, ("query", "document"))
+                    run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents})
 
 
 def _split_maps(
@@ -565,8 +571,12 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
                                           k=options["k"], metric=spec.task.metric, seed=options["seed"])
 
     details = {"train": int(train_rows.size), "classes": len(set(data.labels)), "method": options["method"]}
+    splits = np.asarray(data.splits)
+    fit_sets: dict[str, Callable[[], np.ndarray]] = {
+        name: functools.partial(lambda name: vectors[data.rows[splits == name]], name)
+        for name in sorted(set(data.splits))}
     return Prepared(vectors.shape[1], int(test_rows.size), len(data.texts), data.fingerprint(), score, replicates,
-                    details, vectors, coded=coded)
+                    details, vectors, coded=coded, fit_sets=fit_sets)
 
 
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -642,7 +652,8 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
     return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
                     data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
-                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"))
+                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"),
+                    fit_sets={"corpus": lambda: candidates})
 
 
 _QUERY_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -718,7 +729,7 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
                                      query_rows=query_rows, similarity="dot")
 
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    details, corpus, None, cost, coded, ("query", "document"))
+                    details, corpus, None, cost, coded, ("query", "document"), {"corpus": lambda: corpus})
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -836,6 +847,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
 
     split_scores, correlations = _split_maps(spec, plan, scores, prepared_for)
     informed = _informed(spec, plan, prepared, prepared_for, scores) if spec.task.informed else None
+    pca = None
+    if spec.views.pca:
+        from .pca import score_pca
+
+        pca = score_pca(spec, prepared, scores, prepared_for, lambda texts, role: _embed(spec, run, encoder, texts,
+                        role), run.data_access(spec))
+        scores.update(pca.scores)
     geometry: dict[int, dict[str, Any]] = {}
     if spec.views.geometry or spec.checks.geometry:
         from .geometry import geometry_by_prefix
@@ -889,4 +907,5 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         calibration=calibration,
         canaries=run.book.touched(),
         server_contract=contract,
+        pca=pca,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +14,7 @@ from .spec import DataSpec, Spec
 from .views import PRECISIONS, View, ViewPlan
 
 if TYPE_CHECKING:
+    from .datapaths import DataAccess
     from .evaluation import Prepared
 
 DEFAULT_CALIBRATION = "every text the spec embeds"
@@ -34,29 +36,35 @@ def calibration_vectors(
     cal = spec.views.calibration
     if cal is None:
         return DEFAULT_CALIBRATION, prepared.vectors
-    from .data import load_texts
+    vectors = text_file_vectors(
+        spec, plan.full_dim, prepared, embed, cal.path, cal.column, f"{spec.path}:{cal.line}: views.calibration",
+        "int8/uint8 ranges need at least two",
+        "name a file of texts like the ones you will store (hundreds or more), with a header row")
+    return str(cal.path), vectors
 
-    fmt = {".csv": "csv", ".tsv": "tsv"}.get(cal.path.suffix.lower(), "jsonl")
-    where = f"{spec.path}:{cal.line}: views.calibration"
-    hint = "name a file of texts like the ones you will store (hundreds or more), with a header row"
+
+def text_file_vectors(
+    spec: Spec, full_dim: int, prepared: Prepared, embed: Callable[[Sequence[str], str], np.ndarray],
+    path: Path, column: str, where: str, need: str, hint: str, access: DataAccess | None = None,
+) -> np.ndarray:
+    """The texts of a csv/tsv/jsonl file (header row, column ``column``), embedded through the cache in
+    every role the task uses: calibration texts, PCA fit texts. ``where`` starts every message."""
+    from .data import load_texts
+    from .datapaths import ANYWHERE
+
+    fmt = {".csv": "csv", ".tsv": "tsv"}.get(path.suffix.lower(), "jsonl")
     try:
-        texts = load_texts(DataSpec(path=cal.path, format=fmt, columns={"text": cal.column}, header=True))
+        texts = load_texts(DataSpec(path=path, format=fmt, columns={"text": column}, header=True),
+                           access or ANYWHERE)
     except DataError as exc:
         if "texts; agreement needs" in exc.message:  # the loader's count message speaks of corpora
-            raise EvaluationError(f"{where}: {cal.path} has fewer than two texts in column {cal.column!r}; "
-                                  "int8/uint8 ranges need at least two", hint=hint) from None
+            raise EvaluationError(f"{where}: {path} has fewer than two texts in column {column!r}; {need}",
+                                  hint=hint) from None
         raise EvaluationError(f"{where}: {exc.message}", hint=exc.hint or hint) from None
-    if len(texts) < 2:  # pragma: no cover - the loader refuses fewer already
-        raise EvaluationError(
-            f"{spec.path}:{cal.line}: views.calibration: {cal.path} has {len(texts)} distinct text(s) in column "
-            f"{cal.column!r}; int8/uint8 ranges need at least two",
-            hint="name a file of texts like the ones you will store (hundreds or more)",
-        )
     vectors = np.concatenate([embed(texts, role) for role in prepared.roles])
-    if vectors.shape[1] != plan.full_dim:
-        raise EvaluationError(f"{spec.path}:{cal.line}: views.calibration: vectors have {vectors.shape[1]} dims, "
-                              f"the task's {plan.full_dim}")
-    return str(cal.path), vectors
+    if vectors.shape[1] != full_dim:
+        raise EvaluationError(f"{where}: vectors have {vectors.shape[1]} dims, the task's {full_dim}")
+    return vectors
 
 
 def _chunks(views: Sequence[View]) -> list[list[View]]:

@@ -24,7 +24,7 @@ PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 
 _BITS = {"float32": 32, "float16": 16, "int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 
-_LABEL = re.compile(r"(prefix|window|random|dims|informed)\[([^\]]*)\](?:@([a-z0-9]+))?")
+_LABEL = re.compile(r"(prefix|window|random|dims|informed|pca)\[([^\]]*)\](?:@([a-z0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ class View:
     """A named selection of dimensions at a storage precision: the one place labels are made and read.
 
     ``prefix`` and ``window`` are the range ``[start, end)``; ``random`` is the family of ``end``-dim
-    subsets; ``dims`` is a named list; ``informed`` is the best ``end`` dims an informed search chose.
-    ``precision`` is ``float32`` unless quantized; a float32 view's label has no suffix
-    (``prefix[128]``), others carry it (``prefix[128]@int8``).
+    subsets; ``dims`` is a named list; ``informed`` is the best ``end`` dims an informed search chose;
+    ``pca`` is the ``end``-dim PCA projection of the full vectors (float32 only). ``precision`` is
+    ``float32`` unless quantized; a float32 view's label has no suffix (``prefix[128]``), others carry
+    it (``prefix[128]@int8``).
     """
 
     kind: str
@@ -50,6 +51,10 @@ class View:
     @classmethod
     def window(cls, start: int, end: int, precision: str = "float32") -> View:
         return cls("window", start, end, precision=precision)
+
+    @classmethod
+    def pca(cls, k: int) -> View:
+        return cls("pca", 0, k)
 
     @property
     def dims(self) -> int:
@@ -95,7 +100,7 @@ class View:
         if not match:
             raise ValueError(f"not a view label: {label!r}")
         kind, inside, precision = match.group(1), match.group(2), match.group(3) or "float32"
-        if precision not in PRECISIONS or (match.group(3) == "float32"):
+        if precision not in PRECISIONS or (match.group(3) == "float32") or (kind == "pca" and match.group(3)):
             raise ValueError(f"not a view label: {label!r}")
         if kind == "dims":
             return cls("dims", name=inside, precision=precision)
@@ -245,6 +250,8 @@ def plan_views(spec: Spec, full_dim: int) -> ViewPlan:
         prefixes.add(fits(spec.task.informed.dims, "task.informed.dims", spec.task.informed.line))
     if spec.compare and spec.compare.pairs:
         prefixes.update(fits(mine, f"compare.pairs.{mine}", spec.compare.line) for mine, _ in spec.compare.pairs)
+    if spec.views.pca:  # pca[k] is reported beside prefix[k]
+        prefixes.update(fits(size.dims, size.key, size.line) for size in spec.views.pca.sizes)
     for k in list(prefixes):
         fits(k, "views.prefix", spec.line)
 

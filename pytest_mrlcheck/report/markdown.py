@@ -205,6 +205,10 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         from .precision import grid_markdown
 
         lines += [*grid_markdown(spec, escape, code), ""]
+    if spec.get("pca"):
+        from .pca import pca_markdown
+
+        lines += [*pca_markdown(spec, escape), ""]
     if checks:
         lines += [*_checks_list(spec), ""]
     return lines

@@ -24,6 +24,8 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         from .precision import precision_summary
 
         extra["precision"] = precision_summary(result)
+    if result.pca is not None:
+        extra["pca"] = result.pca.to_dict()
     return {
         "id": spec_id,
         "name": spec.name,

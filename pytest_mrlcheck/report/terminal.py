@@ -244,6 +244,10 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
             console.print(build_grid_table(record))
             if which == "all":
                 console.print(build_frontier_table(record))
+        if record["summary"].get("pca"):
+            from .pca import build_pca_table
+
+            console.print(build_pca_table(record))
         if record["summary"].get("cost") and which == "all":
             console.print(build_cost_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
