@@ -1,22 +1,25 @@
-"""Run state, one object per pytest process, kept in ``config.stash``."""
+"""Run state, one object per pytest process, kept in ``config.stash``.
+
+Light at import (pytest, the standard library, :mod:`.options` and :mod:`.progress`): a session
+with no spec file creates a ``RunState`` and never loads the engine; the first evaluation does.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .embed import EncodePolicy
-from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
-from .evaluation import RunContext, SpecResult, evaluate
-from .guard import Step, scrub, step
 from .options import get_option
 from .progress import EncodeProgress, no_progress
-from .spec import Spec
-from .store import MemoryStore, SqliteStore, VectorStore
+
+if TYPE_CHECKING:
+    from .errors import MrlcheckError
+    from .evaluation import RunContext, SpecResult
+    from .spec import Spec
 
 
 def worker_id() -> str:
@@ -55,6 +58,10 @@ class RunState:
     @property
     def context(self) -> RunContext:
         if self._context is None:
+            from .embed import EncodePolicy
+            from .evaluation import RunContext
+            from .store import MemoryStore, SqliteStore, VectorStore
+
             directory = self.cache_dir
             store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
             max_encode = get_option(self.config, "max_encode")
@@ -74,7 +81,12 @@ class RunState:
 
     def result_for(self, key: str, spec: Spec) -> SpecResult:
         """Evaluate ``spec`` the first time any of its items runs; later items reuse the outcome."""
+        from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
+        from .guard import Step, scrub, step
+
         if key not in self.results:
+            from .evaluation import evaluate
+
             try:
                 with step(Step.OPEN_CACHE):
                     context = self.context
@@ -97,6 +109,9 @@ class RunState:
 
     def summary_for(self, key: str, result: SpecResult) -> dict[str, Any]:
         """The report summary of an evaluated spec, built once however many items carry it."""
+        from .errors import MrlcheckError
+        from .guard import Step, scrub, step
+
         if key not in self.summaries:
             from .report.summary import summarize
 
@@ -111,8 +126,11 @@ class RunState:
         return summary
 
     def close(self) -> None:
-        if self._context is not None and isinstance(self._context.store, SqliteStore):
-            self._context.store.close()
+        if self._context is not None:
+            from .store import SqliteStore
+
+            if isinstance(self._context.store, SqliteStore):
+                self._context.store.close()
 
 
 STATE_KEY = pytest.StashKey[RunState]()
