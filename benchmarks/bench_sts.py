@@ -256,6 +256,7 @@ def measure_warm(spec: Path, warm_cache: Path, work: Path, repeat: int) -> dict[
             else:  # exit 5: no tests collected
                 seconds, _ = run_child(bare_start, empty, "E (bare pytest start)", (5,), PYTEST_ENV)
                 bare.append(seconds)
+            print(f"  round {round_ + 1}/{repeat}: {step} {seconds:.2f} s", flush=True)
     autoload: list[float] = []
     for _ in range(repeat):  # what the environment's other plugins add to any pytest start (not ours)
         seconds, _ = run_child([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], empty,
