@@ -1,11 +1,14 @@
 """pytest hooks, and nothing else: collect ``*.mrl.yaml`` specs, carry results, print reports.
 
-Imports only pytest and the standard library at load; everything else loads when used.
+Imports only pytest and the standard library at load; everything else loads when used. A
+session with no spec file loads a handful of light modules (options, run state, progress, report
+paths) and neither numpy nor the engine: those load when the first spec file is collected.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,9 +62,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    from .nodes import CheckItem
-
-    if isinstance(item, CheckItem) and report.when == "call":
+    nodes = sys.modules.get(f"{__package__}.nodes")  # no spec collected yet: no CheckItem exists either
+    if nodes is not None and isinstance(item, nodes.CheckItem) and report.when == "call":
         report.mrlcheck = item.report_payload()
     return report
 

@@ -1,22 +1,26 @@
-"""Run state, one object per pytest process, kept in ``config.stash``."""
+"""Run state, one object per pytest process, kept in ``config.stash``.
+
+Light at import (pytest, the standard library, :mod:`.options` and :mod:`.progress`): a session
+with no spec file creates a ``RunState`` and never loads the engine; the first evaluation does.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .embed import EncodePolicy
-from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
-from .evaluation import RunContext, SpecResult, evaluate
-from .guard import Step, scrub, step
 from .options import get_option
 from .progress import EncodeProgress, no_progress
-from .spec import Spec
-from .store import MemoryStore, SqliteStore, VectorStore
+
+if TYPE_CHECKING:
+    from .embed import EncodePolicy
+    from .errors import MrlcheckError
+    from .evaluation import RunContext, SpecResult
+    from .spec import Spec
 
 
 def worker_id() -> str:
@@ -41,12 +45,21 @@ class RunSettings:
 
     cache_dir: Path | None
     device: str | None = None
-    policy: EncodePolicy = field(default_factory=EncodePolicy)
+    policy: EncodePolicy = field(default_factory=lambda: _default_policy())
     allow_outside_root: bool = False
+
+
+def _default_policy() -> EncodePolicy:
+    from .embed import EncodePolicy  # the engine loads with the first evaluation, not at pytest start
+
+    return EncodePolicy()
 
 
 def open_context(settings: RunSettings, rootdir: Path, progress: EncodeProgress = no_progress) -> RunContext:
     """The context every evaluation of one run shares (close it with :func:`close_context`)."""
+    from .evaluation import RunContext
+    from .store import MemoryStore, SqliteStore, VectorStore
+
     directory = settings.cache_dir
     store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
     return RunContext(store=store, rootdir=rootdir, device=settings.device,
@@ -54,6 +67,8 @@ def open_context(settings: RunSettings, rootdir: Path, progress: EncodeProgress 
 
 
 def close_context(context: RunContext) -> None:
+    from .store import SqliteStore
+
     if isinstance(context.store, SqliteStore):
         context.store.close()
 
@@ -78,6 +93,8 @@ class RunState:
 
     @property
     def settings(self) -> RunSettings:
+        from .embed import EncodePolicy
+
         max_encode = get_option(self.config, "max_encode")
         return RunSettings(
             cache_dir=self.cache_dir,
@@ -98,7 +115,12 @@ class RunState:
 
     def result_for(self, key: str, spec: Spec) -> SpecResult:
         """Evaluate ``spec`` the first time any of its items runs; later items reuse the outcome."""
+        from .errors import EvaluationError, MrlcheckError, MrlcheckWarning
+        from .guard import Step, scrub, step
+
         if key not in self.results:
+            from .evaluation import evaluate
+
             try:
                 with step(Step.OPEN_CACHE):
                     context = self.context
@@ -121,6 +143,9 @@ class RunState:
 
     def summary_for(self, key: str, result: SpecResult) -> dict[str, Any]:
         """The report summary of an evaluated spec, built once however many items carry it."""
+        from .errors import MrlcheckError
+        from .guard import Step, scrub, step
+
         if key not in self.summaries:
             from .report.summary import summarize
 

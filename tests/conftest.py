@@ -18,6 +18,11 @@ for _name in ("sklearn.cluster", "sklearn.decomposition", "sklearn.linear_model"
               "matplotlib.figure", "openai", "datasets", "voyageai", "cohere", "google.genai"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_name)
+# The plugin loads its engine on the first spec (a session without specs stays light); load it
+# here, before any pytester snapshot, so monkeypatched engine functions are the ones runs use.
+for _name in ("pytest_mrlcheck.nodes", "pytest_mrlcheck.evaluation", "pytest_mrlcheck.report.json_report",
+              "pytest_mrlcheck.report.terminal"):
+    importlib.import_module(_name)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ offline. ``sentence_transformers`` (and torch) are imported only when texts must
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -65,6 +66,7 @@ def resolve_package(name: str) -> tuple[Path, str, str]:
 _RUNTIME_LIBRARIES = ("torch", "transformers", "sentence-transformers")
 
 
+@functools.cache  # installed versions do not change within a process; each lookup scans sys.path
 def _version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)

@@ -19,7 +19,6 @@ import pytest
 from .. import atomic
 from ..errors import MrlcheckError
 from ..options import get_option
-from .json_report import build_report, write_json
 
 _TARGETS = (("json", "--mrlcheck-json", False), ("markdown", "--mrlcheck-markdown", False),
             ("plots", "--mrlcheck-plots", True))
@@ -65,6 +64,8 @@ def write_reports(config: pytest.Config, payloads: list[dict[str, Any]]) -> None
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if not (json_path or markdown_path or plots_dir or summary_file):
         return
+    from .json_report import build_report, write_json
+
     report = build_report(payloads)
     if json_path:
         _attempt(config, "--mrlcheck-json report", lambda: write_json(Path(json_path), report))
