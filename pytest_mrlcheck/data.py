@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import hashlib
 import json
 import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -175,8 +176,44 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _fast_json(line: str) -> Any:
+    """``line`` parsed by the C scanner when that is provably what the strict path would give, else
+    ``_SLOW`` (the caller then takes the strict path, which also words every error).
+
+    Without a backslash no quote is escaped, so a flat object (scalar values) holds exactly two
+    quotes per key and per text value: a key given twice would add two more.
+    """
+    if "\\" in line or not line.startswith("{"):
+        return _SLOW
+    try:
+        value, end = _SCAN(line, 0)
+    except (ValueError, RecursionError, StopIteration):
+        return _SLOW
+    if end != len(line) and not line[end:].isspace():
+        return _SLOW
+    texts = 0
+    for item in value.values():
+        kind = type(item)
+        if kind is str:
+            texts += 1
+        elif kind is dict or kind is list:
+            return _SLOW
+    if line.count('"') != 2 * (len(value) + texts):
+        return _SLOW
+    return value
+
+
+_SLOW = object()
+
+
 def json_line(line: str, path: Path | str, number: int) -> Any:
     """One jsonl line parsed; a clear :class:`DataError` for bad JSON and for a key given twice."""
+    fast = _fast_json(line)
+    if fast is not _SLOW:
+        return fast
     try:
         return json.loads(line, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as exc:
@@ -350,7 +387,9 @@ def _read_jsonl_records(path: Path, what: str, access: DataAccess = ANYWHERE) ->
                 if "_id" not in row:
                     raise DataError(f"{path}:{number}: expected a JSON object with an \"_id\"",
                                     hint='one object per line: {"_id": "...", "text": "..."}')
-                row["_id"] = identifier_value(row["_id"], f"{path}:{number}")
+                raw = row["_id"]
+                if not (type(raw) is str and raw.isascii() and raw and not raw.isspace()):  # else: as is
+                    row["_id"] = identifier_value(raw, f"{path}:{number}")
                 records.append((number, row))
         except UnicodeDecodeError:
             raise utf8_error(path) from None
@@ -366,6 +405,8 @@ def identifier_value(raw: Any, where: str, role: str = "_id") -> str:
 
 
 def _unique_ids(records: list[tuple[int, dict[str, Any]]], path: Path) -> None:
+    if len({row["_id"] for _, row in records}) == len(records):
+        return
     seen: dict[str, int] = {}
     for number, row in records:
         identifier = str(row["_id"])
@@ -378,6 +419,8 @@ def _unique_ids(records: list[tuple[int, dict[str, Any]]], path: Path) -> None:
 def _check_record_texts(records: list[tuple[int, dict[str, Any]]], path: Path, fields: tuple[str, ...]) -> None:
     """Each record's text fields are text (or null) and at least one of them is not blank."""
     for number, row in records:
+        if _plain_texts(row, fields):
+            continue
         where = f"{path}:{number}"
         values = [_text_field(row.get(field), where, str(row["_id"])) for field in fields]
         if all(_BLANK.fullmatch(value) for value in values):
@@ -459,8 +502,27 @@ def read_qrels(path: Path, access: DataAccess = ANYWHERE) -> list[tuple[str, str
     return [(query, doc, grade) for (query, doc), (grade, _) in judgements.items()]
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a big corpus is read: its hundreds of thousands of new
+    dicts (nothing cyclic) would otherwise trigger full collections over a growing heap, which cost
+    more than the parsing itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_beir(spec: DataSpec, access: DataAccess = ANYWHERE) -> RetrievalData:
     """Read a BEIR folder; judgements naming unknown ids are counted and warned about, not fatal."""
+    with _collector_paused():
+        return _load_beir(spec, access)
+
+
+def _load_beir(spec: DataSpec, access: DataAccess) -> RetrievalData:
     folder = checked_folder(spec.path, "BEIR folder", access, "task.data.path is relative to the spec file")
     corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
     qrels_path = folder / "qrels" / f"{spec.split or 'test'}.tsv"
@@ -489,6 +551,27 @@ def load_beir(spec: DataSpec, access: DataAccess = ANYWHERE) -> RetrievalData:
     )
 
 
+def _plain_texts(row: dict[str, Any], fields: tuple[str, ...]) -> bool:
+    """True when every field is ASCII text or missing and one is not blank: nothing to check further
+    (ASCII holds no unpaired surrogate); anything else takes the checking path."""
+    filled = False
+    for field in fields:
+        value = row.get(field)
+        if value is None:
+            continue
+        if type(value) is not str or not value.isascii():
+            return False
+        filled = filled or not (value == "" or value.isspace())
+    return filled
+
+
+def _plain(value: Any) -> str | None:
+    """``value`` when it is ASCII text ("" for None): nothing to check; None when it needs checking."""
+    if value is None:
+        return ""
+    return value if type(value) is str and value.isascii() else None
+
+
 def _text_field(value: Any, what: str, identifier: str) -> str:
     if value is None:
         return ""
@@ -500,6 +583,11 @@ def _text_field(value: Any, what: str, identifier: str) -> str:
     except UnicodeEncodeError:
         raise DataError(f"{what}: id {excerpt(identifier)}: invalid Unicode (an unpaired surrogate)") from None
     return value
+
+
+def _field_text(fields: dict[str, Any], name: str, what: str, identifier: str) -> str:
+    plain = _plain(fields.get(name))
+    return plain if plain is not None else _text_field(fields.get(name), what, identifier)
 
 
 def build_retrieval_data(
@@ -523,16 +611,19 @@ def build_retrieval_data(
     if not corpus:
         raise DataError(f"{what}: the corpus is empty")
     doc_ids = tuple(identifier for identifier, _ in corpus)
-    documents = tuple(
-        document.format(title=_text_field(fields.get("title"), what, identifier),
-                        text=_text_field(fields.get("text"), what, identifier)).strip()
-        for identifier, fields in corpus
-    )
+    texts = []
+    for identifier, fields in corpus:
+        title, text = _plain(fields.get("title")), _plain(fields.get("text"))
+        if title is None or text is None:
+            title = _text_field(fields.get("title"), what, identifier)
+            text = _text_field(fields.get("text"), what, identifier)
+        texts.append(document.format(title=title, text=text).strip())
+    documents = tuple(texts)
     for identifier, text in zip(doc_ids, documents, strict=True):
         if not text:
             raise DataError(f"{what}: document {excerpt(identifier)} has no text (title and text empty)",
                             hint="every document needs a text to embed")
-    query_text = {identifier: _text_field(fields.get("text"), what, identifier) for identifier, fields in queries}
+    query_text = {identifier: _field_text(fields, "text", what, identifier) for identifier, fields in queries}
     for identifier, text in query_text.items():
         if _BLANK.fullmatch(text):
             raise DataError(f"{what}: query {excerpt(identifier)} has no text", hint="every query needs a text")

@@ -65,13 +65,18 @@ def _check_budget(policy: EncodePolicy, stats: EncodeStats, count: int, label: s
 
 
 def _run_canary(
-    key: str, role: str, texts: Sequence[str], keys: Sequence[bytes], found: dict[bytes, np.ndarray],
+    key: str, role: str, texts: Sequence[str], keys: Sequence[bytes], cached: np.ndarray, matrix: np.ndarray,
     encoder: Encoder, store: VectorStore, stats: EncodeStats, label: str, policy: EncodePolicy, trust: Trust,
 ) -> None:
     """Re-encode a sample of the texts read from the cache (not encoded in this run) and compare."""
     book = trust.book
-    old = [k for k in dict.fromkeys(keys) if k in found and (key, k) not in book.encoded]
-    if key in book.results or not old:
+    if key in book.results:
+        return
+    where: dict[bytes, int] = {}  # cached text key → its row (texts encoded in this run are not checked)
+    for i in np.flatnonzero(cached).tolist():
+        if (key, keys[i]) not in book.encoded:
+            where.setdefault(keys[i], i)
+    if not where:
         return
     runtime = _runtime(encoder)
     changes = runtime_changes(store.runtime_of(key), runtime) if runtime is not None else []
@@ -84,13 +89,11 @@ def _run_canary(
         book.results[key] = CanaryResult(label, role, SKIPPED, 0, config.min_cosine, reason,
                                          note="offline: no encoding")
         return
-    chosen = sample_keys(old, config.sample)
+    chosen = sample_keys(list(where), config.sample)
     _check_budget(policy, stats, len(chosen), label, "texts for the canary")
-    text_of = {k: texts[i] for i, k in enumerate(keys)}
-    fresh = encoder.encode([text_of[k] for k in chosen], role)
+    fresh = encoder.encode([texts[where[k]] for k in chosen], role)
     stats.canary += len(chosen)
-    cached = np.stack([found[k] for k in chosen])
-    cosines = row_cosines(cached, fresh)
+    cosines = row_cosines(matrix[[where[k] for k in chosen]], fresh)
     passed = bool(cosines.min() >= config.min_cosine)
     book.results[key] = CanaryResult(label, role, PASSED if passed else FAILED, len(chosen), config.min_cosine,
                                      reason, float(cosines.mean()), float(cosines.min()))
@@ -126,21 +129,31 @@ def embed_texts(
     """
     key, canonical = model_key(encoder.identity(), role, prompt)
     keys = [text_key(text) for text in texts]
-    found = store.get_many(key, keys)
+    found = store.lookup(key, keys)
+    _check_sizes(found.dims, label, policy.flag_prefix)
+    have = found.mask
+    matrix = found.matrix
     if trust is not None:
         trust.book.used.append(key)
         if policy.refresh:
-            found = {k: v for k, v in found.items() if (key, k) in trust.book.encoded}
+            encoded_here = trust.book.encoded
+            have = have & np.fromiter(((key, k) in encoded_here for k in keys), dtype=bool, count=len(keys))
         else:
-            _run_canary(key, role, texts, keys, found, encoder, store, stats, label, policy, trust)
-    hits = len(found)
-    missing = [i for i, k in enumerate(keys) if k not in found]
+            _run_canary(key, role, texts, keys, have, matrix, encoder, store, stats, label, policy, trust)
+    hits = int(have.sum())
+    missing = np.flatnonzero(~have)
     encoded = 0
-    if missing:
+    if len(missing):
         with store.encode_lock(key):
-            if not policy.refresh or trust is None:
-                found.update(store.get_many(key, [keys[i] for i in missing]))
-            still = [i for i in missing if keys[i] not in found]
+            if not policy.refresh or trust is None:  # another process may have stored them meanwhile
+                again = store.lookup(key, [keys[i] for i in missing])
+                _check_sizes(tuple(sorted({*found.dims, *again.dims})), label, policy.flag_prefix)
+                if again.mask.any():
+                    matrix = _widen(matrix, len(texts), again.matrix.shape[1])
+                    matrix[missing[again.mask]] = again.matrix[again.mask]
+                    have = have.copy()
+                    have[missing[again.mask]] = True
+            still = [int(i) for i in missing if not have[i]]
             hits += len(missing) - len(still)
             if still and policy.offline:
                 raise EvaluationError(
@@ -152,15 +165,22 @@ def embed_texts(
                 _check_budget(policy, stats, len(still), label, "texts")
             shown = len(still) >= _PROGRESS_FROM
             step = _PROGRESS_STEP if shown else _WRITE_EVERY
+            fresh: dict[bytes, np.ndarray] = {}
             with (progress if shown else no_progress)(f"{label}: encoding {role} texts", len(still)) as advance:
                 for start in range(0, len(still), step):
                     batch = still[start : start + step]
-                    vectors = encoder.encode([texts[i] for i in batch], role)
-                    fresh = {keys[i]: vectors[j] for j, i in enumerate(batch)}
-                    store.put_many(key, canonical, fresh)
-                    found.update(fresh)
-                    if trust is not None:
-                        trust.book.encoded.update((key, k) for k in fresh)
+                    vectors = np.asarray(encoder.encode([texts[i] for i in batch], role), dtype=np.float32)
+                    width = vectors.shape[1] if vectors.ndim == 2 else 0
+                    if matrix.shape[1] and width != matrix.shape[1]:
+                        _check_sizes((matrix.shape[1], width), label, policy.flag_prefix)
+                    matrix = _widen(matrix, len(texts), width)
+                    matrix[batch] = vectors
+                    fresh.update((keys[i], matrix[i]) for i in batch)
+                    if len(fresh) >= _WRITE_EVERY or start + step >= len(still):
+                        store.put_many(key, canonical, fresh)  # stored whole per write: a kill keeps the rest
+                        if trust is not None:
+                            trust.book.encoded.update((key, k) for k in fresh)
+                        fresh = {}
                     encoded += len(batch)
                     advance(len(batch))
             if still:
@@ -168,10 +188,18 @@ def embed_texts(
                 if runtime is not None and (policy.refresh or store.runtime_of(key) is None):
                     store.record_runtime(key, runtime)
     stats.add(encoded, hits)
-    dims = {found[k].shape[0] for k in keys}
-    if len(dims) != 1:
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def _check_sizes(dims: tuple[int, ...], label: str, flag_prefix: str) -> None:
+    if len(set(dims)) > 1:
         raise ProviderError(
-            f"model {label} gave vectors of different sizes {sorted(dims)} for the same settings",
-            hint=f"remove the cache folder (see {policy.flag_prefix}cache-dir) and re-run",
+            f"model {label} gave vectors of different sizes {sorted(set(dims))} for the same settings",
+            hint=f"remove the cache folder (see {flag_prefix}cache-dir) and re-run",
         )
-    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def _widen(matrix: np.ndarray, rows: int, dim: int) -> np.ndarray:
+    """``matrix`` if it already has ``dim`` columns, else a zero matrix of that width (nothing was
+    found in the cache yet, so the empty ``rows × 0`` matrix holds nothing to keep)."""
+    return matrix if matrix.shape[1] == dim else np.zeros((rows, dim), dtype=np.float32)

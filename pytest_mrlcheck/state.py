@@ -61,7 +61,8 @@ def open_context(settings: RunSettings, rootdir: Path, progress: EncodeProgress 
     from .store import MemoryStore, SqliteStore, VectorStore
 
     directory = settings.cache_dir
-    store: VectorStore = MemoryStore() if directory is None else SqliteStore(directory)
+    store: VectorStore = (MemoryStore() if directory is None
+                          else SqliteStore(directory, settings.policy.flag_prefix))
     return RunContext(store=store, rootdir=rootdir, device=settings.device,
                       allow_outside_root=settings.allow_outside_root, progress=progress, policy=settings.policy)
 

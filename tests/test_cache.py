@@ -100,14 +100,17 @@ def test_damaged_rows_are_dropped_and_recomputed(
     write_spec(FAKE_SPEC)
     _run(fake_project).assert_outcomes(passed=N_ITEMS)
     database = fake_project.path / "cache" / "embeddings.sqlite3"
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT model_key, text_key, data FROM vectors LIMIT 3").fetchall()
-        for model_key, key, data in rows:
-            flipped = bytes([data[0] ^ 0xFF]) + data[1:]
-            conn.execute("UPDATE vectors SET data=? WHERE model_key=? AND text_key=?", (flipped, model_key, key))
+    with sqlite3.connect(database) as conn:  # flip one byte in each of three rows of the first chunk
+        chunk, dim, data = conn.execute("SELECT id, dim, data FROM chunks ORDER BY id LIMIT 1").fetchone()
+        damaged = bytearray(data)
+        for row in (0, 5, 9):
+            damaged[row * 4 * dim + 3] ^= 0xFF
+        conn.execute("UPDATE chunks SET data=? WHERE id=?", (bytes(damaged), chunk))
     result = _run(fake_project, "-W", "default")
     result.assert_outcomes(passed=N_ITEMS)
     result.stdout.fnmatch_lines(["*3 damaged entries in the embedding cache * were dropped and will be recomputed*"])
+    assert len(encoded_lines(fake_project)) == N_TEXTS + 3
+    _run(fake_project, "--mrlcheck-offline").assert_outcomes(passed=N_ITEMS)  # dropped once, stored again
     assert len(encoded_lines(fake_project)) == N_TEXTS + 3
 
 

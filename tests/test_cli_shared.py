@@ -159,3 +159,19 @@ def test_the_command_reads_the_option_table_without_importing_pytest() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "--cache-dir DIR" in done.stdout and done.stdout.rstrip().endswith("[]")
+
+
+def test_cache_hints_name_the_command_flags(tmp_path: Path) -> None:
+    """A cache problem met by the command names its --cache-dir/--no-cache, not pytest's spelling."""
+    from pytest_mrlcheck.errors import CacheError
+    from pytest_mrlcheck.store import SqliteStore
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for prefix in ("--", "--mrlcheck-"):
+        try:
+            SqliteStore(blocker / "cache", prefix).get_many("model", [b"k" * 32])
+        except CacheError as error:
+            assert error.hint is not None and f"{prefix}cache-dir" in error.hint and f"{prefix}no-cache" in error.hint
+        else:
+            raise AssertionError("a cache folder under a file must fail")

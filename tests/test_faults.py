@@ -200,3 +200,30 @@ def test_a_file_in_the_shared_temp_folder_does_not_break_baseline_recording(
     assert baselines.update(path, "spec", entry) is True
     assert sorted(p.name for p in path.parent.iterdir()) == ["b.json"], "no lock file beside the baseline"
     assert [p.name for p in shared.iterdir()] == ["pytest-mrlcheck-locks"]
+
+
+def test_a_read_only_format_1_cache_is_read_as_it_is(tmp_path: Path) -> None:
+    from tests.test_cache_format import write_format_1
+
+    rng = np.random.default_rng(0)
+    stored = {text_key(f"t{i}"): rng.standard_normal(16).astype(np.float32) for i in range(200)}
+    with tmpfs(tmp_path / "disk", "4m") as disk:
+        write_format_1(disk / "cache", {"m": stored}, damaged=1)
+        remount_read_only(disk)
+        store = SqliteStore(disk / "cache")
+        with pytest.warns(Warning, match="is read-only|1 damaged entries") as caught:
+            found = store.lookup("m", list(stored))
+        notices = sorted(str(w.message) for w in caught)
+        assert len(notices) == 2 and "read-only" in notices[1], notices
+        assert not any("converted" in n for n in notices), "nothing is written to a read-only cache"
+        assert int(found.mask.sum()) == 199, "the damaged row is skipped, every other one read"
+        for i, vector in enumerate(stored.values()):
+            if found.mask[i]:
+                assert np.array_equal(found.matrix[i], vector)
+        assert [(m.vectors, m.dims) for m in store.model_summaries()] == [(200, (16,))]
+        store.close()
+        remount_writable(disk)
+        writable = SqliteStore(disk / "cache")
+        with pytest.warns(Warning, match="converted in place: 199 vectors kept, 1 damaged"):
+            assert int(writable.lookup("m", list(stored)).mask.sum()) == 199
+        writable.close()

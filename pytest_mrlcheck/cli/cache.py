@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import MrlcheckError
-from .common import UsageError, cache_dir, console, display
+from .common import FLAG_PREFIX, UsageError, cache_dir, console, display
 
 
 def _human(size: int) -> str:
@@ -88,7 +88,7 @@ def cmd_cache_info(args: argparse.Namespace) -> int:
     from ..store import DB_NAME, SqliteStore
 
     directory = cache_dir(args)
-    store = SqliteStore(directory)
+    store = SqliteStore(directory, FLAG_PREFIX)
     if not store.path.is_file():
         print(f"no embedding cache in {display(directory)} (nothing cached yet: run pytest or mrlcheck scan)")
         return 0
@@ -126,7 +126,7 @@ def cmd_cache_clear(args: argparse.Namespace) -> int:
     from ..store import SqliteStore
 
     directory = cache_dir(args)
-    store = SqliteStore(directory)
+    store = SqliteStore(directory, FLAG_PREFIX)
     if not store.path.is_file():
         print(f"nothing to clear: no embedding cache in {display(directory)}")
         return 0
@@ -153,7 +153,7 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     from ..store import SqliteStore
 
     directory = cache_dir(args)
-    store = SqliteStore(directory)
+    store = SqliteStore(directory, FLAG_PREFIX)
     if not store.path.is_file():
         print(f"nothing to prune: no embedding cache in {display(directory)}")
         return 0
