@@ -170,9 +170,7 @@ def test_cache_hints_name_the_command_flags(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     for prefix in ("--", "--mrlcheck-"):
-        try:
+        with pytest.raises(CacheError) as caught:
             SqliteStore(blocker / "cache", prefix).get_many("model", [b"k" * 32])
-        except CacheError as error:
-            assert error.hint is not None and f"{prefix}cache-dir" in error.hint and f"{prefix}no-cache" in error.hint
-        else:
-            raise AssertionError("a cache folder under a file must fail")
+        hint = caught.value.hint or ""
+        assert f"{prefix}cache-dir" in hint and f"{prefix}no-cache" in hint, hint
