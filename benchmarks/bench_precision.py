@@ -62,6 +62,7 @@ sys.path.insert(0, str(REPO))
 def _spec_text(task: str, views: str, checks: str) -> str:
     return textwrap.dedent(f"""
         name: bench
+        allow_outside_root: true  # the data lives beside the project, in ../shared/data
         model: {{provider: sentence-transformers, name: "{MODEL}"}}
         {task}
         views: {views}

@@ -176,6 +176,20 @@ class SpecResult:
 
 
 @dataclass(frozen=True)
+class PairScoring:
+    """Units that are pairs of embedded vectors, scored from one similarity per pair and view.
+
+    Precision views of such tasks are scored from per-pair similarities of their codes (see
+    ``precision_eval``), without materialising every view's transformed vectors.
+    """
+
+    left: np.ndarray  # row of each pair's first vector in ``Prepared.vectors``
+    right: np.ndarray
+    score: Callable[[np.ndarray], np.ndarray]  # ``n_pairs × V`` similarities → ``V`` scores
+    replicates: Callable[[np.ndarray, int, int], np.ndarray]  # (similarities, resamples, seed) → ``resamples × V``
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A task's data embedded at full dimension, and how to score any set of views of it."""
 
@@ -191,6 +205,7 @@ class Prepared:
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
+    pairs: PairScoring | None = None  # pair tasks: precision views scored from per-pair similarities
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -272,8 +287,15 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
         return sts.score_views(rows[data.left], rows[data.right], data.gold, ranges, _no_masks(rows),
                                spec.task.metric, "dot")
 
+    def pair_replicates(similarities: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import sts_replicates
+
+        return sts_replicates(similarities, data.gold, spec.task.metric, resamples=resamples, seed=seed)
+
+    pairs = PairScoring(data.left, data.right, lambda similarities: sts.correlate(similarities, data.gold,
+                                                                                  spec.task.metric), pair_replicates)
     return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {},
-                    vectors, coded=coded)
+                    vectors, coded=coded, pairs=pairs)
 
 
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import DataError, EvaluationError
-from .quantize import calibration_ranges, needs_ranges, prepare_slice, represent
+from .quantize import calibration_ranges, int8_codes, needs_ranges, prepare_slice, represent
 from .spec import DataSpec, Spec
 from .views import PRECISIONS, View, ViewPlan
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .evaluation import Prepared
 
 DEFAULT_CALIBRATION = "every text the spec embeds"
+_EXACT_FLOAT32_DIMS = 1024  # float32 sums of int8 code products are exact up to this many dimensions
 _CHUNK_COLUMNS = 1024  # view columns transformed at once: bounds the memory of one scoring call
 
 
@@ -75,6 +76,10 @@ def _chunks(views: Sequence[View]) -> list[list[View]]:
 def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
                     calibration: np.ndarray | None) -> dict[View, float]:
     """The score of every view in ``plan.quantized``, each from the same full-dimension vectors."""
+    if prepared.pairs is not None:
+        views, similarities = pair_similarities(spec.task.similarity, plan.quantized, prepared.vectors,
+                                                prepared.pairs.left, prepared.pairs.right, calibration)
+        return _finite(spec, views, prepared.pairs.score(similarities))
     if prepared.coded is None:  # pragma: no cover - every task kind has one
         raise EvaluationError(f"{spec.task.kind} tasks cannot score precision views")
     similarity = spec.task.similarity
@@ -99,6 +104,113 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
             local.append((offset, offset + view.dims))
             offset += view.dims
         out.update(_finite(spec, chunk, prepared.coded(transform, local)))
+    return out
+
+
+def pair_similarities(similarity: str, views: Sequence[View], vectors: np.ndarray, left: np.ndarray,
+                      right: np.ndarray, calibration: np.ndarray | None) -> tuple[list[View], np.ndarray]:
+    """``n_pairs × V`` similarities of the pairs ``(vectors[left], vectors[right])`` under every view's codes.
+
+    The same codes as :func:`~.quantize.represent` (slice, renormalise, quantize), compared by the same
+    similarity, in a few whole-matrix passes instead of one round per view:
+
+    * every span's renormalised slice is written into one matrix (and, when the calibration set is
+      the task's own vectors, that matrix also gives the ranges), quantized in one pass;
+    * ``int8``/``uint8`` of one span share their buckets (``uint8 = int8 + 128``): the pair dot
+      products of the int8 codes are float32 block sums, exact because every partial sum is a whole
+      number below 2²⁴, and the uint8 dot and norms follow exactly from them and the codes' sums;
+    * ``float16`` values are exact in float32 and so are their products; the sums are taken in float64;
+    * ``binary``/``ubinary``: one agreement matrix of sign bits per pair; every prefix and window is
+      a range sum of it (``k − 2·Hamming``).
+    """
+    cosine = similarity == "cosine"
+    spans: dict[tuple[int, int], set[str]] = {}
+    for view in views:
+        spans.setdefault((view.start, view.end), set()).add(view.precision)
+    columns: dict[tuple[int, int, str], np.ndarray] = {}
+    bit_spans = [span for span, precisions in spans.items() if precisions & {"binary", "ubinary"}]
+    if bit_spans:
+        signs = np.asarray(vectors) > 0
+        agree = np.zeros((left.size, signs.shape[1] + 1), dtype=np.int32)
+        np.cumsum(signs[left] == signs[right], axis=1, out=agree[:, 1:])
+        for start, end in bit_spans:
+            dot = (2 * (agree[:, end] - agree[:, start]) - (end - start)).astype(np.float64)
+            for precision in spans[(start, end)] & {"binary", "ubinary"}:
+                columns[(start, end, precision)] = dot
+    scalar = [span for span, precisions in spans.items() if precisions & {"int8", "uint8"}]
+    halves = [span for span, precisions in spans.items() if "float16" in precisions]
+    single = _DimensionMajor(vectors, np.float32, cosine) if scalar else None
+    for start, end in scalar:  # one span at a time: its blocks stay in cache through every pass
+        assert single is not None
+        part = single.slice(start, end)
+        if calibration is vectors:  # the ranges come from the very slices that are coded
+            ranges = np.stack([part.min(axis=1), part.max(axis=1)])
+        else:
+            assert calibration is not None
+            ranges = calibration_ranges(prepare_slice(calibration, start, end, similarity))
+        codes = int8_codes(part, ranges[:, :, None])
+        if end - start > _EXACT_FLOAT32_DIMS:
+            codes = codes.astype(np.float64)  # wider spans: float32 sums of products would round
+        dot = _column_dots(np.take(codes, left, axis=1), np.take(codes, right, axis=1))
+        norm = _column_dots(codes, codes)
+        if "int8" in spans[(start, end)]:
+            columns[(start, end, "int8")] = _cosine(dot, norm[left], norm[right]) if cosine else dot
+        if "uint8" in spans[(start, end)]:
+            width, total = 16384.0 * (end - start), codes.sum(axis=0, dtype=np.float64)
+            shifted = dot + 128.0 * (total[left] + total[right]) + width
+            norm = norm + 256.0 * total + width
+            columns[(start, end, "uint8")] = _cosine(shifted, norm[left], norm[right]) if cosine else shifted
+    double = _DimensionMajor(vectors, np.float64, cosine) if halves else None
+    for start, end in halves:
+        assert double is not None
+        stored = double.slice(start, end).astype(np.float16).astype(np.float64)
+        dot = _column_dots(np.take(stored, left, axis=1), np.take(stored, right, axis=1))
+        if cosine:
+            norm = _column_dots(stored, stored)
+            dot = _cosine(dot, norm[left], norm[right])
+        columns[(start, end, "float16")] = dot
+    if any("float32" in precisions for precisions in spans.values()):  # pragma: no cover - scored by the task
+        raise ValueError("float32 views are not quantized")
+    ordered = list(views)
+    return ordered, np.stack([columns[(v.start, v.end, v.precision)] for v in ordered], axis=1)
+
+
+class _DimensionMajor:
+    """Slices of ``vectors`` as ``width × n`` blocks (dimension-major), renormalised for cosine as :func:`unit` does.
+
+    The norms are the row sums np.linalg.norm takes (the same squares, summed the same way), so each
+    block is bit for bit ``unit(vectors[:, start:end]).T``.
+    """
+
+    def __init__(self, vectors: np.ndarray, dtype: type[np.floating], cosine: bool) -> None:
+        rows = np.asarray(vectors, dtype=dtype)
+        self.columns: np.ndarray = np.ascontiguousarray(rows.T)
+        self.squares: np.ndarray | None = rows * rows if cosine else None
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        if self.squares is None:
+            copied: np.ndarray = self.columns[start:end].copy()
+            return copied
+        norms = np.sqrt(np.add.reduce(self.squares[:, start:end], axis=1))
+        if (norms > 0).all():
+            out: np.ndarray = self.columns[start:end] / norms
+            return out
+        out = np.zeros_like(self.columns[start:end])
+        np.divide(self.columns[start:end], norms, out=out, where=norms > 0)
+        return out
+
+
+def _column_dots(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Dot product of each column pair, as float64 (for int8 codes in float32 exact: whole numbers below 2²⁴)."""
+    dots: np.ndarray = np.einsum("ij,ij->j", left, right).astype(np.float64)
+    return dots
+
+
+def _cosine(dot: np.ndarray, left_norms: np.ndarray, right_norms: np.ndarray) -> np.ndarray:
+    """``dot / sqrt(|a|² |b|²)``, 0 where either vector is zero (as a zero vector's renormalisation stays zero)."""
+    denominator = np.sqrt(left_norms * right_norms)
+    out = np.zeros_like(dot)
+    np.divide(dot, denominator, out=out, where=denominator > 0)
     return out
 
 
