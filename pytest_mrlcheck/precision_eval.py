@@ -77,9 +77,12 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
                     calibration: np.ndarray | None) -> dict[View, float]:
     """The score of every view in ``plan.quantized``, each from the same full-dimension vectors."""
     if prepared.pairs is not None:
-        views, similarities = pair_similarities(spec.task.similarity, plan.quantized, prepared.vectors,
-                                                prepared.pairs.left, prepared.pairs.right, calibration)
-        return _finite(spec, views, prepared.pairs.score(similarities))
+        # binary and ubinary store the same bits: score each span's bits once
+        distinct = list(dict.fromkeys(_same_bits(view) for view in plan.quantized))
+        _, similarities = pair_similarities(spec.task.similarity, distinct, prepared.vectors,
+                                            prepared.pairs.left, prepared.pairs.right, calibration)
+        values = _finite(spec, distinct, prepared.pairs.score(similarities))
+        return {view: values[_same_bits(view)] for view in plan.quantized}
     if prepared.coded is None:  # pragma: no cover - every task kind has one
         raise EvaluationError(f"{spec.task.kind} tasks cannot score precision views")
     similarity = spec.task.similarity
@@ -105,6 +108,11 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
             offset += view.dims
         out.update(_finite(spec, chunk, prepared.coded(transform, local)))
     return out
+
+
+def _same_bits(view: View) -> View:
+    """``ubinary`` views as their ``binary`` twin (the same bits, the same Hamming distances)."""
+    return view.at("binary") if view.precision == "ubinary" else view
 
 
 def pair_similarities(similarity: str, views: Sequence[View], vectors: np.ndarray, left: np.ndarray,
@@ -139,36 +147,39 @@ def pair_similarities(similarity: str, views: Sequence[View], vectors: np.ndarra
                 columns[(start, end, precision)] = dot
     scalar = [span for span, precisions in spans.items() if precisions & {"int8", "uint8"}]
     halves = [span for span, precisions in spans.items() if "float16" in precisions]
-    single = _DimensionMajor(vectors, np.float32, cosine) if scalar else None
+    # each pair's two sides, dimension-major: codes are computed where they are compared (no gathers)
+    sides = [np.asarray(vectors)[left], np.asarray(vectors)[right]]
+    covered = np.union1d(left, right).size == len(vectors)  # then the sides hold every vector
+    single = [_DimensionMajor(side, np.float32, cosine) for side in sides] if scalar else []
     for start, end in scalar:  # one span at a time: its blocks stay in cache through every pass
-        assert single is not None
-        part = single.slice(start, end)
-        if calibration is vectors:  # the ranges come from the very slices that are coded
-            ranges = np.stack([part.min(axis=1), part.max(axis=1)])
+        one, two = (side.slice(start, end) for side in single)
+        if calibration is vectors and covered:  # the ranges come from the very slices that are coded
+            ranges = np.stack([np.minimum(one.min(axis=1), two.min(axis=1)),
+                               np.maximum(one.max(axis=1), two.max(axis=1))])
         else:
             assert calibration is not None
             ranges = calibration_ranges(prepare_slice(calibration, start, end, similarity))
-        codes = int8_codes(part, ranges[:, :, None])
+        codes = [int8_codes(one, ranges[:, :, None]), int8_codes(two, ranges[:, :, None])]
         if end - start > _EXACT_FLOAT32_DIMS:
-            codes = codes.astype(np.float64)  # wider spans: float32 sums of products would round
-        dot = _column_dots(np.take(codes, left, axis=1), np.take(codes, right, axis=1))
-        norm = _column_dots(codes, codes)
+            codes = [side.astype(np.float64) for side in codes]  # wider spans: float32 sums would round
+        dot = _column_dots(codes[0], codes[1])
+        norms = [_column_dots(side, side) for side in codes]
         if "int8" in spans[(start, end)]:
-            columns[(start, end, "int8")] = _cosine(dot, norm[left], norm[right]) if cosine else dot
+            columns[(start, end, "int8")] = _cosine(dot, *norms) if cosine else dot
         if "uint8" in spans[(start, end)]:
-            width, total = 16384.0 * (end - start), codes.sum(axis=0, dtype=np.float64)
-            shifted = dot + 128.0 * (total[left] + total[right]) + width
-            norm = norm + 256.0 * total + width
-            columns[(start, end, "uint8")] = _cosine(shifted, norm[left], norm[right]) if cosine else shifted
-    double = _DimensionMajor(vectors, np.float64, cosine) if halves else None
+            width = 16384.0 * (end - start)
+            totals = [side.sum(axis=0, dtype=np.float64) for side in codes]
+            shifted = dot + 128.0 * (totals[0] + totals[1]) + width
+            columns[(start, end, "uint8")] = (
+                _cosine(shifted, *(norm + 256.0 * total + width for norm, total in zip(norms, totals, strict=True)))
+                if cosine else shifted)
+    double = ([side.widened() for side in single] if single else
+              [_DimensionMajor(side, np.float64, cosine) for side in sides]) if halves else []
     for start, end in halves:
-        assert double is not None
-        stored = double.slice(start, end).astype(np.float16).astype(np.float64)
-        dot = _column_dots(np.take(stored, left, axis=1), np.take(stored, right, axis=1))
-        if cosine:
-            norm = _column_dots(stored, stored)
-            dot = _cosine(dot, norm[left], norm[right])
-        columns[(start, end, "float16")] = dot
+        stored = [side.slice(start, end).astype(np.float16).astype(np.float64) for side in double]
+        dot = _column_dots(stored[0], stored[1])
+        columns[(start, end, "float16")] = (_cosine(dot, *(_column_dots(side, side) for side in stored)) if cosine
+                                            else dot)
     if any("float32" in precisions for precisions in spans.values()):  # pragma: no cover - scored by the task
         raise ValueError("float32 views are not quantized")
     ordered = list(views)
@@ -186,6 +197,13 @@ class _DimensionMajor:
         rows = np.asarray(vectors, dtype=dtype)
         self.columns: np.ndarray = np.ascontiguousarray(rows.T)
         self.squares: np.ndarray | None = rows * rows if cosine else None
+
+    def widened(self) -> _DimensionMajor:
+        """The same vectors in float64 (exact), reusing this transposed copy."""
+        wide = object.__new__(_DimensionMajor)
+        wide.columns = self.columns.astype(np.float64)
+        wide.squares = None if self.squares is None else np.square(self.columns.T.astype(np.float64, order="C"))
+        return wide
 
     def slice(self, start: int, end: int) -> np.ndarray:
         if self.squares is None:

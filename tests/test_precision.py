@@ -329,9 +329,10 @@ def _represented_similarities(similarity: str, views: list[View], vectors: np.nd
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "dot"])
-@pytest.mark.parametrize("own_calibration", [True, False])
+@pytest.mark.parametrize(("own_calibration", "covered"), [(True, True), (True, False), (False, True)])
 @pytest.mark.parametrize("dim", [48, 1100])
-def test_pair_similarities_equal_one_view_at_a_time(similarity: str, own_calibration: bool, dim: int) -> None:
+def test_pair_similarities_equal_one_view_at_a_time(similarity: str, own_calibration: bool, covered: bool,
+                                                    dim: int) -> None:
     from pytest_mrlcheck.precision_eval import pair_similarities
 
     rng = np.random.default_rng(dim)
@@ -339,7 +340,9 @@ def test_pair_similarities_equal_one_view_at_a_time(similarity: str, own_calibra
     vectors[7, :16] = 0.0  # a zero slice: its renormalisation stays zero, its cosine 0
     vectors[9, 20:] = vectors[9, 20]  # a constant tail
     calibration = vectors if own_calibration else rng.standard_normal((40, dim)).astype(np.float32)
-    left, right = rng.integers(0, 60, 90), rng.integers(0, 60, 90)
+    left, right = rng.integers(0, 50, 90), rng.integers(0, 50, 90)  # vectors 50..59 in no pair
+    if covered:  # every vector in some pair (as in an STS file): the ranges come from the pairs' sides
+        left[:60] = rng.permutation(60)
     views = [View.prefix(k, p) for k in (8, 16, dim) for p in PRECISIONS[1:]]
     views += [View.window(0, 16, "int8"), View.window(8, 40, "uint8"), View.window(16, 48, "binary"),
               View.window(4, 20, "float16")]
