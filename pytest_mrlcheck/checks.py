@@ -676,8 +676,15 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
     for quantized in _common_precision_views(result, reference, pairs):
         now, then = result.scores[quantized.label], reference.scores[quantized.label]
         delta = now - then
+        ok = delta >= -cmp.max_drop - 1e-12
+        note = f"Δ {delta:+.4f}"
+        mine_reps, their_reps = result.replicates.get(quantized.label), reference.replicates.get(quantized.label)
+        if cmp.significance and not ok and mine_reps is not None and their_reps is not None:
+            p_value = one_sided_p(mine_reps - their_reps, -cmp.max_drop)
+            ok = p_value >= cmp.significance
+            note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
         rows.append(Row(quantized.label, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop,
-                        delta >= -cmp.max_drop - 1e-12, note=f"Δ {delta:+.4f}", baseline=then))
+                        ok, note=note, baseline=then))
     failing = [r for r in rows if not r.ok]
     worst = min((r.gap - cmp.max_drop for r in rows if r.gap is not None), default=0.0)
     who = f"{spec.model.label} vs {cmp.model.label}"

@@ -206,12 +206,15 @@ class Prepared:
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
     pairs: PairScoring | None = None  # pair tasks: precision views scored from per-pair similarities
+    coded_replicates: CodedReplicates | None = None  # bootstrap replicates of ``coded`` views (same resamples)
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
 """Full-dimension vectors → a matrix of view blocks ready to score by dot product (see ``quantize``)."""
 Coded = Callable[[Transform, list[tuple[int, int]]], np.ndarray]
 """Scores of contiguous ranges of the transformed vectors, one per range."""
+CodedReplicates = Callable[[Transform, list[tuple[int, int]], int, int], np.ndarray]
+"""(transform, ranges, resamples, seed) → ``resamples × len(ranges)`` bootstrap replicates of ``Coded`` scores."""
 
 
 def _no_masks(rows: np.ndarray) -> np.ndarray:
@@ -354,11 +357,19 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
         return np.asarray(found.means[spec.task.metric], dtype=np.float64)
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        q, d = transform(queries), transform(documents)
+        views = retrieval.views_from_plan(ranges, _no_masks(q))
+        found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
+        return mean_replicates(found.per_query[spec.task.metric], resamples=resamples, seed=seed)
+
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
-                    run_funnel, cost, coded, ("query", "document"))
+                    run_funnel, cost, coded, ("query", "document"), coded_replicates=coded_replicates)
 
 
 def _split_maps(
@@ -584,9 +595,20 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
                                           test_labels, ranges, _no_masks(rows), method=options["method"],
                                           k=options["k"], metric=spec.task.metric, seed=options["seed"])
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        if spec.task.metric != "accuracy":
+            return _no_replicates("macro-F1 classification")(ranges, _no_masks(vectors), resamples, seed)
+        from .bootstrap import mean_replicates
+
+        rows = transform(vectors)
+        predicted = classification.predict_views(rows[data.rows[train_rows]], train_labels, rows[data.rows[test_rows]],
+                                                 ranges, _no_masks(rows), method=options["method"], k=options["k"],
+                                                 seed=options["seed"])
+        return mean_replicates((predicted == test_labels[None, :]).astype(np.float64), resamples=resamples, seed=seed)
+
     details = {"train": int(train_rows.size), "classes": len(set(data.labels)), "method": options["method"]}
     return Prepared(vectors.shape[1], int(test_rows.size), len(data.texts), data.fingerprint(), score, replicates,
-                    details, vectors, coded=coded)
+                    details, vectors, coded=coded, coded_replicates=coded_replicates)
 
 
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -660,9 +682,24 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         return reranking.score_views(q, c, data.rows, data.labels, ranges, _no_masks(q),
                                      metric=spec.task.metric, similarity="dot")
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        kept = [q for q, marks in enumerate(data.labels) if 0 < sum(marks) < len(marks)]
+        width = max(len(data.rows[q]) for q in kept)
+        relevant = np.zeros((len(kept), width), dtype=np.int8)
+        for row, q in enumerate(kept):
+            relevant[row, : len(data.labels[q])] = data.labels[q]
+        q_rows, c_rows = transform(queries)[kept], transform(candidates)
+        scores = reranking.candidate_scores(q_rows, c_rows, [data.rows[q] for q in kept], ranges, _no_masks(q_rows),
+                                            "dot")
+        per_query = reranking.per_query(scores, relevant[:, : scores.shape[2]], spec.task.metric)
+        return mean_replicates(per_query, resamples=resamples, seed=seed)
+
     return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
                     data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
-                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"))
+                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"),
+                    coded_replicates=coded_replicates)
 
 
 _QUERY_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -831,6 +868,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
             else:
                 quantized_sweep[view.end] = value
     replicates: dict[str, np.ndarray] = {}
+    if plan.quantized and spec.needs_bootstrap:  # precision views on the same resamples as float32 ones
+        from .precision_eval import quantized_replicates
+
+        boot = spec.bootstrap or BootstrapSpec()
+        shown = [view for view in plan.quantized if view.label in scores]
+        for view, reps in quantized_replicates(spec, shown, prepared, cal_vectors, boot.resamples, boot.seed).items():
+            replicates[view.label] = reps
     if spec.needs_bootstrap:
         boot = spec.bootstrap or BootstrapSpec()
         dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if label.startswith("dims[")]]

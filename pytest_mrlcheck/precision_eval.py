@@ -13,7 +13,7 @@ from .spec import DataSpec, Spec
 from .views import PRECISIONS, View, ViewPlan
 
 if TYPE_CHECKING:
-    from .evaluation import Prepared
+    from .evaluation import Prepared, Transform
 
 DEFAULT_CALIBRATION = "every text the spec embeds"
 _EXACT_FLOAT32_DIMS = 1024  # float32 sums of int8 code products are exact up to this many dimensions
@@ -85,18 +85,59 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
         return {view: values[_same_bits(view)] for view in plan.quantized}
     if prepared.coded is None:  # pragma: no cover - every task kind has one
         raise EvaluationError(f"{spec.task.kind} tasks cannot score precision views")
+    columns = _coded_columns(spec, plan.quantized, prepared, calibration, prepared.coded)
+    views = list(columns)
+    return _finite(spec, views, np.array([columns[view] for view in views], dtype=np.float64))
+
+
+def quantized_replicates(spec: Spec, views: Sequence[View], prepared: Prepared, calibration: np.ndarray | None,
+                         resamples: int, seed: int) -> dict[View, np.ndarray]:
+    """Bootstrap replicates (``resamples`` values) of each precision view's score.
+
+    Drawn on the same resampled units (``bootstrap_indices(units, resamples, seed)``) as the float32
+    views' replicates, so intervals, shares of the full score and baseline p-values of a view such as
+    ``prefix[128]@int8`` are paired with the float32 ones. Empty for task kinds without per-unit values.
+    """
+    if not views:
+        return {}
+    if prepared.pairs is not None:
+        distinct = list(dict.fromkeys(_same_bits(view) for view in views))
+        _, similarities = pair_similarities(spec.task.similarity, distinct, prepared.vectors,
+                                            prepared.pairs.left, prepared.pairs.right, calibration)
+        reps = prepared.pairs.replicates(similarities, resamples, seed)
+        by_view = {view: reps[:, j] for j, view in enumerate(distinct)}
+        return {view: by_view[_same_bits(view)] for view in views}
+    coded_replicates = prepared.coded_replicates
+    if coded_replicates is None:
+        return {}
+
+    def scorer(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        assert coded_replicates is not None
+        return coded_replicates(transform, ranges, resamples, seed)
+
+    return _coded_columns(spec, views, prepared, calibration, scorer)
+
+
+def _coded_columns(spec: Spec, views: Sequence[View], prepared: Prepared, calibration: np.ndarray | None,
+                   scorer: Callable[[Transform, list[tuple[int, int]]], np.ndarray]) -> dict[View, np.ndarray]:
+    """``scorer``'s values (last axis: one per range) for every view, from batches of transformed vectors."""
     similarity = spec.task.similarity
     ranges: dict[tuple[int, int], np.ndarray] = {}
-    for view in plan.quantized:
+    for view in views:
         if needs_ranges(view.precision) and (view.start, view.end) not in ranges:
             assert calibration is not None
             ranges[(view.start, view.end)] = calibration_ranges(
                 prepare_slice(calibration, view.start, view.end, similarity))
-    out: dict[View, float] = {}
-    bits = [v for v in plan.quantized if v.precision in ("binary", "ubinary")]
-    if bits:
-        out.update(_score_sign_bits(spec, prepared, bits))
-    for chunk in _chunks([v for v in plan.quantized if v.precision not in ("binary", "ubinary")]):
+    out: dict[View, np.ndarray] = {}
+    bits = [v for v in views if v.precision in ("binary", "ubinary")]
+    if bits:  # binary and ubinary views, all from one ±1 matrix of the full vectors
+        # a sign bit does not change when its slice is renormalised, so every prefix and window is a
+        # range of the same codes; binary and ubinary store the same bits and share each value
+        spans = list(dict.fromkeys((v.start, v.end) for v in bits))
+        values = scorer(lambda rows: represent(rows, "binary", "dot"), spans)
+        by_span = {span: values[..., j] for j, span in enumerate(spans)}
+        out.update({view: by_span[(view.start, view.end)] for view in bits})
+    for chunk in _chunks([v for v in views if v.precision not in ("binary", "ubinary")]):
         def transform(rows: np.ndarray, chunk: list[View] = chunk) -> np.ndarray:
             return np.hstack([represent(rows[:, v.start : v.end], v.precision, similarity,
                                         ranges.get((v.start, v.end))) for v in chunk])
@@ -106,8 +147,9 @@ def score_quantized(spec: Spec, plan: ViewPlan, prepared: Prepared,
         for view in chunk:
             local.append((offset, offset + view.dims))
             offset += view.dims
-        out.update(_finite(spec, chunk, prepared.coded(transform, local)))
-    return out
+        values = scorer(transform, local)
+        out.update({view: values[..., j] for j, view in enumerate(chunk)})
+    return {view: out[view] for view in views}
 
 
 def _same_bits(view: View) -> View:
@@ -230,25 +272,6 @@ def _cosine(dot: np.ndarray, left_norms: np.ndarray, right_norms: np.ndarray) ->
     out = np.zeros_like(dot)
     np.divide(dot, denominator, out=out, where=denominator > 0)
     return out
-
-
-def _score_sign_bits(spec: Spec, prepared: Prepared, views: list[View]) -> dict[View, float]:
-    """Binary and ubinary views, all from one ±1 matrix of the full vectors.
-
-    A sign bit does not change when its slice is renormalised, so every prefix and window is a
-    range of the same codes; ``binary`` and ``ubinary`` store the same bits (Hamming distances
-    are equal) and share each score.
-    """
-    assert prepared.coded is not None
-    spans = list(dict.fromkeys((v.start, v.end) for v in views))
-
-    def transform(rows: np.ndarray) -> np.ndarray:
-        return represent(rows, "binary", "dot")
-
-    named = [View.prefix(end, "binary") if start == 0 else View.window(start, end, "binary") for start, end in spans]
-    values = _finite(spec, named, prepared.coded(transform, spans))
-    by_span = {(v.start, v.end): values[v] for v in named}
-    return {view: by_span[(view.start, view.end)] for view in views}
 
 
 def _finite(spec: Spec, views: list[View], values: np.ndarray) -> dict[View, float]:
