@@ -688,6 +688,18 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
     else:
         common = sorted(set(result.plan.prefixes) & set(reference.plan.prefixes))
         pairs = [(k, k) for k in common]
+    def row(view: str, now: float, then: float, mine_reps: np.ndarray | None, their_reps: np.ndarray | None) -> Row:
+        """The candidate's score against the reference's; a drop fails only if significant (when asked)."""
+        delta = now - then
+        ok = delta >= -cmp.max_drop - 1e-12
+        note = f"Δ {delta:+.4f}"
+        if cmp.significance and not ok and mine_reps is not None and their_reps is not None:
+            p_value = drop_p_value(delta, mine_reps - their_reps, -cmp.max_drop)
+            ok = p_value >= cmp.significance
+            note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
+        return Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok, note=note,
+                   baseline=then)
+
     rows = []
     for mine, theirs in pairs:
         if theirs not in reference.plan.prefixes or mine not in result.plan.prefixes:
@@ -695,24 +707,13 @@ def judge_compare(plan: CheckPlan, result: SpecResult, reference: SpecResult) ->
             return Verdict(plan.name, "compare", False, None, None,
                            f"{prefix_label(missing)} is beyond one of the models' dimensions "
                            f"(candidate {result.full_dim}, reference {reference.full_dim})", ())
-        now, then = result.prefix(mine), reference.prefix(theirs)
-        delta = now - then
-        ok = delta >= -cmp.max_drop - 1e-12
-        note = f"Δ {delta:+.4f}"
         view = prefix_label(mine) if mine == theirs else f"{prefix_label(mine)} vs {prefix_label(theirs)}"
-        mine_reps = result.replicates.get(prefix_label(mine))
-        their_reps = reference.replicates.get(prefix_label(theirs))
-        if cmp.significance and not ok and mine_reps is not None and their_reps is not None:
-            p_value = drop_p_value(delta, mine_reps - their_reps, -cmp.max_drop)
-            ok = p_value >= cmp.significance
-            note += f", p = {p_value:.3f}" + (" (not significant)" if ok else "")
-        rows.append(Row(view, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop, ok,
-                        note=note, baseline=then))
+        rows.append(row(view, result.prefix(mine), reference.prefix(theirs),
+                        result.replicates.get(prefix_label(mine)), reference.replicates.get(prefix_label(theirs))))
     for quantized in _common_precision_views(result, reference, pairs):
-        now, then = result.scores[quantized.label], reference.scores[quantized.label]
-        delta = now - then
-        rows.append(Row(quantized.label, now, f"≥ reference {then:.4f} − {cmp.max_drop:g}", delta + cmp.max_drop,
-                        delta >= -cmp.max_drop - 1e-12, note=f"Δ {delta:+.4f}", baseline=then))
+        label = quantized.label
+        rows.append(row(label, result.scores[label], reference.scores[label], result.replicates.get(label),
+                        reference.replicates.get(label)))
     failing = [r for r in rows if not r.ok]
     worst = min((r.gap - cmp.max_drop for r in rows if r.gap is not None), default=0.0)
     who = f"{spec.model.label} vs {cmp.model.label}"

@@ -183,6 +183,20 @@ class SpecResult:
 
 
 @dataclass(frozen=True)
+class PairScoring:
+    """Units that are pairs of embedded vectors, scored from one similarity per pair and view.
+
+    Precision views of such tasks are scored from per-pair similarities of their codes (see
+    ``precision_eval``), without materialising every view's transformed vectors.
+    """
+
+    left: np.ndarray  # row of each pair's first vector in ``Prepared.vectors``
+    right: np.ndarray
+    score: Callable[[np.ndarray], np.ndarray]  # ``n_pairs × V`` similarities → ``V`` scores
+    replicates: Callable[[np.ndarray, int, int], np.ndarray]  # (similarities, resamples, seed) → ``resamples × V``
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A task's data embedded at full dimension, and how to score any set of views of it."""
 
@@ -199,12 +213,16 @@ class Prepared:
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
     fit_sets: dict[str, Callable[[], np.ndarray]] = field(default_factory=dict)  # PCA fits: corpus, split rows
+    pairs: PairScoring | None = None  # pair tasks: precision views scored from per-pair similarities
+    coded_replicates: CodedReplicates | None = None  # bootstrap replicates of ``coded`` views (same resamples)
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
 """Full-dimension vectors → a matrix of view blocks ready to score by dot product (see ``quantize``)."""
 Coded = Callable[[Transform, list[tuple[int, int]]], np.ndarray]
 """Scores of contiguous ranges of the transformed vectors, one per range."""
+CodedReplicates = Callable[[Transform, list[tuple[int, int]], int, int], np.ndarray]
+"""(transform, ranges, resamples, seed) → ``resamples × len(ranges)`` bootstrap replicates of ``Coded`` scores."""
 
 
 def _no_masks(rows: np.ndarray) -> np.ndarray:
@@ -280,8 +298,15 @@ def _prepare_sts(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
         return sts.score_views(rows[data.left], rows[data.right], data.gold, ranges, _no_masks(rows),
                                spec.task.metric, "dot")
 
+    def pair_replicates(similarities: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import sts_replicates
+
+        return sts_replicates(similarities, data.gold, spec.task.metric, resamples=resamples, seed=seed)
+
+    pairs = PairScoring(data.left, data.right, lambda similarities: sts.correlate(similarities, data.gold,
+                                                                                  spec.task.metric), pair_replicates)
     return Prepared(vectors.shape[1], data.pairs, len(data.texts), data.fingerprint(), score, replicates, {},
-                    vectors, coded=coded)
+                    vectors, coded=coded, pairs=pairs)
 
 
 def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -340,11 +365,20 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
         return np.asarray(found.means[spec.task.metric], dtype=np.float64)
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        q, d = transform(queries), transform(documents)
+        views = retrieval.views_from_plan(ranges, _no_masks(q))
+        found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
+        return mean_replicates(found.per_query[spec.task.metric], resamples=resamples, seed=seed)
+
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
-                    run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents})
+                    run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents},
+                    coded_replicates=coded_replicates)
 
 
 def _split_maps(
@@ -570,13 +604,24 @@ def _prepare_classification(spec: Spec, run: RunContext, encoder: Encoder) -> Pr
                                           test_labels, ranges, _no_masks(rows), method=options["method"],
                                           k=options["k"], metric=spec.task.metric, seed=options["seed"])
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        if spec.task.metric != "accuracy":
+            return _no_replicates("macro-F1 classification")(ranges, _no_masks(vectors), resamples, seed)
+        from .bootstrap import mean_replicates
+
+        rows = transform(vectors)
+        predicted = classification.predict_views(rows[data.rows[train_rows]], train_labels, rows[data.rows[test_rows]],
+                                                 ranges, _no_masks(rows), method=options["method"], k=options["k"],
+                                                 seed=options["seed"])
+        return mean_replicates((predicted == test_labels[None, :]).astype(np.float64), resamples=resamples, seed=seed)
+
     details = {"train": int(train_rows.size), "classes": len(set(data.labels)), "method": options["method"]}
     splits = np.asarray(data.splits)
     fit_sets: dict[str, Callable[[], np.ndarray]] = {
         name: functools.partial(lambda name: vectors[data.rows[splits == name]], name)
         for name in sorted(set(data.splits))}
     return Prepared(vectors.shape[1], int(test_rows.size), len(data.texts), data.fingerprint(), score, replicates,
-                    details, vectors, coded=coded, fit_sets=fit_sets)
+                    details, vectors, coded=coded, fit_sets=fit_sets, coded_replicates=coded_replicates)
 
 
 def _prepare_clustering(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -650,10 +695,24 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         return reranking.score_views(q, c, data.rows, data.labels, ranges, _no_masks(q),
                                      metric=spec.task.metric, similarity="dot")
 
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        from .bootstrap import mean_replicates
+
+        kept = [q for q, marks in enumerate(data.labels) if 0 < sum(marks) < len(marks)]
+        width = max(len(data.rows[q]) for q in kept)
+        relevant = np.zeros((len(kept), width), dtype=np.int8)
+        for row, q in enumerate(kept):
+            relevant[row, : len(data.labels[q])] = data.labels[q]
+        q_rows, c_rows = transform(queries)[kept], transform(candidates)
+        scores = reranking.candidate_scores(q_rows, c_rows, [data.rows[q] for q in kept], ranges, _no_masks(q_rows),
+                                            "dot")
+        per_query = reranking.per_query(scores, relevant[:, : scores.shape[2]], spec.task.metric)
+        return mean_replicates(per_query, resamples=resamples, seed=seed)
+
     return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
                     data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
                     np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"),
-                    fit_sets={"corpus": lambda: candidates})
+                    fit_sets={"corpus": lambda: candidates}, coded_replicates=coded_replicates)
 
 
 _QUERY_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -822,6 +881,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
             else:
                 quantized_sweep[view.end] = value
     replicates: dict[str, np.ndarray] = {}
+    if plan.quantized and spec.needs_bootstrap:  # precision views on the same resamples as float32 ones
+        from .precision_eval import quantized_replicates
+
+        boot = spec.bootstrap or BootstrapSpec()
+        shown = [view for view in plan.quantized if view.label in scores]
+        for view, reps in quantized_replicates(spec, shown, prepared, cal_vectors, boot.resamples, boot.seed).items():
+            replicates[view.label] = reps
     if spec.needs_bootstrap:
         boot = spec.bootstrap or BootstrapSpec()
         dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if View.parse(label).kind == "dims"]]

@@ -40,27 +40,45 @@ def scalar_codes(rows: np.ndarray, ranges: np.ndarray, precision: str) -> np.nda
     A dimension whose range is a single value gets a bucket width of 1; values outside the range
     are clipped to the first or last bucket. ``int8`` is the bucket minus 128.
     """
-    buckets = _buckets(rows, ranges)
+    numbers = buckets(rows, ranges)
     codes: np.ndarray
     if precision == "uint8":
-        codes = buckets.astype(np.uint8)
+        codes = numbers.astype(np.uint8)
         return codes
     if precision == "int8":
-        codes = (buckets.astype(np.int16) - 128).astype(np.int8)
+        codes = (numbers.astype(np.int16) - 128).astype(np.int8)
         return codes
     raise ValueError(f"not a scalar precision: {precision!r}")
 
 
-def _buckets(rows: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+def buckets(rows: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     """Float32 bucket numbers 0..255 (whole numbers), computed in float32 as the codes are."""
     low = np.asarray(ranges[0], dtype=np.float32)
     width = (np.asarray(ranges[1], dtype=np.float32) - low) / np.float32(255)
     width = np.where(width == 0, np.float32(1), width).astype(np.float32)
-    buckets = np.subtract(np.asarray(rows, dtype=np.float32), low)
-    buckets /= width
-    np.floor(buckets, out=buckets)
-    np.clip(buckets, 0, 255, out=buckets)
-    return buckets
+    out = np.subtract(np.asarray(rows, dtype=np.float32), low)
+    out /= width
+    np.floor(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out
+
+
+def int8_codes(rows: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """The ``int8`` codes of :func:`scalar_codes` as float32 whole numbers, computed in place in ``rows``.
+
+    ``rows`` must be a float32 array the caller no longer needs; ``ranges[0]``/``ranges[1]`` broadcast
+    against it. Clipping to ``[0, 255]`` before truncating gives the same whole numbers as flooring
+    before clipping. Float32 holds every sum of up to 1024 products of two codes exactly.
+    """
+    low = np.asarray(ranges[0], dtype=np.float32)
+    width = (np.asarray(ranges[1], dtype=np.float32) - low) / np.float32(255)
+    width = np.where(width == 0, np.float32(1), width).astype(np.float32)
+    np.subtract(rows, low, out=rows)
+    rows /= width
+    np.clip(rows, 0, 255, out=rows)
+    np.trunc(rows, out=rows)
+    rows -= np.float32(128)
+    return rows
 
 
 def packed_bits(rows: np.ndarray, precision: str) -> np.ndarray:
@@ -104,7 +122,7 @@ def represent(rows: np.ndarray, precision: str, similarity: str = "cosine",
         if ranges is None:
             raise ValueError(f"{precision} needs calibration ranges")
         # the codes' values as floats (whole numbers, exact): no integer round trip on the hot path
-        stored = _buckets(prepare_slice(rows, 0, rows.shape[1], similarity), ranges).astype(np.float64)
+        stored = buckets(prepare_slice(rows, 0, rows.shape[1], similarity), ranges).astype(np.float64)
         if precision == "int8":
             stored -= 128.0
     else:  # float views are renormalised in float64, as the float32 scorers compute

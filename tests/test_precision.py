@@ -310,3 +310,43 @@ def test_binary_shortlist_funnel_matches_a_plain_pipeline(rerank_precision: str)
     assert found["score"] == pytest.approx(float(np.mean(expected["ndcg@10"])), abs=1e-9)
     assert found["shortlist_precision"] == "binary" and found["shortlist_bytes_per_vector"] == 4
     assert found["rerank_bytes_per_vector"] == (32 if rerank_precision == "int8" else 128)
+
+
+# --------------------------------------------------------------------------- the pair fast path
+
+def _represented_similarities(similarity: str, views: list[View], vectors: np.ndarray, left: np.ndarray,
+                              right: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """One view at a time through :func:`represent`: the plain, slow definition of a view's similarity."""
+    columns = []
+    for view in views:
+        rows = vectors[:, view.start : view.end]
+        ranges = (calibration_ranges(prepare_slice(calibration, view.start, view.end, similarity))
+                  if view.precision in ("int8", "uint8") else None)
+        coded = represent(rows, view.precision, "dot" if view.precision in ("binary", "ubinary") else similarity,
+                          ranges)
+        columns.append(np.einsum("ij,ij->i", coded[left], coded[right]))
+    return np.stack(columns, axis=1)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+@pytest.mark.parametrize(("own_calibration", "covered"), [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("dim", [48, 1100])
+def test_pair_similarities_equal_one_view_at_a_time(similarity: str, own_calibration: bool, covered: bool,
+                                                    dim: int) -> None:
+    from pytest_mrlcheck.precision_eval import pair_similarities
+
+    rng = np.random.default_rng(dim)
+    vectors = rng.standard_normal((60, dim)).astype(np.float32)
+    vectors[7, :16] = 0.0  # a zero slice: its renormalisation stays zero, its cosine 0
+    vectors[9, 20:] = vectors[9, 20]  # a constant tail
+    calibration = vectors if own_calibration else rng.standard_normal((40, dim)).astype(np.float32)
+    left, right = rng.integers(0, 50, 90), rng.integers(0, 50, 90)  # vectors 50..59 in no pair
+    if covered:  # every vector in some pair (as in an STS file): the ranges come from the pairs' sides
+        left[:60] = rng.permutation(60)
+    views = [View.prefix(k, p) for k in (8, 16, dim) for p in PRECISIONS[1:]]
+    views += [View.window(0, 16, "int8"), View.window(8, 40, "uint8"), View.window(16, 48, "binary"),
+              View.window(4, 20, "float16")]
+    ordered, found = pair_similarities(similarity, views, vectors, left, right, calibration)
+    assert ordered == views
+    expected = _represented_similarities(similarity, views, vectors, left, right, calibration)
+    np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-9 * (1 if similarity == "cosine" else dim))
