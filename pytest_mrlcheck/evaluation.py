@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
 from .views import ViewPlan, plan_views, prefix_label, random_label, window_label
+
+if TYPE_CHECKING:
+    from .index_views import IndexResult, SearchTask
 
 
 @dataclass
@@ -140,6 +143,7 @@ class SpecResult:
     calibration: str = ""  # where int8/uint8 ranges came from ("" when no scalar precision is scored)
     canaries: tuple[CanaryResult, ...] = ()
     server_contract: dict[str, Any] | None = None
+    index: tuple[IndexResult, ...] = ()  # ANN index views (views.index)
 
     @property
     def stale(self) -> tuple[CanaryResult, ...]:
@@ -191,6 +195,7 @@ class Prepared:
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)
+    search: SearchTask | None = None  # what index views search (retrieval and agreement)
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -334,9 +339,14 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
+    search = None
+    if spec.views.index:
+        from .index_views import retrieval_search
+
+        search = retrieval_search(queries, documents, relevance, spec.task.metric, spec.task.similarity, exclude)
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
-                    run_funnel, cost, coded, ("query", "document"))
+                    run_funnel, cost, coded, ("query", "document"), search)
 
 
 def _split_maps(
@@ -715,8 +725,13 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         return agreement.score_views(q, c, shifted, _no_masks(q), full_dim, metric=spec.task.metric,
                                      query_rows=query_rows, similarity="dot")
 
+    search = None
+    if spec.views.index:
+        from .index_views import agreement_search
+
+        search = agreement_search(queries, corpus, query_rows, spec.task.metric, spec.task.similarity)
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    details, corpus, None, cost, coded, ("query", "document"))
+                    details, corpus, None, cost, coded, ("query", "document"), search)
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -854,6 +869,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
+    index_results = _index_views(spec, run, plan, prepared) if spec.views.index else ()
     api = _api_counters(encoder)
     for name, value in contract_api.items():
         api[name] = api.get(name, 0.0) + value
@@ -887,4 +903,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         calibration=calibration,
         canaries=run.book.touched(),
         server_contract=contract,
+        index=index_results,
     )
+
+
+def _index_views(spec: Spec, run: RunContext, plan: ViewPlan, prepared: Prepared) -> tuple[IndexResult, ...]:
+    from .index_cache import cache_folder
+    from .index_views import evaluate_indexes
+
+    with step(Step.SCORE, f"{len(spec.views.index)} index views"):
+        return evaluate_indexes(spec, plan, prepared.search, cache_folder(run.store))

@@ -11,10 +11,13 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .yamlload import LineDict, load_documents
+
+if TYPE_CHECKING:
+    from .index_spec import IndexCheck, IndexSpec
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
@@ -314,6 +317,7 @@ class Checks:
     geometry: GeometryCheck | None = None
     server_truncation: ServerTruncationCheck | None = None
     cheapest: CheapestCheck | None = None
+    index: IndexCheck | None = None  # bounds on ANN index views (index_spec)
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,7 @@ class ViewsSpec:
     precision: tuple[str, ...] = ()  # every prefix and window also scored at each (float32 is always scored)
     calibration: CalibrationSpec | None = None
     line: int = 0
+    index: tuple[IndexSpec, ...] = ()  # ANN indexes every prefix is also searched through (index_spec)
 
 
 @dataclass(frozen=True)
@@ -1326,7 +1331,7 @@ def _parse_cheapest(ctx: _Ctx, raw: Any, line: int) -> CheapestCheck:
 def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     checks = _mapping(ctx, raw, "checks", line)
     allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry",
-               "server_truncation", "cheapest"]
+               "server_truncation", "cheapest", "index"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
         raise ctx.error("checks", line, "no checks declared",
@@ -1421,6 +1426,10 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         result["server_truncation"] = _parse_server_truncation(ctx, checks)
     if "cheapest" in checks:
         result["cheapest"] = _parse_cheapest(ctx, checks["cheapest"], checks.line_of("cheapest"))
+    if "index" in checks:
+        from .index_spec import parse_index_checks
+
+        result["index"] = parse_index_checks(ctx, checks["index"], checks.line_of("index"))
     return Checks(**result)
 
 
@@ -1498,8 +1507,8 @@ def _check_server_contract(ctx: _Ctx, model: ModelSpec, checks: Checks) -> None:
 
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     views = _mapping(ctx, raw, "views", line)
-    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry", "precision", "calibration"],
-                    "views")
+    _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry", "precision", "calibration",
+                                 "index"], "views")
     prefix = None
     if "prefix" in views:
         prefix = _dims_list(ctx, views["prefix"], "views.prefix", views.line_of("prefix"))
@@ -1557,9 +1566,14 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                  if "precision" in views else ())
     calibration = (_parse_calibration(ctx, views["calibration"], views.line_of("calibration"))
                    if "calibration" in views else None)
+    index: tuple[IndexSpec, ...] = ()
+    if "index" in views:
+        from .index_spec import parse_index_views
+
+        index = parse_index_views(ctx, views["index"], views.line_of("index"))
     return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims,
                      geometry=_bool(ctx, views, "geometry", "views", False), precision=precision,
-                     calibration=calibration, line=views.line)
+                     calibration=calibration, line=views.line, index=index)
 
 
 def _parse_baseline(ctx: _Ctx, raw: Any, line: int) -> BaselineSpec:
@@ -1648,6 +1662,10 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
                 raise ctx.error(f"checks.dims.{entry.label}", entry.line,
                                 f"no dimension list named {entry.label!r}",
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
+    if views.index or checks.index:
+        from .index_spec import check_index_parts
+
+        check_index_parts(ctx, task, checks, views)
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
                 baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires),
                 allow_outside_root=_allow_outside_root(ctx, doc))

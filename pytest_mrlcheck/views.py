@@ -21,7 +21,7 @@ PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 
 _BITS = {"float32": 32, "float16": 16, "int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 
-_LABEL = re.compile(r"(prefix|window|random|dims)\[([^\]]*)\](?:@([a-z0-9]+))?")
+_LABEL = re.compile(r"(prefix|window|random|dims)\[([^\]]*)\](?:@([a-z0-9]+))?(?:#([a-z_]+))?")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class View:
     end: int = 0
     name: str = ""
     precision: str = "float32"
+    index: str = ""  # an ANN index kind (``hnsw``…) the view is searched through; "" for exact search
 
     @classmethod
     def prefix(cls, k: int, precision: str = "float32") -> View:
@@ -63,8 +64,9 @@ class View:
 
     @property
     def label(self) -> str:
-        """``prefix[128]``, ``prefix[128]@int8``, ``window[0:64]@binary``: score keys in every report."""
-        return self.base if self.precision == "float32" else f"{self.base}@{self.precision}"
+        """``prefix[128]``, ``prefix[128]@int8``, ``window[0:64]@binary``, ``prefix[128]@int8#hnsw``."""
+        label = self.base if self.precision == "float32" else f"{self.base}@{self.precision}"
+        return f"{label}#{self.index}" if self.index else label
 
     @property
     def item(self) -> str:
@@ -74,7 +76,7 @@ class View:
 
     def at(self, precision: str) -> View:
         """The same dimensions at another precision."""
-        return View(self.kind, self.start, self.end, self.name, precision)
+        return View(self.kind, self.start, self.end, self.name, precision, self.index)
 
     def bytes_per_vector(self) -> int:
         """Storage of one vector of this view (bits rounded up to whole bytes, as packed codes are)."""
@@ -87,7 +89,8 @@ class View:
         if not match:
             raise ValueError(f"not a view label: {label!r}")
         kind, inside, precision = match.group(1), match.group(2), match.group(3) or "float32"
-        if precision not in PRECISIONS or (match.group(3) == "float32"):
+        index = match.group(4) or ""
+        if precision not in PRECISIONS or (match.group(3) == "float32") or (index and kind != "prefix"):
             raise ValueError(f"not a view label: {label!r}")
         if kind == "dims":
             return cls("dims", name=inside, precision=precision)
@@ -96,7 +99,7 @@ class View:
             raise ValueError(f"not a view label: {label!r}")
         if kind == "window":
             return cls("window", int(parts[0]), int(parts[1]), precision=precision)
-        return cls(kind, 0, int(parts[0]), precision=precision)
+        return cls(kind, 0, int(parts[0]), precision=precision, index=index)
 
 
 def bytes_per_vector(dims: int, precision: str) -> int:

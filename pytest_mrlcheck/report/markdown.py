@@ -280,6 +280,10 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         from .precision import grid_markdown
 
         lines += [*grid_markdown(spec, escape, code), ""]
+    if spec.get("index"):
+        from .index import index_markdown
+
+        lines += ["Index views:", "", *index_markdown(spec, code), ""]
     if checks:
         lines += [*_checks_list(spec), ""]
     return lines

@@ -19,6 +19,8 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         from .precision import precision_summary
 
         extra["precision"] = precision_summary(result)
+    if result.index:
+        extra["index"] = [found.to_dict() for found in result.index]
     return {
         "id": spec_id,
         "name": spec.name,
