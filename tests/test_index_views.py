@@ -332,3 +332,44 @@ def test_missing_faiss_names_the_extra(index_project: pytest.Pytester, write_spe
     result.stdout.fnmatch_lines(["*demo.mrl.yaml:7: views.index: index views need faiss, which is not installed*",
                                  esc("*pip install 'pytest-mrlcheck[index]'*")])
     assert_clean_output(result.stdout.str() + result.stderr.str())
+
+
+def test_agreement_scores_overlap_with_the_full_ranking_through_the_index(index_project: pytest.Pytester,
+                                                                         write_spec: Callable[..., Path]) -> None:
+    write_spec("""
+        name: agree
+        model: {provider: python, callable: fake_encoder:encode}
+        task: {kind: agreement, data: {path: beir, format: beir}, metric: overlap@10}
+        views:
+          prefix: [32, 64]
+          index: [{kind: hnsw}, {kind: binary_flat}]
+        checks:
+          index: {hnsw: {64: {recall_vs_exact: 0.9, metric: 0.9}}}
+        """)
+    result = index_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache")
+    spec = _report(index_project)
+    views = _by_view(spec)
+    for k in (32, 64):
+        for kind in ("hnsw", "binary_flat"):
+            entry = views[f"prefix[{k}]#{kind}"]
+            assert entry["metric"] == pytest.approx(entry["overlap_full"], abs=1e-12)  # overlap@10 is the metric
+        # exhaustive float32 search at k is the plain agreement score of prefix[k]
+        assert views[f"prefix[{k}]#hnsw"]["exact_metric"] == pytest.approx(spec["scores"][f"prefix[{k}]"], abs=1e-9)
+    assert views["prefix[64]#hnsw"]["exact_metric"] == pytest.approx(1.0)
+    expected = "passed" if min(views["prefix[64]#hnsw"]["recall_vs_exact"], views["prefix[64]#hnsw"]["metric"]) \
+        >= 0.9 else "failed"
+    result.assert_outcomes(**{expected: 1})
+
+
+def test_markdown_and_plot_show_the_index_views(index_project: pytest.Pytester,
+                                                write_spec: Callable[..., Path]) -> None:
+    pytest.importorskip("matplotlib")
+    write_spec(SPEC)
+    result = index_project.runpytest("--mrlcheck-no-cache", "--mrlcheck-markdown", "report.md", "--mrlcheck-plots",
+                                     "plots")
+    text = (index_project.path / "report.md").read_text(encoding="utf-8")
+    assert "Index views:" in text and "| view | metric | exact | recall vs exact |" in text
+    assert "❌ **`prefix[64]#ivf_flat`**" in text
+    (plot,) = (index_project.path / "plots").glob("*.png")
+    assert plot.stat().st_size > 10_000
+    assert_clean_output(result.stdout.str() + result.stderr.str())

@@ -100,3 +100,19 @@ def grid_rows(summary: Mapping[str, Any], precisions: Sequence[str]) -> list[tup
             cells[list(precisions).index(column)] = (f"{value:.4f} ({value / full:.1%})" if full else f"{value:.4f}",
                                                       False)
     return list(rows.items())
+
+
+_MARKERS = {"hnsw": "^", "ivf_flat": "s", "ivf_pq": "D", "binary_flat": "v"}
+
+
+def mark_index_points(ax: Any, summary: Mapping[str, Any]) -> bool:
+    """On the score-vs-bytes plot: each index view at its memory per vector (graph and lists included)."""
+    entries = [e for e in summary.get("index") or [] if e.get("vectors")]
+    for kind, precision in dict.fromkeys((e["kind"], e["precision"]) for e in entries):
+        points = sorted((e["memory_bytes"] / e["vectors"], e["metric"]) for e in entries
+                        if (e["kind"], e["precision"]) == (kind, precision))
+        at = "" if precision == "float32" else f"@{precision}"
+        ax.plot([x for x, _ in points], [y for _, y in points], marker=_MARKERS.get(kind, "x"), markersize=6,
+                linestyle="none", markerfacecolor="none" if not at else "#999999", color="#555555",
+                label=f"{at}#{kind} (index memory)")
+    return bool(entries)
