@@ -139,7 +139,7 @@ def evaluate_indexes(spec: Spec, plan: ViewPlan, task: SearchTask | None, cache_
         raise EvaluationError(
             f"{spec.path}:{line}: views.index: the corpus has {n_docs:,} vectors, more than the {MAX_CORPUS:,} an "
             "index view is built over (the budget of index views)",
-            hint="index a sample of the corpus (task.data.limit), or check index recall outside CI")
+            hint="point the spec at a sample of the corpus, or measure index recall outside CI")
     cache = IndexCache(cache_folder)
     digest = _digest(task.documents)
     full = _exact_full(task)
