@@ -66,9 +66,6 @@ class IndexSpec:
     max_build_seconds: float = DEFAULT_BUILD_SECONDS
     line: int = 0
 
-    def params(self) -> dict[str, int | None]:
-        return {**self.build, **self.search}
-
 
 @dataclass(frozen=True)
 class IndexBound:

@@ -30,7 +30,8 @@ class View:
 
     ``prefix`` and ``window`` are the range ``[start, end)``; ``random`` is the family of ``end``-dim
     subsets; ``dims`` is a named list. ``precision`` is ``float32`` unless quantized; a float32 view's
-    label has no suffix (``prefix[128]``), others carry it (``prefix[128]@int8``).
+    label has no suffix (``prefix[128]``), others carry it (``prefix[128]@int8``). ``index`` names the
+    ANN index a prefix is searched through (``prefix[128]@int8#hnsw``; see ``index_views``).
     """
 
     kind: str

@@ -373,3 +373,24 @@ def test_markdown_and_plot_show_the_index_views(index_project: pytest.Pytester,
     (plot,) = (index_project.path / "plots").glob("*.png")
     assert plot.stat().st_size > 10_000
     assert_clean_output(result.stdout.str() + result.stderr.str())
+
+
+@pytest.mark.parametrize(("label", "view"), [
+    ("prefix[128]#hnsw", ("prefix", 0, 128, "", "float32", "hnsw")),
+    ("prefix[128]@int8#hnsw", ("prefix", 0, 128, "", "int8", "hnsw")),
+    ("prefix[64]#binary_flat", ("prefix", 0, 64, "", "float32", "binary_flat")),
+])
+def test_index_labels_come_from_the_view_and_parse_back(label: str, view: tuple[Any, ...]) -> None:
+    from pytest_mrlcheck.views import View
+
+    parsed = View.parse(label)
+    assert (parsed.kind, parsed.start, parsed.end, parsed.name, parsed.precision, parsed.index) == view
+    assert parsed.label == label and parsed.at("float16").index == view[5]
+
+
+@pytest.mark.parametrize("label", ["window[0:64]#hnsw", "prefix[128]@float32#hnsw", "prefix[128]#HNSW"])
+def test_labels_an_index_view_cannot_have_are_refused(label: str) -> None:
+    from pytest_mrlcheck.views import View
+
+    with pytest.raises(ValueError, match="not a view label"):
+        View.parse(label)
