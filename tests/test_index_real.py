@@ -1,8 +1,13 @@
-"""Index views on real data: SciFact with the packaged all-MiniLM-L6-v2 (skips without ../shared)."""
+"""Index views on real data: SciFact with the packaged all-MiniLM-L6-v2 (skips without ../shared).
+
+The run encodes 5483 texts into a fresh cache (minutes); ``MRLCHECK_TEST_CACHE`` names an embedding
+cache folder to use instead (for example the one ``benchmarks/bench_index.py --cache`` filled).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -39,8 +44,9 @@ def test_scifact_index_views_against_exact_search(tmp_path: Path) -> None:
             hnsw: {{128: {{recall_vs_exact: 0.95}}, 384: {{metric: 0.60}}}}
         """), encoding="utf-8")
     report = tmp_path / "report.json"
+    cache = os.environ.get("MRLCHECK_TEST_CACHE") or str(tmp_path / "cache")
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(spec), "--mrlcheck-json",
-                          str(report), "--mrlcheck-cache-dir", str(tmp_path / "cache")], cwd=tmp_path,
+                          str(report), "--mrlcheck-cache-dir", cache], cwd=tmp_path,
                          capture_output=True, text=True, timeout=1800, check=False)
     (result,) = json.loads(report.read_text(encoding="utf-8"))["specs"]
     assert result["error"] is None, run.stdout + run.stderr
