@@ -311,8 +311,10 @@ def test_evaluation_limits_fail_the_items_with_clear_messages(index_project: pyt
 
 def test_a_corpus_over_the_budget_is_refused(index_project: pytest.Pytester, write_spec: Callable[..., Path],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_mrlcheck import index_views
+    import importlib
 
+    # the module as sys.modules holds it (an earlier in-process run may have left a stale package attribute)
+    index_views = importlib.import_module("pytest_mrlcheck.index_views")
     monkeypatch.setattr(index_views, "MAX_CORPUS", 100)
     write_spec(SPEC.split("views:")[0] + "views:\n  index: [{kind: hnsw}]\nchecks: {prefix: {16: 0}}\n")
     result = index_project.runpytest("--mrlcheck-no-cache")
