@@ -85,6 +85,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
         plans += [CheckPlan(dims_label(t.label), "dims", t.line, label=t.label) for t in checks.dims.thresholds]
     if checks.pca:
         plans += [CheckPlan(View.pca(g.dims).label, "pca", g.line, g.xfail, dims=g.dims) for g in checks.pca.gaps]
+    if checks.index:
+        plans += [CheckPlan(f"index[{b.key}]", "index", b.line, dims=b.dims, label=b.kind, precision=b.precision)
+                  for b in checks.index.bounds]
     funnel = spec.task.options.get("funnel")
     if funnel and (funnel["min"] is not None or funnel["min_ratio"] is not None):
         plans.append(CheckPlan("funnel", "funnel", funnel["line"]))
@@ -548,6 +551,36 @@ def _judge_canary(plan: CheckPlan, result: SpecResult) -> Verdict:
     return Verdict(plan.name, "canary", not failed, worst, threshold, summary, rows)
 
 
+def _judge_index(plan: CheckPlan, result: SpecResult) -> Verdict:
+    """``index[hnsw@128]``: recall of the index's top-k against exact search, and the task metric through it."""
+    assert result.spec.checks.index and plan.label and plan.dims
+    bound = next(b for b in result.spec.checks.index.bounds
+                 if b.kind == plan.label and b.dims == plan.dims and b.precision == plan.precision)
+    found = next(r for r in result.index if r.view.index == plan.label and r.view.dims == plan.dims
+                 and r.view.precision == plan.precision)
+    label, metric = found.view.label, result.spec.task.metric
+    rows = []
+    if bound.recall_vs_exact is not None:
+        rows.append(Row(label, found.recall_vs_exact, f"recall vs exact ≥ {_fmt(bound.recall_vs_exact)}",
+                        found.recall_vs_exact - bound.recall_vs_exact, found.recall_vs_exact >= bound.recall_vs_exact,
+                        note=f"recall@{_depth(metric)} of the index's top-k against exhaustive search"))
+    if bound.metric is not None:
+        rows.append(Row(label, found.metric, f"{metric} ≥ {_fmt(bound.metric)}", found.metric - bound.metric,
+                        found.metric >= bound.metric, note=f"exact search {_fmt(found.exact_metric)}"))
+    ok = all(r.ok for r in rows)
+    parts = [f"recall vs exact {_fmt(found.recall_vs_exact)}", f"{metric} {_fmt(found.metric)} "
+             f"(exact {_fmt(found.exact_metric)})", f"overlap with full search {found.overlap_full:.1%}"]
+    failing = "; ".join(f"{r.bound.split(' ≥ ')[0]} {_fmt(r.score or 0.0)} is below {r.bound.split(' ≥ ')[1]}"
+                        for r in rows if not r.ok)
+    summary = f"{label}: " + ", ".join(parts) + ("" if ok else f" — {failing}")
+    limit = bound.recall_vs_exact if bound.recall_vs_exact is not None else bound.metric
+    return Verdict(plan.name, "index", ok, rows[0].score, limit, summary, tuple(rows))
+
+
+def _depth(metric: str) -> str:
+    return metric.partition("@")[2] or "k"
+
+
 _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
     "canary": _judge_canary,
     "funnel": _judge_funnel,
@@ -564,6 +597,7 @@ _JUDGES: dict[str, Callable[[CheckPlan, SpecResult], Verdict]] = {
     "cheapest": _judge_cheapest,
     "dims": _judge_dims,
     "pca": _judge_pca,
+    "index": _judge_index,
 }
 
 

@@ -29,6 +29,9 @@ from .views import View, ViewPlan, informed_label, plan_views, prefix_label, ran
 if TYPE_CHECKING:
     from .pca import PcaResult
 
+if TYPE_CHECKING:
+    from .index_views import IndexResult, SearchTask
+
 
 @dataclass
 class RunContext:
@@ -145,6 +148,7 @@ class SpecResult:
     canaries: tuple[CanaryResult, ...] = ()
     server_contract: dict[str, Any] | None = None
     pca: PcaResult | None = None  # prefix vs PCA projection per size (views.pca / checks.pca)
+    index: tuple[IndexResult, ...] = ()  # ANN index views (views.index)
 
     @property
     def stale(self) -> tuple[CanaryResult, ...]:
@@ -215,6 +219,7 @@ class Prepared:
     fit_sets: dict[str, Callable[[], np.ndarray]] = field(default_factory=dict)  # PCA fits: corpus, split rows
     pairs: PairScoring | None = None  # pair tasks: precision views scored from per-pair similarities
     coded_replicates: CodedReplicates | None = None  # bootstrap replicates of ``coded`` views (same resamples)
+    search: SearchTask | None = None  # what index views search (retrieval and agreement)
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -375,10 +380,15 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
     details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
                "unjudged_queries": data.unjudged_queries}
+    search = None
+    if spec.views.index:
+        from .index_views import retrieval_search
+
+        search = retrieval_search(queries, documents, relevance, spec.task.metric, spec.task.similarity, exclude)
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
                     data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
                     run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents},
-                    coded_replicates=coded_replicates)
+                    coded_replicates=coded_replicates, search=search)
 
 
 def _split_maps(
@@ -787,8 +797,14 @@ def _prepare_agreement(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
         return agreement.score_views(q, c, shifted, _no_masks(q), full_dim, metric=spec.task.metric,
                                      query_rows=query_rows, similarity="dot")
 
+    search = None
+    if spec.views.index:
+        from .index_views import agreement_search
+
+        search = agreement_search(queries, corpus, query_rows, spec.task.metric, spec.task.similarity)
     return Prepared(full_dim, len(query_texts), len(corpus_texts), fingerprint, score, _no_replicates("agreement"),
-                    details, corpus, None, cost, coded, ("query", "document"), {"corpus": lambda: corpus})
+                    details, corpus, None, cost, coded, ("query", "document"), {"corpus": lambda: corpus},
+                    search=search)
 
 
 _PREPARERS: dict[str, Callable[[Spec, RunContext, Encoder], Prepared]] = {
@@ -940,6 +956,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}
+    index_results = _index_views(spec, run, plan, prepared) if spec.views.index else ()
     api = _api_counters(encoder)
     for name, value in contract_api.items():
         api[name] = api.get(name, 0.0) + value
@@ -974,4 +991,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         canaries=run.book.touched(),
         server_contract=contract,
         pca=pca,
+        index=index_results,
     )
+
+
+def _index_views(spec: Spec, run: RunContext, plan: ViewPlan, prepared: Prepared) -> tuple[IndexResult, ...]:
+    from .index_cache import cache_folder
+    from .index_views import evaluate_indexes
+
+    with step(Step.SCORE, f"{len(spec.views.index)} index views"):
+        return evaluate_indexes(spec, plan, prepared.search, cache_folder(run.store))

@@ -11,10 +11,13 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .yamlload import LineDict, LineList, load_documents
+
+if TYPE_CHECKING:
+    from .index_spec import IndexCheck, IndexSpec
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
@@ -315,6 +318,7 @@ class Checks:
     server_truncation: ServerTruncationCheck | None = None
     cheapest: CheapestCheck | None = None
     pca: PcaCheck | None = None
+    index: IndexCheck | None = None  # bounds on ANN index views (index_spec)
 
 
 @dataclass(frozen=True)
@@ -343,6 +347,7 @@ class ViewsSpec:
     calibration: CalibrationSpec | None = None
     line: int = 0
     pca: PcaViews | None = None  # PCA references pca[k] (also set by checks.pca alone)
+    index: tuple[IndexSpec, ...] = ()  # ANN indexes every prefix is also searched through (index_spec)
 
 
 @dataclass(frozen=True)
@@ -1374,7 +1379,7 @@ def _parse_cheapest(ctx: _Ctx, raw: Any, line: int) -> CheapestCheck:
 def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     checks = _mapping(ctx, raw, "checks", line)
     allowed = ["prefix", "relative", "segments", "random", "monotonic", "min_dims", "dims", "geometry",
-               "server_truncation", "cheapest", "pca"]
+               "server_truncation", "cheapest", "pca", "index"]
     _reject_unknown(ctx, checks, allowed, "checks")
     if not checks:
         raise ctx.error("checks", line, "no checks declared",
@@ -1471,6 +1476,10 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
         result["cheapest"] = _parse_cheapest(ctx, checks["cheapest"], checks.line_of("cheapest"))
     if "pca" in checks:
         result["pca"] = _parse_pca_check(ctx, checks["pca"], checks.line_of("pca"))
+    if "index" in checks:
+        from .index_spec import parse_index_checks
+
+        result["index"] = parse_index_checks(ctx, checks["index"], checks.line_of("index"))
     return Checks(**result)
 
 
@@ -1549,7 +1558,7 @@ def _check_server_contract(ctx: _Ctx, model: ModelSpec, checks: Checks) -> None:
 def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
     views = _mapping(ctx, raw, "views", line)
     _reject_unknown(ctx, views, ["prefix", "windows", "random", "dims", "geometry", "precision", "calibration",
-                                 "pca"], "views")
+                                 "pca", "index"], "views")
     prefix = None
     if "prefix" in views:
         prefix = _dims_list(ctx, views["prefix"], "views.prefix", views.line_of("prefix"))
@@ -1607,11 +1616,15 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                  if "precision" in views else ())
     calibration = (_parse_calibration(ctx, views["calibration"], views.line_of("calibration"))
                    if "calibration" in views else None)
+    index: tuple[IndexSpec, ...] = ()
+    if "index" in views:
+        from .index_spec import parse_index_views
+
+        index = parse_index_views(ctx, views["index"], views.line_of("index"))
     pca = _parse_pca_views(ctx, views["pca"], views.line_of("pca")) if "pca" in views else None
     return ViewsSpec(prefix=prefix, windows=windows, random=random, dims=dims,
                      geometry=_bool(ctx, views, "geometry", "views", False), precision=precision,
-                     calibration=calibration, line=views.line, pca=pca)
-
+                     calibration=calibration, line=views.line, pca=pca, index=index)
 
 PCA_FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 _PCA_FIT_HINT = ("fit: corpus (the task's documents), a split name (fit: train) or a csv/tsv/jsonl file of texts "
@@ -1820,6 +1833,10 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
                                 f"declare it under views.dims (known: {', '.join(views.dims) or 'none'})")
     if views.pca is not None or checks.pca is not None:
         views = dataclasses.replace(views, pca=_resolve_pca(ctx, task, views.pca, checks.pca, doc))
+    if views.index or checks.index:
+        from .index_spec import check_index_parts
+
+        check_index_parts(ctx, task, checks, views)
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
                 baseline=baseline, compare=compare, bootstrap=bootstrap, requires_env=tuple(requires),
                 allow_outside_root=_allow_outside_root(ctx, doc))

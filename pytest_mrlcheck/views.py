@@ -24,7 +24,7 @@ PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 
 _BITS = {"float32": 32, "float16": 16, "int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 
-_LABEL = re.compile(r"(prefix|window|random|dims|informed|pca)\[([^\]]*)\](?:@([a-z0-9]+))?")
+_LABEL = re.compile(r"(prefix|window|random|dims|informed|pca)\[([^\]]*)\](?:@([a-z0-9]+))?(?:#([a-z_]+))?")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class View:
     subsets; ``dims`` is a named list; ``informed`` is the best ``end`` dims an informed search chose;
     ``pca`` is the ``end``-dim PCA projection of the full vectors (float32 only). ``precision`` is
     ``float32`` unless quantized; a float32 view's label has no suffix (``prefix[128]``), others carry
-    it (``prefix[128]@int8``).
+    it (``prefix[128]@int8``). ``index`` names the
+    ANN index a prefix is searched through (``prefix[128]@int8#hnsw``; see ``index_views``).
     """
 
     kind: str
@@ -43,6 +44,7 @@ class View:
     end: int = 0
     name: str = ""
     precision: str = "float32"
+    index: str = ""  # an ANN index kind (``hnsw``…) the view is searched through; "" for exact search
 
     @classmethod
     def prefix(cls, k: int, precision: str = "float32") -> View:
@@ -72,8 +74,9 @@ class View:
 
     @property
     def label(self) -> str:
-        """``prefix[128]``, ``prefix[128]@int8``, ``window[0:64]@binary``: score keys in every report."""
-        return self.base if self.precision == "float32" else f"{self.base}@{self.precision}"
+        """``prefix[128]``, ``prefix[128]@int8``, ``window[0:64]@binary``, ``prefix[128]@int8#hnsw``."""
+        label = self.base if self.precision == "float32" else f"{self.base}@{self.precision}"
+        return f"{label}#{self.index}" if self.index else label
 
     @property
     def item(self) -> str:
@@ -87,7 +90,7 @@ class View:
 
     def at(self, precision: str) -> View:
         """The same dimensions at another precision."""
-        return View(self.kind, self.start, self.end, self.name, precision)
+        return View(self.kind, self.start, self.end, self.name, precision, self.index)
 
     def bytes_per_vector(self) -> int:
         """Storage of one vector of this view (bits rounded up to whole bytes, as packed codes are)."""
@@ -100,7 +103,9 @@ class View:
         if not match:
             raise ValueError(f"not a view label: {label!r}")
         kind, inside, precision = match.group(1), match.group(2), match.group(3) or "float32"
-        if precision not in PRECISIONS or (match.group(3) == "float32") or (kind == "pca" and match.group(3)):
+        index = match.group(4) or ""
+        if precision not in PRECISIONS or (match.group(3) == "float32") or (kind == "pca" and match.group(3)) \
+                or (index and kind != "prefix"):
             raise ValueError(f"not a view label: {label!r}")
         if kind == "dims":
             return cls("dims", name=inside, precision=precision)
@@ -109,7 +114,7 @@ class View:
             raise ValueError(f"not a view label: {label!r}")
         if kind == "window":
             return cls("window", int(parts[0]), int(parts[1]), precision=precision)
-        return cls(kind, 0, int(parts[0]), precision=precision)
+        return cls(kind, 0, int(parts[0]), precision=precision, index=index)
 
 
 def bytes_per_vector(dims: int, precision: str) -> int:

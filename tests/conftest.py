@@ -15,7 +15,7 @@ from tests.helpers import FAKE_ENCODER, write_sts_csv
 # In-process pytester runs restore sys.modules afterwards, and numpy's C extensions cannot be
 # imported twice in one process: import what the plugin loads lazily once, up front.
 for _name in ("sklearn.cluster", "sklearn.decomposition", "sklearn.linear_model", "sklearn.metrics",
-              "matplotlib.figure", "openai", "datasets", "voyageai", "cohere", "google.genai"):
+              "matplotlib.figure", "openai", "datasets", "voyageai", "cohere", "google.genai", "faiss"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_name)
 # The plugin loads its engine on the first spec (a session without specs stays light); load it

@@ -209,6 +209,10 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
         from .pca import pca_markdown
 
         lines += [*pca_markdown(spec, escape), ""]
+    if spec.get("index"):
+        from .index import index_markdown
+
+        lines += ["Index views:", "", *index_markdown(spec, code), ""]
     if checks:
         lines += [*_checks_list(spec), ""]
     return lines

@@ -874,14 +874,16 @@ def _precision_panel(ax: Axes, spec: Mapping[str, Any], legend_columns: int) -> 
         ax.step([x for x, _ in frontier], [y for _, y in frontier], where="post", color=_FULL, linewidth=1.0,
                 linestyle=":", label="Pareto frontier")
     ratio = precision.get("ratio")
-    if _number(ratio):
+    if _number(ratio) and configurations:
         ax.axhline(float(ratio) * full, color=_FAIL, linewidth=0.9, linestyle="--",
                    label=f"{float(ratio):.0%} of full float32")
     cheapest = _mapping(precision.get("cheapest"))
     if cheapest and _number(cheapest.get("score")):
         ax.plot([int(cheapest["bytes_per_vector"])], [float(cheapest["score"])], marker="*", markersize=13,
                 color=_PASS, linestyle="none", label=f"cheapest: {cheapest.get('view')}", zorder=5)
-    if configurations:
+    from .index import mark_index_points
+
+    if mark_index_points(ax, spec) or configurations:
         ax.set_xscale("log", base=2)
     ax.set_xlabel("bytes per vector (log scale)")
     ax.set_ylabel(str(spec.get("metric", "score")))
@@ -905,7 +907,7 @@ def spec_figure(spec: Mapping[str, Any]) -> Figure:
         panels.append(_window_panel)
     if _geometry(spec):
         panels.append(_geometry_panel)
-    if _mapping(spec.get("precision")).get("configurations"):
+    if _mapping(spec.get("precision")).get("configurations") or spec.get("index"):
         panels.append(_precision_panel)
     width = {1: 7.5, 2: 13.0, 3: 18.5}.get(len(panels), 24.0)
     figure = Figure(figsize=(width, _HEIGHT), dpi=110, layout="constrained")

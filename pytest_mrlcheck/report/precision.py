@@ -79,7 +79,10 @@ def build_grid_table(record: Mapping[str, Any]) -> Any:
     table.add_column("size")
     for name in precision["precisions"]:
         table.add_column(name, justify="right")
-    for view, cells in grid_cells(precision, summary["full_score"], failing_views(record["checks"])):
+    from .index import grid_rows
+
+    for view, cells in [*grid_cells(precision, summary["full_score"], failing_views(record["checks"])),
+                        *grid_rows(summary, precision["precisions"])]:
         table.add_row(view, *[Text(text + (" FAIL" if bad else ""), style="bold red" if bad else "")
                               for text, bad in cells])
     return table
@@ -122,7 +125,9 @@ def grid_markdown(spec: Mapping[str, Any], escape: Any, code: Any) -> list[str]:
     failing = failing_views(spec.get("checks", []))
     lines = ["| size | " + " | ".join(precision["precisions"]) + " |",
              "|---|" + "---:|" * len(precision["precisions"])]
-    for view, cells in grid_cells(precision, full, failing):
+    from .index import grid_rows
+
+    for view, cells in [*grid_cells(precision, full, failing), *grid_rows(spec, precision["precisions"])]:
         shown = [f"❌ **{text}**" if bad else text for text, bad in cells]
         lines.append(f"| {code(view, in_table=True)} | " + " | ".join(shown) + " |")
     cheapest = (precision.get("cheapest") or {}).get("view")

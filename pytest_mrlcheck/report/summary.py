@@ -26,6 +26,8 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         extra["precision"] = precision_summary(result)
     if result.pca is not None:
         extra["pca"] = result.pca.to_dict()
+    if result.index:
+        extra["index"] = [found.to_dict() for found in result.index]
     return {
         "id": spec_id,
         "name": spec.name,

@@ -185,13 +185,19 @@ def build_cost_table(record: dict[str, Any]) -> Any:
 
     summary = record["summary"]
     table = Table(title=Text(f"{summary['name']} · cost per size", style="bold"), title_justify="left")
-    for header in ("view", "float32 B", "int8 B", "binary B", "index (float32)", "index (binary)", "search time"):
-        table.add_column(header, justify="left" if header == "view" else "right")
+    from .index import cost_rows
+
+    ann = cost_rows(summary)
+    for header in ("view", "float32 B", "int8 B", "binary B", "index (float32)", "index (binary)", "search time",
+                   *(("ANN memory", "ANN query/q") if ann else ())):
+        table.add_column(header, justify="left" if header == "view" else "right", no_wrap=header == "view")
     for size, cost in summary["cost"].items():
         per_vector, index = cost["bytes_per_vector"], cost["index_bytes"]
         table.add_row(prefix_label(int(size)), str(per_vector["float32"]), str(per_vector["int8"]),
                       str(per_vector["binary"]), _bytes(index["float32"]), _bytes(index["binary"]),
-                      f"{cost['relative_search_time']:.0%} of full")
+                      f"{cost['relative_search_time']:.0%} of full", *(("", "") if ann else ()))
+    for view, memory, per_query in ann:
+        table.add_row(view, "", "", "", "", "", "", memory, per_query)
     return table
 
 
@@ -248,6 +254,10 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
             from .pca import build_pca_table
 
             console.print(build_pca_table(record))
+        if record["summary"].get("index"):
+            from .index import build_index_table
+
+            console.print(build_index_table(record))
         if record["summary"].get("cost") and which == "all":
             console.print(build_cost_table(record))
     terminalreporter.write_sep("=", "mrlcheck")
