@@ -29,8 +29,8 @@ import numpy as np
 
 from .errors import EvaluationError
 from .index_cache import IndexCache
-from .index_spec import MAX_CORPUS, IndexSpec
 from .spec import Spec
+from .spec.index import MAX_CORPUS, IndexSpec
 from .views import View, ViewPlan
 
 KMEANS_SEED = 1234

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .spec import (
+from ..yamlload import LineDict
+from . import (
     MAX_DIMS,
     Checks,
     TaskSpec,
@@ -25,7 +26,6 @@ from .spec import (
     _size_key,
     _type_name,
 )
-from .yamlload import LineDict
 
 BUILD_PARAMS: dict[str, dict[str, int | None]] = {
     "hnsw": {"M": 16, "ef_construction": 200},
@@ -146,7 +146,7 @@ def _parse_entry(ctx: _Ctx, entry: LineDict, where: str) -> IndexSpec:
     precision = entry.get("precision", "float32")
     allowed = INDEX_PRECISIONS[kind]
     if precision not in allowed:
-        from .views import PRECISIONS
+        from ..views import PRECISIONS
 
         known = precision in PRECISIONS
         hint = (f"{kind} stores float32 vectors only" if len(allowed) == 1
@@ -183,7 +183,7 @@ def _divisor_near(size: int, m: int) -> int:
 
 def parse_index_checks(ctx: _Ctx, raw: Any, line: int) -> IndexCheck:
     """``checks.index: {hnsw: {128: {recall_vs_exact: 0.95}, "384@int8": {metric: 0.6}}}``."""
-    from .views import parse_size
+    from ..views import parse_size
 
     top = _mapping(ctx, raw, "checks.index", line)
     bounds: list[IndexBound] = []

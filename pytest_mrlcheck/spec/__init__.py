@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError
-from .yamlload import LineDict, LineList, load_documents
+from ..errors import SpecError
+from ..yamlload import LineDict, LineList, load_documents
 
 if TYPE_CHECKING:
-    from .index_spec import IndexCheck, IndexSpec
+    from .index import IndexCheck, IndexSpec
 
 PROVIDERS = ("sentence-transformers", "python", "openai", "precomputed", "voyage", "cohere", "gemini")
 # Providers that call a remote API: their cached vectors are checked by a canary unless told not to.
@@ -1021,7 +1021,7 @@ def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
         if path is None:
             raise ctx.error("task.data.hf.path", source.line, "missing required key 'path'",
                             "a hub id (mteb/stsbenchmark-sts) or a local folder saved with save_to_disk")
-        from .datapaths import resolve_hf_path
+        from ..datapaths import resolve_hf_path
 
         hf = {"path": resolve_hf_path(path, ctx.path.parent), "name": _str(ctx, source, "name", "task.data.hf"),
               "revision": _revision(ctx, source, "task.data.hf"),
@@ -1297,14 +1297,14 @@ def mapping_key(dims: Any, precision: str) -> str:
 
 
 def _threshold_order(threshold: Threshold) -> tuple[int, int]:
-    from .views import PRECISIONS
+    from ..views import PRECISIONS
 
     return threshold.dims, PRECISIONS.index(threshold.precision)
 
 
 def _precision_key(ctx: _Ctx, text: str, key: str, line: int, precision_ok: bool) -> tuple[int, str]:
     """A ``"128@int8"`` key → ``(128, "int8")``, or a clear error naming the key."""
-    from .views import PRECISIONS, parse_size
+    from ..views import PRECISIONS, parse_size
 
     if not precision_ok:
         raise ctx.error(f"{key}.{text}", line, f"{key} does not take a precision ({text!r})",
@@ -1318,7 +1318,7 @@ def _precision_key(ctx: _Ctx, text: str, key: str, line: int, precision_ok: bool
 
 def _parse_precisions(ctx: _Ctx, raw: Any, key: str, line: int) -> tuple[str, ...]:
     """``views.precision``: a list (or one name) of known precisions, in the canonical order."""
-    from .views import PRECISIONS
+    from ..views import PRECISIONS
 
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, list) or not values:
@@ -1332,7 +1332,7 @@ def _parse_precisions(ctx: _Ctx, raw: Any, key: str, line: int) -> tuple[str, ..
 
 
 def _known_precision(ctx: _Ctx, value: Any, key: str, line: int) -> str:
-    from .views import PRECISIONS
+    from ..views import PRECISIONS
 
     if value not in PRECISIONS:
         near = difflib.get_close_matches(str(value), PRECISIONS, n=1, cutoff=0.5)
@@ -1477,7 +1477,7 @@ def _parse_checks(ctx: _Ctx, raw: Any, line: int) -> Checks:
     if "pca" in checks:
         result["pca"] = _parse_pca_check(ctx, checks["pca"], checks.line_of("pca"))
     if "index" in checks:
-        from .index_spec import parse_index_checks
+        from .index import parse_index_checks
 
         result["index"] = parse_index_checks(ctx, checks["index"], checks.line_of("index"))
     return Checks(**result)
@@ -1618,7 +1618,7 @@ def _parse_views(ctx: _Ctx, raw: Any, line: int) -> ViewsSpec:
                    if "calibration" in views else None)
     index: tuple[IndexSpec, ...] = ()
     if "index" in views:
-        from .index_spec import parse_index_views
+        from .index import parse_index_views
 
         index = parse_index_views(ctx, views["index"], views.line_of("index"))
     pca = _parse_pca_views(ctx, views["pca"], views.line_of("pca")) if "pca" in views else None
@@ -1834,7 +1834,7 @@ def _parse_document(ctx: _Ctx, raw: Any, line: int, default_name: str, require_c
     if views.pca is not None or checks.pca is not None:
         views = dataclasses.replace(views, pca=_resolve_pca(ctx, task, views.pca, checks.pca, doc))
     if views.index or checks.index:
-        from .index_spec import check_index_parts
+        from .index import check_index_parts
 
         check_index_parts(ctx, task, checks, views)
     return Spec(name=name, path=ctx.path, line=doc.line, model=model, task=task, checks=checks, views=views,
