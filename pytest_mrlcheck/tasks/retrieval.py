@@ -83,7 +83,7 @@ def top_k(
             chunk_rows, chunk_cols = excluded_rows[here], excluded_docs[here] - begin
             if plan is not None:
                 chunk = _Chunk.build(plan, docs_block, begin, chunk_rows, chunk_cols, tile_docs)
-                with _blas_threads(1) if workers > 1 else nullcontext():
+                with blas_threads(1) if workers > 1 else nullcontext():
                     futures = [pool.submit(_rank_stripe, plan, chunk, stripe, shared_best, tile_bytes)
                                for stripe in stripes]
                     for future in futures:
@@ -188,7 +188,7 @@ def _stripes(n_queries: int, workers: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
-def _blas_threads(count: int) -> AbstractContextManager[object]:
+def blas_threads(count: int) -> AbstractContextManager[object]:
     """Limit BLAS to ``count`` threads where threadpoolctl is installed (a no-op otherwise)."""
     try:
         from threadpoolctl import threadpool_limits
