@@ -37,7 +37,7 @@ REFERENCE = "416e3e8"
 VOCABULARY = 5000
 DIM = 384
 
-ENCODER = '''
+ENCODER = f'''
 """Deterministic fake encoder: a normal vector seeded from a hash of each text."""
 import hashlib
 
@@ -45,12 +45,12 @@ import numpy as np
 
 
 def encode(texts, role):
-    out = np.empty((len(texts), {dim}), dtype=np.float32)
+    out = np.empty((len(texts), {DIM}), dtype=np.float32)
     for i, text in enumerate(texts):
         seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-        out[i] = np.random.default_rng(seed).standard_normal({dim}, dtype=np.float32)
+        out[i] = np.random.default_rng(seed).standard_normal({DIM}, dtype=np.float32)
     return out
-'''.format(dim=DIM)
+'''
 
 SPEC = """
 name: corpus-scale
@@ -215,18 +215,20 @@ def print_table(runs: dict[str, tuple[Run, Run]], docs: int) -> None:
     rows = [
         ("cold run, s", [f"{cold.seconds:.2f}" for cold, _ in runs.values()]),
         ("warm run, s", [f"{warm.seconds:.2f}" for _, warm in runs.values()]),
-        ("warm / reference warm (target ≤ 0.30)", [f"{warm.seconds / reference_warm:.2f}" for _, warm in runs.values()]),
+        ("warm / reference warm (target ≤ 0.30)",
+         [f"{warm.seconds / reference_warm:.2f}" for _, warm in runs.values()]),
         ("warm: ranking (score_views), s", [f"{warm.score_views:.2f}" for _, warm in runs.values()]),
         ("warm: cost per size timing, s", [f"{warm.cost_by_size:.2f}" for _, warm in runs.values()]),
         ("warm: the rest (start, load, cache read), s",
          [f"{warm.seconds - warm.score_views - warm.cost_by_size:.2f}" for _, warm in runs.values()]),
-        ("cache bytes (raw float32 ≈ {:,})".format(raw), [f"{cold.cache_bytes:,}" for cold, _ in runs.values()]),
+        (f"cache bytes (raw float32 ≈ {raw:,})", [f"{cold.cache_bytes:,}" for cold, _ in runs.values()]),
         ("peak RSS cold / warm, MB",
          [f"{cold.peak_rss / 2**20:.0f} / {warm.peak_rss / 2**20:.0f}" for cold, warm in runs.values()]),
     ]
     if len(labels) > 1:
         delta = metric_difference(runs[labels[0]][1].report, runs[labels[1]][1].report)
-        rows.append(("max |Δ metric| vs reference (≤ 1e-6)", ["–", f"{delta:.1e} ({'yes' if delta <= 1e-6 else 'NO'})"]))
+        verdict = "yes" if delta <= 1e-6 else "NO"
+        rows.append(("max |Δ metric| vs reference (≤ 1e-6)", ["–", f"{delta:.1e} ({verdict})"]))
     width = max(len(name) for name, _ in rows)
     print()
     print(f"| {'measurement'.ljust(width)} | " + " | ".join(labels) + " |")

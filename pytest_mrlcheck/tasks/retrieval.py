@@ -8,6 +8,7 @@ use) and are computed for all views at once from the ``V × Q × k`` rankings.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,8 +69,9 @@ def top_k(
 
     best_scores = np.full((len(selectors), n_queries, k), -np.inf, dtype=np.float32)
     best_docs = np.full((len(selectors), n_queries, k), _PAD, dtype=np.int64)
-    ranges = [v for v, selector in enumerate(selectors) if shared and isinstance(selector, slice)]
-    plan = _BlockPlan.build([selectors[v] for v in ranges], query_block, similarity) if ranges else None
+    contiguous = {v: selector for v, selector in enumerate(selectors) if shared and isinstance(selector, slice)}
+    ranges = list(contiguous)
+    plan = _BlockPlan.build(list(contiguous.values()), query_block, similarity) if ranges else None
     others = sorted(set(range(len(selectors))) - (set(ranges) if plan is not None else set()))
     rows_per_block = max(1, _BLOCK_BYTES // (4 * max(1, min(chunk_docs, n_docs))))
     shared_best = [(best_scores[v], best_docs[v]) for v in ranges]
@@ -142,7 +144,7 @@ class _BlockPlan:
         """The plan for ``slices`` of ``queries``, or ``None`` when sharing would not pay."""
         bounds = sorted({edge for view in slices for edge in (view.start, view.stop)})
         position = {edge: j for j, edge in enumerate(bounds)}
-        blocks = tuple(zip(bounds[:-1], bounds[1:], strict=True))
+        blocks = tuple(itertools.pairwise(bounds))
         covers = tuple((position[view.start], position[view.stop]) for view in slices)
         used = sorted({j for first, end in covers for j in range(first, end)})
         if len(used) > _MAX_BLOCKS or sum(blocks[j][1] - blocks[j][0] for j in used) < _MIN_MEAN_WIDTH * len(used):
@@ -185,7 +187,7 @@ def _block_scales(blocks: Sequence[np.ndarray | None], covers: Sequence[tuple[in
 def _stripes(n_queries: int, workers: int) -> list[tuple[int, int]]:
     """``workers`` contiguous ranges of query rows (fewer if there are fewer rows)."""
     edges = np.linspace(0, n_queries, min(workers, max(1, n_queries)) + 1).astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def blas_threads(count: int) -> AbstractContextManager[object]:
@@ -194,7 +196,8 @@ def blas_threads(count: int) -> AbstractContextManager[object]:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return nullcontext()
-    return threadpool_limits(limits=count, user_api="blas")
+    limits: AbstractContextManager[object] = threadpool_limits(limits=count, user_api="blas")
+    return limits
 
 
 def _tiling() -> tuple[int, int, int]:
