@@ -103,7 +103,7 @@ def top_k(
     return best_docs, best_scores
 
 
-_TILE_BYTES = 2**20  # one tile of queries × documents: small enough that its partial sums stay in cache
+_TILE_BYTES = 2**21  # one tile of queries × documents: small enough that its partial sums stay in cache
 _TILE_DOCS = 2048
 _MAX_BLOCKS = 64  # more (narrower) blocks than this and one product per view is cheaper
 _MIN_MEAN_WIDTH = 8
@@ -249,23 +249,25 @@ def _rank_stripe(
 ) -> None:
     """Fold one chunk into the running top-k of query rows ``stripe`` under every view of ``plan``.
 
-    Tile by tile (about 1 MB of scores, so the running sums stay in cache): one product per block
+    Tile by tile (about 2 MB of scores, so the running sums stay in cache): one product per block
     (together one full-width product), each added to the running sums that cover it; a view is
     scaled by the documents' inverse slice norms (the queries' scale is applied while merging)
-    and merged after its last block.
+    after its last block, and its candidates (scores above the row's k-th so far) are folded into
+    the running top-k once per chunk.
     """
     width = max(right - left for left, right, _ in chunk.tiles)
     rows = max(1, min(stripe[1] - stripe[0], tile_bytes // (4 * width)))
     sums = np.empty((plan.slots, rows, width), dtype=np.float32)
     scaled = np.empty((rows, width), dtype=np.float32)
     part = np.empty((rows, width), dtype=np.float32)
-    for left, right, transposed in chunk.tiles:
-        cols = right - left
-        in_cols = (chunk.excluded_cols >= left) & (chunk.excluded_cols < right)
-        for first in range(stripe[0], stripe[1], rows):
-            last = min(stripe[1], first + rows)
-            m = last - first
-            mine = in_cols & (chunk.excluded_rows >= first) & (chunk.excluded_rows < last)
+    for first in range(stripe[0], stripe[1], rows):
+        last = min(stripe[1], first + rows)
+        m = last - first
+        pending: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for left, right, transposed in chunk.tiles:
+            cols = right - left
+            mine = ((chunk.excluded_cols >= left) & (chunk.excluded_cols < right)
+                    & (chunk.excluded_rows >= first) & (chunk.excluded_rows < last))
             hole_rows, hole_cols = chunk.excluded_rows[mine] - first, chunk.excluded_cols[mine] - left
             for step in plan.steps:
                 query_part = plan.query_blocks[step.block]
@@ -285,9 +287,16 @@ def _rank_stripe(
                         sims = scaled[:m, :cols]
                     if hole_rows.size:
                         sims[hole_rows, hole_cols] = -np.inf
-                    scores, docs = best[view]
-                    _merge(sims, chunk.offset + left, scores[first:last], docs[first:last],
-                           None if scale_q is None else scale_q[first:last])
+                    scores, docs = best[view][0][first:last], best[view][1][first:last]
+                    row_scale = None if scale_q is None else scale_q[first:last]
+                    if np.isfinite(scores[:, -1]).all():  # fold once per chunk, not once per tile
+                        found = _candidates(sims, chunk.offset + left, scores[:, -1], row_scale)
+                        if found is not None:
+                            pending.setdefault(view, []).append(found)
+                    else:
+                        _merge(sims, chunk.offset + left, scores, docs, row_scale)
+        for view, found_list in pending.items():
+            _fold_pending(found_list, best[view][0][first:last], best[view][1][first:last])
 
 
 def _selector(view: View, dim: int) -> slice | np.ndarray:
@@ -364,15 +373,9 @@ def _merge(
     k = best_scores.shape[1]
     kth = best_scores[:, -1]
     if np.isfinite(kth).all():
-        peak = sims.max(axis=1)
-        if row_scale is not None:
-            peak *= row_scale
-        hit = np.flatnonzero(peak > kth)
-        if hit.size == 0:
-            return
-        block = sims[hit] if row_scale is None else sims[hit] * row_scale[hit, None]
-        local_rows, cand_cols = np.divmod(np.flatnonzero(block > kth[hit, None]), cols)
-        _fold(hit, local_rows, block[local_rows, cand_cols], cand_cols + offset, best_scores, best_docs)
+        found = _candidates(sims, offset, kth, row_scale)
+        if found is not None:
+            _fold(*found, best_scores, best_docs)
         return
     if row_scale is not None:
         sims = sims * row_scale[:, None]
@@ -388,6 +391,38 @@ def _merge(
     bound = np.maximum(bound, kth)
     cand_rows, cand_cols = np.divmod(np.flatnonzero(sims >= bound[:, None]), cols)
     _fold(np.arange(rows), cand_rows, sims[cand_rows, cand_cols], cand_cols + offset, best_scores, best_docs)
+
+
+def _candidates(
+    sims: np.ndarray, offset: int, kth: np.ndarray, row_scale: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(rows, local rows, scores, documents)`` of the scores above each row's ``kth``, or ``None``.
+
+    ``rows`` are the rows with any; ``local rows`` index into ``rows``. A row-wise maximum finds
+    them (a rounded product is monotonic, so ``max(x) * s`` is ``max(x * s)``).
+    """
+    peak = sims.max(axis=1)
+    if row_scale is not None:
+        peak *= row_scale
+    hit = np.flatnonzero(peak > kth)
+    if hit.size == 0:
+        return None
+    block = sims[hit] if row_scale is None else sims[hit] * row_scale[hit, None]
+    local_rows, cols = np.divmod(np.flatnonzero(block > kth[hit, None]), sims.shape[1])
+    return hit, local_rows, block[local_rows, cols], cols + offset
+
+
+def _fold_pending(
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    best_scores: np.ndarray,
+    best_docs: np.ndarray,
+) -> None:
+    """One :func:`_fold` of the candidates several tiles of the same rows have found."""
+    rows = np.concatenate([hit[local] for hit, local, _, _ in pending])
+    hit = np.unique(rows)
+    scores = np.concatenate([found[2] for found in pending])
+    docs = np.concatenate([found[3] for found in pending])
+    _fold(hit, np.searchsorted(hit, rows), scores, docs, best_scores, best_docs)
 
 
 def _fold(
