@@ -1,9 +1,11 @@
 """Retrieval: the top-k documents of every query under every view, and IR metrics of the rankings.
 
-Each view slices the full-dimension vectors, renormalises them (cosine) and multiplies the queries
-by one chunk of documents at a time; a running top-k per query keeps memory at one
-``queries × chunk`` block whatever the corpus size. Metrics follow pytrec_eval (what BEIR and MTEB
-use) and are computed for all views at once from the ``V × Q × k`` rankings.
+Documents are ranked one chunk at a time into a running top-k per query and view, so memory stays
+at a few blocks whatever the corpus size. Contiguous ``(start, end)`` views share their work: the
+dims are cut at every view boundary, each block's product is computed once and views are summed
+from blocks (cosine scales the sums by slice norms); index views get one product each.
+Metrics follow pytrec_eval (what BEIR and MTEB use) and are computed for all views at once from the
+``V × Q × k`` rankings.
 """
 
 from __future__ import annotations
