@@ -216,7 +216,7 @@ def print_table(runs: dict[str, tuple[Run, Run]], docs: int) -> None:
         ("cold run, s", [f"{cold.seconds:.2f}" for cold, _ in runs.values()]),
         ("warm run, s", [f"{warm.seconds:.2f}" for _, warm in runs.values()]),
         ("warm / reference warm (target ≤ 0.30)",
-         [f"{warm.seconds / reference_warm:.2f}" for _, warm in runs.values()]),
+         [f"{warm.seconds / reference_warm:.2f}" if len(labels) > 1 else "–" for _, warm in runs.values()]),
         ("warm: ranking (score_views), s", [f"{warm.score_views:.2f}" for _, warm in runs.values()]),
         ("warm: cost per size timing, s", [f"{warm.cost_by_size:.2f}" for _, warm in runs.values()]),
         ("warm: the rest (start, load, cache read), s",
