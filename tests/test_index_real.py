@@ -1,7 +1,8 @@
 """Index views on real data: SciFact with the packaged all-MiniLM-L6-v2 (skips without ../shared).
 
 The run shares the suite's real-data cache with the SciFact test of ``test_real_model.py`` (5483
-texts encoded once per run); ``MRLCHECK_TEST_CACHE`` names an embedding cache folder to use instead (for example the one ``benchmarks/bench_index.py --cache`` filled).
+texts encoded once per run); ``MRLCHECK_TEST_CACHE`` names an embedding cache folder to use instead
+(for example the one ``benchmarks/bench_index.py --cache`` filled).
 """
 
 from __future__ import annotations
