@@ -211,7 +211,7 @@ class Prepared:
     score: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray]
     replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
-    vectors: np.ndarray  # every unique vector the task embedded (for geometry diagnostics)
+    embedded: np.ndarray | Callable[[], np.ndarray]  # every unique vector the task embedded, or how to stack them
     funnel: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
@@ -220,6 +220,14 @@ class Prepared:
     pairs: PairScoring | None = None  # pair tasks: precision views scored from per-pair similarities
     coded_replicates: CodedReplicates | None = None  # bootstrap replicates of ``coded`` views (same resamples)
     search: SearchTask | None = None  # what index views search (retrieval and agreement)
+
+    @functools.cached_property
+    def vectors(self) -> np.ndarray:
+        """Every unique vector the task embedded (geometry, calibration, PCA, server truncation).
+
+        Retrieval passes a function: stacking queries and documents copies the whole corpus, which a
+        run that needs none of those never pays for (1.5 GB at a million 384-dim documents)."""
+        return self.embedded() if callable(self.embedded) else self.embedded
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -386,7 +394,7 @@ def _prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
         search = retrieval_search(queries, documents, relevance, spec.task.metric, spec.task.similarity, exclude)
     return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
-                    data.fingerprint(), score, replicates, details, np.concatenate([queries, documents]),
+                    data.fingerprint(), score, replicates, details, lambda: np.concatenate([queries, documents]),
                     run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents},
                     coded_replicates=coded_replicates, search=search)
 
@@ -721,7 +729,7 @@ def _prepare_reranking(spec: Spec, run: RunContext, encoder: Encoder) -> Prepare
 
     return Prepared(queries.shape[1], len(data.queries), len(data.queries) + len(data.candidates),
                     data.fingerprint(), score, replicates, {"candidates": len(data.candidates)},
-                    np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"),
+                    lambda: np.concatenate([queries, candidates]), coded=coded, roles=("query", "document"),
                     fit_sets={"corpus": lambda: candidates}, coded_replicates=coded_replicates)
 
 
