@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,19 @@ def write_spec(pytester: pytest.Pytester) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def encoder_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder with the fake encoder importable and an empty ``data/``, for in-process evaluations."""
+    (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    monkeypatch.delenv("FAKE_DIM", raising=False)
+    monkeypatch.delenv("FAKE_ENCODER_LOG", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("fake_encoder", None)
+    yield tmp_path
+    sys.modules.pop("fake_encoder", None)  # other tests import their own fake encoder
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +15,16 @@ from pytest_mrlcheck.pca import fit_projection, solver_for
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
 from pytest_mrlcheck.tasks import classification, retrieval
-from tests.helpers import FAKE_ENCODER, WORDS, write_sts_csv
+from tests.helpers import WORDS, write_sts_csv
 
 decomposition = pytest.importorskip("sklearn.decomposition")
 stats = pytest.importorskip("scipy.stats")
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
-    (tmp_path / "data").mkdir()
+def folder(encoder_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FAKE_DIM", "48")
-    monkeypatch.delenv("FAKE_ENCODER_LOG", raising=False)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("fake_encoder", None)
-    yield tmp_path
-    sys.modules.pop("fake_encoder", None)
+    return encoder_folder
 
 
 def _evaluate(folder: Path, body: str) -> tuple[SpecResult, Any, RunContext]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +14,13 @@ from pytest_mrlcheck.quantize import calibration_ranges, prepare_slice, represen
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
 from pytest_mrlcheck.tasks import retrieval
-from tests.helpers import FAKE_ENCODER
 
 RESAMPLES, SEED = 200, 7
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
-    (tmp_path / "data").mkdir()
-    monkeypatch.delenv("FAKE_DIM", raising=False)
-    monkeypatch.delenv("FAKE_ENCODER_LOG", raising=False)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("fake_encoder", None)
-    yield tmp_path
-    sys.modules.pop("fake_encoder", None)
+def folder(encoder_folder: Path) -> Path:
+    return encoder_folder
 
 
 def _run(folder: Path, task: str, checks: str) -> tuple[SpecResult, object]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking, retrieval
 from pytest_mrlcheck.views import prefix_label
-from tests.helpers import FAKE_ENCODER, WORDS
+from tests.helpers import WORDS
 
 quantization = pytest.importorskip("sentence_transformers.util.quantization")
 pytest.importorskip("sklearn")
@@ -32,15 +31,8 @@ def _sentence(rng: np.random.Generator, topic: int) -> str:
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
-    (tmp_path / "data").mkdir()
-    monkeypatch.delenv("FAKE_DIM", raising=False)
-    monkeypatch.delenv("FAKE_ENCODER_LOG", raising=False)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("fake_encoder", None)
-    yield tmp_path
-    sys.modules.pop("fake_encoder", None)  # other tests import their own fake encoder
+def folder(encoder_folder: Path) -> Path:
+    return encoder_folder
 
 
 def _evaluate(folder: Path, task: str) -> tuple[SpecResult, Any]:

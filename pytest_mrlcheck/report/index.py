@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .units import human_bytes
+
 COLUMNS = ("view", "metric", "exact", "recall vs exact", "overlap full", "build", "query/q", "memory")
 
 
@@ -22,13 +24,6 @@ def _seconds(value: float | None, cached: bool) -> str:
 def _per_query(value: float) -> str:
     return f"{value * 1e6:.0f} µs" if value < 1e-3 else f"{value * 1000:.2f} ms"
 
-
-def _bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GB"  # pragma: no cover
 
 
 def _failing(checks: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -44,7 +39,7 @@ def index_rows(summary: Mapping[str, Any], checks: Sequence[Mapping[str, Any]] =
         rows.append(([entry["view"], f"{entry['metric']:.4f}", f"{entry['exact_metric']:.4f}",
                       f"{entry['recall_vs_exact']:.3f}", f"{entry['overlap_full']:.1%}",
                       _seconds(entry["build_seconds"], entry["cached"]), _per_query(entry["query_seconds"]),
-                      _bytes(entry["memory_bytes"])], entry["view"] in failing))
+                      human_bytes(entry["memory_bytes"])], entry["view"] in failing))
     return rows
 
 
@@ -83,7 +78,7 @@ def index_markdown(spec: Mapping[str, Any], code: Any) -> list[str]:
 
 def cost_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """For the cost table: each index view's memory (serialized) and query time per query."""
-    return [(entry["view"], _bytes(entry["memory_bytes"]), _per_query(entry["query_seconds"]))
+    return [(entry["view"], human_bytes(entry["memory_bytes"]), _per_query(entry["query_seconds"]))
             for entry in summary.get("index") or []]
 
 

@@ -12,6 +12,7 @@ from ..options import get_option
 from ..views import dims_label, informed_label, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .summary import group_by_spec
+from .units import human_bytes
 
 _MAX_WINDOW_ROWS = 24
 _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
@@ -194,19 +195,12 @@ def build_cost_table(record: dict[str, Any]) -> Any:
     for size, cost in summary["cost"].items():
         per_vector, index = cost["bytes_per_vector"], cost["index_bytes"]
         table.add_row(prefix_label(int(size)), str(per_vector["float32"]), str(per_vector["int8"]),
-                      str(per_vector["binary"]), _bytes(index["float32"]), _bytes(index["binary"]),
+                      str(per_vector["binary"]), human_bytes(index["float32"]), human_bytes(index["binary"]),
                       f"{cost['relative_search_time']:.0%} of full", *(("", "") if ann else ()))
     for view, memory, per_query in ann:
         table.add_row(view, "", "", "", "", "", "", memory, per_query)
     return table
 
-
-def _bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GB"  # pragma: no cover
 
 
 def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
