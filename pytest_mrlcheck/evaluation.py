@@ -897,7 +897,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         from .precision_eval import calibration_vectors, score_quantized
 
         calibration, cal_vectors = calibration_vectors(spec, plan, prepared, lambda texts, role: _embed(
-            spec, run, encoder, texts, role))
+            spec, run, encoder, texts, role), access=run.data_access(spec))
         prefix_sizes = set(plan.prefixes)
         for view, value in score_quantized(spec, plan, prepared, cal_vectors).items():
             if view.kind == "window" or view.end in prefix_sizes:
@@ -959,7 +959,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         from .precision_eval import calibration_vectors
 
         funnel_options["calibration"] = calibration_vectors(spec, plan, prepared, lambda texts, role: _embed(
-            spec, run, encoder, texts, role), needed=True)[1]
+            spec, run, encoder, texts, role), needed=True, access=run.data_access(spec))[1]
     funnel_result = prepared.funnel(funnel_options) if (prepared.funnel and funnel_options) else None
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]

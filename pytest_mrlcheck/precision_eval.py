@@ -24,13 +24,14 @@ _CHUNK_COLUMNS = 1024  # view columns transformed at once: bounds the memory of 
 
 def calibration_vectors(
     spec: Spec, plan: ViewPlan, prepared: Prepared, embed: Callable[[Sequence[str], str], np.ndarray],
-    needed: bool = False,
+    needed: bool = False, access: DataAccess | None = None,
 ) -> tuple[str, np.ndarray | None]:
     """Where int8/uint8 ranges come from, and the full-dimension vectors they are computed on.
 
     Without ``views.calibration`` that is every vector the task embedded (both sides of a pair
     together): optimistic, the ranges have seen the evaluation texts. With it, the named file's
-    texts, embedded (through the cache) in every role the task uses.
+    texts, embedded (through the cache) in every role the task uses; ``access`` is the spec's data
+    access, so the file obeys the project root like every data path.
     """
     if not needed and not any(needs_ranges(view.precision) for view in plan.quantized):
         return "", None
@@ -40,7 +41,7 @@ def calibration_vectors(
     vectors = text_file_vectors(
         spec, plan.full_dim, prepared, embed, cal.path, cal.column, f"{spec.path}:{cal.line}: views.calibration",
         "int8/uint8 ranges need at least two",
-        "name a file of texts like the ones you will store (hundreds or more), with a header row")
+        "name a file of texts like the ones you will store (hundreds or more), with a header row", access)
     return str(cal.path), vectors
 
 

@@ -306,3 +306,21 @@ def test_plots_and_markdown_draw_the_precision_panel(quant_project: pytest.Pytes
     binary = curves["binary"]
     assert list(binary.get_xdata()) == [4, 16, 48]  # bytes of 32, 128, 384 sign bits
     assert list(binary.get_ydata()) == [spec["scores"][f"prefix[{k}]@binary"] for k in (32, 128, 384)]
+
+
+def test_a_calibration_file_outside_the_root_needs_the_opt_in(quant_project: pytest.Pytester,
+                                                              write_spec: Callable[..., Path],
+                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The calibration file obeys the project root like every data path (allow_outside_root opts in)."""
+    outside = tmp_path_factory.mktemp("elsewhere") / "calib.csv"
+    outside.write_text("text\n" + "".join(f"calibration sentence number {i}\n" for i in range(8)), encoding="utf-8")
+    body = ("name: cal\nmodel: {provider: python, callable: fake_encoder:encode}\n"
+            "task: {kind: sts, data: {path: data/pairs.csv}}\n"
+            f'views: {{calibration: {{path: "{outside}"}}}}\nchecks: {{prefix: {{"64@int8": -1.0}}}}\n')
+    write_spec(body)
+    refused = quant_project.runpytest("--color=no", "--mrlcheck-no-cache")
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(["*views.calibration*is outside the project root*"])
+    assert_clean_output(refused.stdout.str() + refused.stderr.str())
+    write_spec("allow_outside_root: true\n" + body)
+    quant_project.runpytest("--color=no", "--mrlcheck-no-cache").assert_outcomes(passed=1)
