@@ -10,16 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import MrlcheckError
+from ..report.units import human_bytes
 from .common import FLAG_PREFIX, UsageError, cache_dir, console, display
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def _when(stamp: float | None) -> str:
@@ -79,7 +71,7 @@ def _models_table(models: Sequence[Any], title: str, runtimes: Mapping[str, Mapp
         if runtime:
             what += f"\nruntime: {runtime_summary(runtime)}"
         table.add_row(model.model_key[:12], provider, Text(what), Text(_role(model.identity)),
-                      ", ".join(map(str, model.dims)) or "-", f"{model.vectors:,}", _human(model.data_bytes),
+                      ", ".join(map(str, model.dims)) or "-", f"{model.vectors:,}", human_bytes(model.data_bytes),
                       _when(model.last_used))
     return table
 
@@ -98,7 +90,7 @@ def cmd_cache_info(args: argparse.Namespace) -> int:
     finally:
         store.close()
     total = sum(m.vectors for m in models)
-    print(f"{display(store.path)}: {_human(store.size_on_disk())} on disk, {total:,} vectors of "
+    print(f"{display(store.path)}: {human_bytes(store.size_on_disk())} on disk, {total:,} vectors of "
           f"{len(models)} model key{'s' if len(models) != 1 else ''}")
     if models:
         console().print(_models_table(models, "cached models (most recently used first)", runtimes))
@@ -139,7 +131,8 @@ def cmd_cache_clear(args: argparse.Namespace) -> int:
             vectors = None
         finally:
             store.close()
-        what = f"{display(store.path)} ({_human(size)}" + (f", {vectors:,} vectors)" if vectors is not None else ")")
+        counted = f", {vectors:,} vectors)" if vectors is not None else ")"
+        what = f"{display(store.path)} ({human_bytes(size)}" + counted
         if not _confirm(f"Remove the embedding cache {what}?", args.yes):
             print("nothing removed")
             return 1
@@ -179,7 +172,7 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     kept = len(stale) - len(removed)
     print(f"removed {sum(removed.values()):,} vectors of {len(removed)} model key{'s' if len(removed) != 1 else ''}"
           + (f" ({kept} used meanwhile, kept)" if kept else "")
-          + f"; {display(store.path)}: {_human(before)} → {_human(store.size_on_disk())}"
+          + f"; {display(store.path)}: {human_bytes(before)} → {human_bytes(store.size_on_disk())}"
           + ("" if compact else " (another process is reading the cache: the file shrinks at a later checkpoint)"))
     return 0
 
