@@ -1,7 +1,8 @@
 """The spec's ANN index parts: ``views.index`` (which indexes to build) and ``checks.index`` (their bounds).
 
-Parsed here, called from :mod:`.spec`; nothing here imports faiss or numpy. Each kind has a table of
-build parameters (they key the on-disk index cache) and search parameters (set at query time).
+Parsed here, called from :mod:`.checks`, :mod:`.views` and :mod:`.load`; nothing here imports faiss or
+numpy. Each kind has a table of build parameters (they key the on-disk index cache) and search parameters
+(set at query time).
 """
 
 from __future__ import annotations
@@ -12,20 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..yamlload import LineDict
-from . import (
-    MAX_DIMS,
-    Checks,
-    TaskSpec,
-    ViewsSpec,
-    _Ctx,
-    _dims_list,
-    _float,
-    _int,
-    _mapping,
-    _reject_unknown,
-    _size_key,
-    _type_name,
-)
+from .fields import _Ctx, _dims_list, _float, _int, _mapping, _reject_unknown, _size_key, _type_name
+from .limits import MAX_DIMS
+from .types import Checks, TaskSpec, ViewsSpec
 
 BUILD_PARAMS: dict[str, dict[str, int | None]] = {
     "hnsw": {"M": 16, "ef_construction": 200},
