@@ -25,7 +25,7 @@ from .fields import (
 from .limits import MAX_DIMS, MAX_K, MAX_QUERIES, MAX_SEED, MAX_SHORTLIST
 from .precision import _known_precision
 from .task_data import _parse_data
-from .types import InformedSpec, TaskSpec
+from .types import FunnelSpec, InformedSpec, TaskSpec
 
 TASK_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification", "reranking", "agreement")
 SIMILARITIES = ("cosine", "dot")
@@ -107,7 +107,7 @@ def _parse_task(ctx: _Ctx, raw: Any, line: int) -> TaskSpec:
                         "select on another split (e.g. validation) and evaluate on test")
     return TaskSpec(kind=kind, data=data, metric=metric, similarity=similarity,
                     ignore_identical_ids=ignore_ids, line=task.line, splits=splits, informed=informed,
-                    options=options)
+                    options=options, funnel=FunnelSpec(**options["funnel"]) if "funnel" in options else None)
 
 
 _KIND_OPTIONS: Mapping[str, tuple[str, ...]] = {

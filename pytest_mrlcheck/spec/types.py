@@ -108,6 +108,20 @@ class InformedSpec:
 
 
 @dataclass(frozen=True)
+class FunnelSpec:
+    """``task.funnel``: shortlist ``shortlist`` documents at ``shortlist_dims``, rerank them at ``rerank_dims``."""
+
+    shortlist_dims: int
+    shortlist: int = 100
+    rerank_dims: int | None = None  # None: the full vector
+    min: float | None = None  # the funnel's score must reach this
+    min_ratio: float | None = None  # ... or this share of the full score
+    line: int = 0
+    shortlist_precision: str = "float32"
+    rerank_precision: str = "float32"
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     kind: str
     data: DataSpec
@@ -117,7 +131,8 @@ class TaskSpec:
     line: int = 0
     splits: tuple[str, ...] = ()
     informed: InformedSpec | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific: classifier, seeds, queries
+    options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific: classifier, seeds, queries, funnel
+    funnel: FunnelSpec | None = None  # the typed ``options["funnel"]`` (retrieval only)
 
 
 @dataclass(frozen=True)
