@@ -7,24 +7,14 @@ Run: .venv/bin/python benchmarks/bench_bootstrap.py
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from harness import median_seconds
 from scipy import stats
 
 from pytest_mrlcheck.bootstrap import bootstrap_indices, intervals_from_replicates, sts_replicates
 from pytest_mrlcheck.tasks.sts import correlate
 
 PAIRS, VIEWS, RESAMPLES, LOOP_RESAMPLES = 1379, 60, 1000, 50
-
-
-def _median_time(function: object, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -36,7 +26,7 @@ def main() -> None:
         def vectorised(m: str = metric) -> None:  # what an evaluation does: replicates once, intervals from them
             intervals_from_replicates(correlate(sims, gold, m), sts_replicates(sims, gold, m, resamples=RESAMPLES))
 
-        fast = _median_time(vectorised)
+        fast = median_seconds(vectorised)
         indices = bootstrap_indices(PAIRS, LOOP_RESAMPLES, 0)
 
         def loop(ref=reference, samples=indices) -> None:
@@ -44,7 +34,7 @@ def main() -> None:
                 for view in range(VIEWS):
                     ref(sims[sample, view], gold[sample])
 
-        slow = _median_time(loop, repeats=1) * RESAMPLES / LOOP_RESAMPLES
+        slow = median_seconds(loop, repeat=1) * RESAMPLES / LOOP_RESAMPLES
         rows.append((metric, fast, slow))
     print(f"bootstrap: {RESAMPLES} resamples × {VIEWS} views × {PAIRS} pairs")
     print(f"{'metric':<10} {'vectorised s':>13} {'scipy loop s':>13} {'speed-up':>9} {'target':>10} {'met?':>5}")

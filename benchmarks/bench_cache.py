@@ -15,23 +15,25 @@ Every phase is timed twice: wall clock and the process's CPU time (``time.proces
 threads). On a shared machine the wall clock also counts the time other processes held the cores;
 the CPU time is what the code costs, and the two agree on a quiet machine.
 
-Run: .venv/bin/python benchmarks/bench_cache.py   (needs git and about 1.5 GB in the temp folder)
+Run: .venv/bin/python benchmarks/bench_cache.py [--docs N]   (needs git and about 1.5 GB in the temp folder;
+``--docs 20000`` is a quick run)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from harness import REPO, Clock, extract_package, load_text, print_markdown
 
 REFERENCE = "416e3e8"
 DOCS, QUERIES, DIM = 200_000, 1_000, 384
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_beir(folder: Path, docs: int = DOCS, queries: int = QUERIES) -> None:
@@ -62,7 +64,7 @@ def worker(beir: Path, cache: Path) -> dict[str, float]:
 
     spec = DataSpec(path=beir, format="beir", columns={}, header=False, split="test")
     times: dict[str, float] = {}
-    clock = _Clock(times)
+    clock = Clock(times)
     with clock("load"):
         data = load_beir(spec)
     texts = list(data.documents) + list(data.queries)
@@ -105,25 +107,6 @@ def worker(beir: Path, cache: Path) -> dict[str, float]:
     return {**times, "size": size, "raw": vectors.nbytes, "vectors": len(keys)}
 
 
-class _Clock:
-    """``with clock(name):`` records ``name`` (wall seconds) and ``name_cpu`` (process CPU seconds)."""
-
-    def __init__(self, times: dict[str, float]) -> None:
-        self.times = times
-
-    def __call__(self, name: str, best: bool = False) -> _Clock:
-        self.name, self.best = name, best
-        return self
-
-    def __enter__(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def __exit__(self, *exc: object) -> None:
-        for key, value in ((self.name, time.perf_counter() - self.wall),
-                           (f"{self.name}_cpu", time.process_time() - self.cpu)):
-            self.times[key] = min(value, self.times.get(key, value)) if self.best else value
-
-
 def _run(package_root: Path, beir: Path, cache: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(package_root)}
     done = subprocess.run([sys.executable, __file__, "--worker", str(beir), str(cache)], env=env,
@@ -134,24 +117,19 @@ def _run(package_root: Path, beir: Path, cache: Path) -> dict[str, float]:
     return result
 
 
-def _load() -> str:
-    return Path("/proc/loadavg").read_text().split(" ")[0] if Path("/proc/loadavg").exists() else "?"
-
-
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=DOCS, help=f"documents in the synthetic corpus (default {DOCS:,})")
+    docs = parser.parse_args().docs
     with tempfile.TemporaryDirectory(prefix="mrlcheck-bench-cache-") as tmp:
         folder = Path(tmp)
-        reference = folder / "reference"
-        reference.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", REFERENCE, "pytest_mrlcheck"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(reference)], input=archive, check=True)
+        reference = extract_package(REFERENCE, folder / "reference")
         beir = folder / "beir"
-        write_beir(beir)
-        load_before = _load()
+        write_beir(beir, docs)
+        load_before = load_text()
         ref = _run(reference, beir, folder / "cache-reference")
-        now = _run(ROOT, beir, folder / "cache-now")
-        load_after = _load()
+        now = _run(REPO, beir, folder / "cache-now")
+        load_after = load_text()
     mb = now["raw"] / 1e6
 
     def seconds(result: dict[str, float], *names: str) -> str:
@@ -173,15 +151,14 @@ def main() -> None:
          faster("embed_warm"), "–", None),
         ("write (put_many, 2048 per transaction)", seconds(ref, "write"), seconds(now, "write"), faster("write"),
          "–", None),
-        (f"load the BEIR corpus ({DOCS:,} documents) + hash its texts", seconds(ref, "load", "hash"),
+        (f"load the BEIR corpus ({docs:,} documents) + hash its texts", seconds(ref, "load", "hash"),
          seconds(now, "load", "hash"), faster("load", "hash"), "≤ 1.5 s", now["load"] + now["hash"] <= 1.5),
         ("  of which hashing", seconds(ref, "hash"), seconds(now, "hash"), faster("hash"), "", None),
     ]
     print(f"load average {load_before} before, {load_after} after (2 cores); reference = commit {REFERENCE}")
-    print(f"| measurement | reference {REFERENCE} | this tree | ratio | target | met |")
-    print("|---|---|---|---|---|---|")
-    for name, old, new, ratio, target, met in rows:
-        print(f"| {name} | {old} | {new} | {ratio} | {target} | {'–' if met is None else ('yes' if met else 'no')} |")
+    print_markdown(("measurement", f"reference {REFERENCE}", "this tree", "ratio", "target", "met"),
+                   [(name, old, new, ratio, target, "–" if met is None else ("yes" if met else "no"))
+                    for name, old, new, ratio, target, met in rows])
 
 
 if __name__ == "__main__":

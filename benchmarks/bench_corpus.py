@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -31,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from harness import REPO, child_env, extract_package, load_triple, print_markdown, run_child
 
-ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "416e3e8"
 VOCABULARY = 5000
 DIM = 384
@@ -118,15 +116,6 @@ def write_folder(folder: Path, docs: int, queries: int, seed: int = 0) -> None:
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
 
 
-def extract_reference(target: Path) -> Path:
-    """``pytest_mrlcheck`` as of the reference commit, in ``target``."""
-    target.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", REFERENCE, "pytest_mrlcheck"],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
-
-
 @dataclass(frozen=True)
 class Run:
     seconds: float
@@ -140,23 +129,16 @@ class Run:
 def run_pytest(tree: Path, folder: Path, cache: Path, label: str) -> Run:
     """One pytest run of the spec with ``tree`` first on the path; its time, peak RSS and report."""
     report, timings = folder / f"{label}.json", folder / f"{label}.timings.json"
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("CI", None)
+    env = child_env({"PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}, drop=("CI",))
     command = [sys.executable, "-c", RUNNER, str(timings), str(folder), "-q", "-p", "no:cacheprovider",
                "-p", "no:xdist", "-p", "no:randomly", f"--mrlcheck-cache-dir={cache}",
                f"--mrlcheck-json={report}", "--mrlcheck-tables=none"]
-    start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
+    child = run_child(command, folder, env, merge_output=True)
     if child.returncode != 0:
-        sys.exit(f"{label}: pytest exited with {child.returncode}:\n{output.decode(errors='replace')[-4000:]}")
+        sys.exit(f"{label}: pytest exited with {child.returncode}:\n{child.stdout[-4000:]}")
     spent = json.loads(timings.read_text())
     cache_bytes = sum(path.stat().st_size for path in cache.rglob("*") if path.is_file())
-    return Run(seconds, usage.ru_maxrss * 1024, spent["score_views"], spent["cost_by_size"], cache_bytes,
+    return Run(child.seconds, child.peak_rss, spent["score_views"], spent["cost_by_size"], cache_bytes,
                json.loads(report.read_text()))
 
 
@@ -190,10 +172,10 @@ def main() -> None:
         write_folder(folder, docs, args.queries)
         print(f"{docs:,} documents, {args.queries} queries, 5 prefixes + 11 windows, nDCG@10 "
               f"(folder written in {time.perf_counter() - started:.1f} s); load average before: "
-              f"{Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
-        trees = {"this tree": ROOT}
+              f"{load_triple()}", flush=True)
+        trees = {"this tree": REPO}
         if with_reference:
-            trees = {f"reference {REFERENCE}": extract_reference(scratch / "reference"), **trees}
+            trees = {f"reference {REFERENCE}": extract_package(REFERENCE, scratch / "reference"), **trees}
         runs: dict[str, tuple[Run, Run]] = {}
         for label, tree in trees.items():
             cache = scratch / f"cache-{len(runs)}"
@@ -203,7 +185,7 @@ def main() -> None:
             print(f"  {label}: warm {warm.seconds:.1f} s", flush=True)
             runs[label] = (cold, warm)
         print_table(runs, docs)
-        print(f"load average after: {Path('/proc/loadavg').read_text().split()[:3]}")
+        print(f"load average after: {load_triple()}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -229,12 +211,8 @@ def print_table(runs: dict[str, tuple[Run, Run]], docs: int) -> None:
         delta = metric_difference(runs[labels[0]][1].report, runs[labels[1]][1].report)
         verdict = "yes" if delta <= 1e-6 else "NO"
         rows.append(("max |Δ metric| vs reference (≤ 1e-6)", ["–", f"{delta:.1e} ({verdict})"]))
-    width = max(len(name) for name, _ in rows)
     print()
-    print(f"| {'measurement'.ljust(width)} | " + " | ".join(labels) + " |")
-    print(f"|{'-' * (width + 2)}|" + "|".join("---" for _ in labels) + "|")
-    for name, values in rows:
-        print(f"| {name.ljust(width)} | " + " | ".join(values) + " |")
+    print_markdown(("measurement", *labels), [(name, *values) for name, values in rows], pad_first=True)
 
 
 if __name__ == "__main__":

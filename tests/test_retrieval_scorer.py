@@ -109,9 +109,9 @@ def test_top_k_large_chunks(chunk_docs, k):
 
 def test_top_k_query_blocks(vectors, monkeypatch):
     """Many queries against a big chunk are scored a block of query rows at a time."""
-    from pytest_mrlcheck.tasks import retrieval
+    from pytest_mrlcheck.tasks import retrieval_topk
 
-    monkeypatch.setattr(retrieval, "_BLOCK_BYTES", 4 * 50 * 4)  # 4 query rows per block
+    monkeypatch.setattr(retrieval_topk, "_BLOCK_BYTES", 4 * 50 * 4)  # 4 query rows per block
     queries, corpus = vectors
     exclude = [{q, 2 * q} for q in range(17)]
     indices, _ = top_k(queries, corpus, VIEWS, 5, chunk_docs=50, exclude=exclude)

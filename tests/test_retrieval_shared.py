@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_mrlcheck.tasks import funnel, retrieval
+from pytest_mrlcheck.tasks import funnel, retrieval_blocks, retrieval_merge, retrieval_topk
 from pytest_mrlcheck.tasks.retrieval import top_k
 
 
@@ -94,7 +94,7 @@ def random_ranges(rng: np.random.Generator, dim: int, count: int) -> list[tuple[
 @pytest.fixture
 def small_tiles(monkeypatch: pytest.MonkeyPatch):
     """Two stripes and tiles of 3 rows × 5 columns, so every boundary is crossed."""
-    monkeypatch.setattr(retrieval, "_tiling", lambda: (2, 4 * 15, 5))
+    monkeypatch.setattr(retrieval_topk, "tiling", lambda: (2, 4 * 15, 5))
 
 
 def assert_same_ranking(shared, reference, atol=1e-6, rtol=0.0):
@@ -118,7 +118,7 @@ def test_shared_products_rank_like_one_product_per_view_and_a_naive_loop(
     exclude = ([set(rng.integers(0, n_docs + 2, rng.integers(0, 4)).tolist()) for _ in range(n_queries)]
                if with_exclusions else None)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(retrieval, "_tiling", lambda: (2, 4 * 15, 5))
+        patch.setattr(retrieval_topk, "tiling", lambda: (2, 4 * 15, 5))
         shared = top_k(queries, corpus, views, k, similarity, chunk_docs, exclude)
     separate = top_k(queries, corpus, views, k, similarity, chunk_docs, exclude, shared=False)
     for v, view in enumerate(views):
@@ -156,14 +156,14 @@ def test_index_views_and_ranges_mixed_keep_their_order(small_tiles: None) -> Non
 def test_too_many_narrow_blocks_fall_back_to_one_product_per_view() -> None:
     queries, corpus = tied_data(5, 4, 25, 80, 6)
     views = [(start, start + 1) for start in range(79)]  # 79 one-dim blocks: sharing does not pay
-    assert retrieval._BlockPlan.build([slice(*view) for view in views], queries, "cosine") is None
+    assert retrieval_blocks.BlockPlan.build([slice(*view) for view in views], queries, "cosine") is None
     shared = top_k(queries, corpus, views, 3)
     assert_same_ranking(shared, top_k(queries, corpus, views, 3, shared=False))
 
 
 def test_plan_shares_blocks_between_prefixes_and_windows() -> None:
     views = [slice(0, 32), slice(0, 64), slice(32, 96), slice(64, 128), slice(0, 128)]
-    plan = retrieval._BlockPlan.build(views, np.ones((2, 128), dtype=np.float32), "cosine")
+    plan = retrieval_blocks.BlockPlan.build(views, np.ones((2, 128), dtype=np.float32), "cosine")
     assert plan is not None
     assert plan.blocks == ((0, 32), (32, 64), (64, 96), (96, 128))
     assert [step.block for step in plan.steps] == [0, 1, 2, 3]  # each block multiplied once
@@ -175,11 +175,11 @@ def test_merge_fast_path_keeps_ties_with_the_earlier_document() -> None:
     best_scores = np.array([[0.9, 0.5, 0.5]], dtype=np.float32)
     best_docs = np.array([[3, 1, 2]])
     sims = np.array([[0.5, 0.7, 0.5, 0.95]], dtype=np.float32)
-    retrieval._merge(sims, 10, best_scores, best_docs)
+    retrieval_merge.merge(sims, 10, best_scores, best_docs)
     np.testing.assert_array_equal(best_docs, [[13, 3, 11]])
     np.testing.assert_array_equal(best_scores, np.array([[0.95, 0.9, 0.7]], dtype=np.float32))
     scaled = np.array([[1.0, 2.0]], dtype=np.float32)
-    retrieval._merge(scaled, 20, best_scores, best_docs, row_scale=np.array([0.475], dtype=np.float32))
+    retrieval_merge.merge(scaled, 20, best_scores, best_docs, row_scale=np.array([0.475], dtype=np.float32))
     np.testing.assert_array_equal(best_docs, [[13, 21, 3]])  # 2 × 0.475 = 0.95 ties 13, which came first
 
 

@@ -20,12 +20,8 @@ import numpy as np
 
 from ..errors import ProviderError, ProviderStatusError
 from .hosted import RETRYABLE_STATUS, HostedEncoder
-from .openai_api import (
-    OpenAISettings,
-    _Retryable,
-    estimate_tokens,
-    retry_after_seconds,
-)
+from .openai_api import OpenAISettings
+from .openai_requests import _Retryable, estimate_tokens, retry_after_seconds
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
 EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary")

@@ -22,12 +22,8 @@ import numpy as np
 from ..errors import ProviderError, ProviderStatusError
 from ..spec import GEMINI_TASK_TYPES
 from .hosted import RETRYABLE_STATUS, HostedEncoder
-from .openai_api import (
-    OpenAISettings,
-    _Retryable,
-    estimate_tokens,
-    retry_after_seconds,
-)
+from .openai_api import OpenAISettings
+from .openai_requests import _Retryable, estimate_tokens, retry_after_seconds
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_TEXTS = 100  # Gemini's limit of requests per batchEmbedContents

@@ -18,11 +18,6 @@ when ``encode`` raises, nothing corrupt is ever stored.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email.utils
-import json
-import math
 import os
 import random
 import threading
@@ -31,25 +26,29 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
 from ..errors import ProviderError, ProviderStatusError
 from ..spec import Prompts
 from . import ProviderContext, check_vectors
+from .openai_requests import (
+    MAX_INPUTS_PER_REQUEST,
+    RETRYABLE_STATUS,
+    _Aborted,
+    _Retryable,
+    estimate_tokens,
+    plan_batches,
+    retry_after_seconds,
+)
+from .openai_response import UNREADABLE_HINT, parse_embeddings, status_hint, status_message
+from .openai_urls import check_no_credentials, display_url, mask_credentials
 
 if TYPE_CHECKING:
     import openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_INPUTS_PER_REQUEST = 2048  # OpenAI's limit on the length of ``input``
-_RETRYABLE_STATUS = frozenset({408, 429})
-_SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "code", "password", "auth")
 _NO_KEY = "unused"  # sent when api_key_env is None (local servers without authentication)
-_MAX_TOKENS = 10**12  # a usage count beyond this is not believed
-_UNREADABLE_HINT = ("a proxy or the server sent a body the client cannot decode (check Content-Encoding and "
-                    "base_url); nothing was cached")
 
 
 @dataclass(frozen=True)
@@ -96,125 +95,6 @@ class OpenAISettings:
             problems.append(f"price_per_million_tokens must be ≥ 0, got {self.price_per_million_tokens}")
         if problems:
             raise ProviderError(f"invalid settings for OpenAI-compatible model {self.name!r}: {'; '.join(problems)}")
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap upper-ish bound: UTF-8 bytes / 3 (≈ 1 token per CJK character, ¾ word in English)."""
-    return len(text.encode("utf-8")) // 3 + 1
-
-
-def plan_batches(inputs: Sequence[str], batch_size: int, max_tokens: int) -> list[tuple[int, int]]:
-    """``[start, end)`` slices in input order, each within ``batch_size`` texts and ``max_tokens``.
-
-    A single text above ``max_tokens`` goes alone (the server decides whether it fits).
-    """
-    batches: list[tuple[int, int]] = []
-    start, count, tokens = 0, 0, 0
-    for index, text in enumerate(inputs):
-        cost = estimate_tokens(text)
-        if count and (count >= batch_size or tokens + cost > max_tokens):
-            batches.append((start, index))
-            start, count, tokens = index, 0, 0
-        count += 1
-        tokens += cost
-    if count:
-        batches.append((start, len(inputs)))
-    return batches
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = lowered.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value.strip()) * scale
-        except ValueError:
-            continue
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def display_url(url: str) -> str:
-    """A base URL normalised for identity and messages: lower-case scheme and host, no default
-    port, no trailing slash, no user:password, secret-looking query values replaced by ``***``."""
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        userinfo = _userinfo(text)
-        detail = str(exc).replace(userinfo, "***") if userinfo else str(exc)
-        raise ProviderError(f"base_url {mask_credentials(text)!r} is not a valid URL: {detail}") from None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in ("http", "https") or not host:
-        raise ProviderError(
-            f"base_url {mask_credentials(text)!r} is not an http(s) URL",
-            hint="for example http://localhost:8000/v1 (vLLM) or https://<resource>.openai.azure.com/openai/v1",
-        )
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = {"http": 80, "https": 443}[scheme]
-    netloc = host if port in (None, default_port) else f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    query = "&".join(
-        f"{k}={'***' if any(word in k.lower() for word in _SECRET_QUERY_WORDS) else v}"
-        for k, v in sorted(parse_qsl(parts.query, keep_blank_values=True))
-    )
-    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
-
-
-def _userinfo(text: str) -> str:
-    """The ``user:password`` part of a URL ('' when there is none)."""
-    _, sep, rest = text.partition("://")
-    authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
-    return authority.rpartition("@")[0] if sep else ""
-
-
-def mask_credentials(url: str) -> str:
-    """``url`` with its ``user:password@`` shown as ``***@`` (for every message that names a URL)."""
-    userinfo = _userinfo(url)
-    return url.replace(f"{userinfo}@", "***@", 1) if userinfo else url
-
-
-def check_no_credentials(url: str, where: str) -> None:
-    """Refuse a base URL with ``user:password@``: the HTTP client would send them as Basic auth,
-    silently replacing the bearer key."""
-    if _userinfo(url.strip()):
-        raise ProviderError(
-            f"{where} {mask_credentials(url.strip())!r} carries credentials (user:password@); the HTTP client "
-            "would send them instead of the API key",
-            hint="remove them from the URL; the key goes in the environment variable named by model.api_key_env "
-            "(a gateway that needs Basic auth: put it in front as a local proxy)",
-        )
-
-
-class _Aborted(Exception):
-    """Another batch failed: stop this one quietly."""
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.rate_limited = rate_limited
-
 
 class OpenAIEncoder:
     """Encodes through ``openai.OpenAI(...).embeddings``; counters feed the run summary.
@@ -460,13 +340,14 @@ class OpenAIEncoder:
             content = raw.content
         except openai.APIStatusError as exc:
             status = exc.status_code
-            message = _status_message(exc, self.redact)
-            if status in _RETRYABLE_STATUS or status >= 500:
+            message = status_message(exc, self.redact)
+            if status in RETRYABLE_STATUS or status >= 500:
                 headers = exc.response.headers
                 retry_after = retry_after_seconds(headers)
                 raise _Retryable(f"HTTP {status}: {message}", retry_after, rate_limited=status == 429) from None
             raise ProviderStatusError(
-                f"{self._who()} answered HTTP {status}: {message}", status=status, hint=_status_hint(status, settings)
+                f"{self._who()} answered HTTP {status}: {message}", status=status,
+                hint=status_hint(status, settings.api_key_env),
             ) from None
         except openai.APITimeoutError:
             raise _Retryable(f"no answer within {settings.timeout:g} s (timeout)") from None
@@ -475,142 +356,26 @@ class OpenAIEncoder:
             detail = self.redact(f"{type(cause).__name__}: {cause}" if cause is not None else str(exc))
             if type(cause).__name__ == "DecodingError":  # a body the client cannot decompress: not retried
                 raise ProviderError(f"{self._who()} sent a response that could not be read: {detail[:300]}",
-                                    hint=_UNREADABLE_HINT) from None
+                                    hint=UNREADABLE_HINT) from None
             raise _Retryable(f"connection error: {detail[:300]}") from None
         except openai.OpenAIError as exc:
             raise ProviderError(f"{self._who()}: {type(exc).__name__}: {self.redact(str(exc))[:300]}") from None
         except Exception as exc:  # the HTTP stack failing on a reply (httpx decoding, a codec): not retried
             detail = self.redact(f"{type(exc).__name__}: {exc}")
             raise ProviderError(f"{self._who()} sent a response that could not be read: {detail[:300]}",
-                                hint=_UNREADABLE_HINT) from None
+                                hint=UNREADABLE_HINT) from None
         vectors, usage = self._parse(content, len(batch), self.redact)
         return vectors, usage if usage is not None else sum(estimate_tokens(t) for t in batch)
-
     def _parse(self, content: bytes, count: int, redact: Callable[[str], str]) -> tuple[np.ndarray, int | None]:
         """Check a response body and turn it into a ``count × d`` float32 matrix in input order."""
-        who = self._who()
-        try:
-            body = json.loads(content)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
-            preview = redact(content[:4096].decode("utf-8", "replace"))[:120]
-            raise ProviderError(
-                f"{who} returned a body that is not valid JSON ({len(content)} bytes; truncated, nested too "
-                f"deeply, or not the embeddings API): {preview!r}",
-                hint="check base_url (it usually ends in /v1) and any proxy in between; nothing was cached",
-            ) from None
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            error = body.get("error") if isinstance(body, dict) else None
-            if error is not None:
-                message = error.get("message", error) if isinstance(error, dict) else error
-                raise ProviderError(f"{who} answered HTTP 200 with an error instead of embeddings: "
-                                    f"{redact(str(message))[:300]}", hint="the server reports a problem with the "
-                                    "request or the account; nothing was cached")
-            raise ProviderError(f"{who} returned JSON without a 'data' list: {redact(_preview(body))[:200]}")
-        if len(data) != count:
-            raise ProviderError(
-                f"{who} returned {len(data)} vectors for {count} texts",
-                hint="the server dropped or added items; nothing was cached — lower model.batch_size",
-            )
-        rows: list[np.ndarray | None] = [None] * count
-        for position, item in enumerate(data):
-            index = item.get("index") if isinstance(item, dict) else None
-            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
-                raise ProviderError(f"{who} returned item {position} with a missing or invalid index {index!r}")
-            if rows[index] is not None:
-                raise ProviderError(f"{who} returned index {index} twice; cannot tell which vector is whose")
-            rows[index] = self._vector(item.get("embedding"), index, who)
-        vectors = [row for row in rows if row is not None]
-        dims = sorted({row.shape[0] for row in vectors})
-        if len(dims) != 1:
-            raise ProviderError(f"{who} returned vectors of different dimensions {dims} in one response")
-        wanted = self.settings.dimensions
-        if wanted is not None and dims[0] != wanted and self.settings.expect_dimensions:
-            raise ProviderError(
-                f"{who} returned {dims[0]}-dimensional vectors; expected {wanted} (dimensions: {wanted})",
-                hint="the server ignores 'dimensions' — remove it and let mrlcheck's views truncate",
-            )
-        matrix = np.stack(vectors).astype(np.float32, copy=False)
-        bad = ~np.isfinite(matrix).all(axis=1)
-        if bad.any():
-            raise ProviderError(
-                f"{who} returned NaN or infinite values in {int(bad.sum())} of {count} vectors",
-                hint="nothing was written to the cache; check the server's precision settings",
-            )
-        usage = body.get("usage")
-        total = usage.get("total_tokens") if isinstance(usage, dict) else None
-        plausible = isinstance(total, int) and not isinstance(total, bool) and 0 <= total <= _MAX_TOKENS
-        tokens = total if plausible else None  # else estimated: an absurd count must not break the run
-        return matrix, tokens
-
-    @staticmethod
-    def _vector(value: Any, index: int, who: str) -> np.ndarray:
-        if isinstance(value, str):
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise ProviderError(f"{who} returned an embedding (index {index}) that is not valid base64") from None
-            if len(raw) % 4:
-                raise ProviderError(f"{who} returned a base64 embedding (index {index}) of {len(raw)} bytes, "
-                                    "not a whole number of float32 values")
-            vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-        elif isinstance(value, list) and all(
-            isinstance(x, int | float) and not isinstance(x, bool) for x in value
-        ):
-            try:
-                with np.errstate(over="ignore"):
-                    vector = np.asarray(value, dtype=np.float32)
-            except (OverflowError, ValueError):  # an integer beyond any float
-                raise ProviderError(f"{who} returned an embedding (index {index}) holding a number too large for "
-                                    "a float") from None
-        else:
-            raise ProviderError(f"{who} returned an embedding (index {index}) that is neither a list of numbers "
-                                "nor base64 text")
-        if vector.size == 0:
-            raise ProviderError(f"{who} returned an empty embedding (index {index})")
-        return vector
+        return parse_embeddings(content, count, self._who(), redact, self.settings.dimensions,
+                                self.settings.expect_dimensions)
 
 
 def _redact(text: str, key: str) -> str:
     return text.replace(key, "***") if key and key != _NO_KEY else text
 
 
-def _preview(value: Any) -> str:
-    """``repr`` of a JSON value, safe for any nesting (a deep one is cut, not recursed into)."""
-    try:
-        return repr(value)[:4096]
-    except RecursionError:
-        return f"<{type(value).__name__} nested too deeply>"
-
-
-def _status_message(exc: Any, redact: Callable[[str], str]) -> str:
-    """The server's message for an HTTP error, redacted first and then cut (so no part of a key survives)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        message = error.get("message") if isinstance(error, dict) else error
-        if isinstance(message, str) and message:
-            return redact(message)[:300]
-        if message is not None:
-            return redact(_preview(message))[:300]
-    if isinstance(body, str) and body:
-        return redact(body)[:300]
-    return redact(str(getattr(exc, "message", "") or "no details"))[:300]
-
-
-def _status_hint(status: int, settings: OpenAISettings) -> str | None:
-    if status in (401, 403):
-        return (f"check the key in ${settings.api_key_env}" if settings.api_key_env
-                else "the server wants a key: set model.api_key_env")
-    if status == 404:
-        return "check model.name and base_url (OpenAI-compatible servers usually serve under /v1)"
-    if status == 413:
-        return "the request is too large: lower model.batch_size or model.max_tokens_per_batch"
-    if status in (400, 422):
-        return ("the server rejected the request: check the model name, the 'dimensions' setting and "
-                "that no text is empty or longer than the model's input limit")
-    return None
-
-
-__all__ = ["OpenAIEncoder", "OpenAISettings", "check_no_credentials", "display_url", "estimate_tokens",
-           "mask_credentials", "plan_batches", "retry_after_seconds"]
+__all__ = ["DEFAULT_BASE_URL", "MAX_INPUTS_PER_REQUEST", "OpenAIEncoder", "OpenAISettings",
+           "check_no_credentials", "display_url", "estimate_tokens", "mask_credentials", "plan_batches",
+           "retry_after_seconds"]
