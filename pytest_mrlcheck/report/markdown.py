@@ -14,6 +14,7 @@ from typing import Any
 
 from ..views import dims_label, prefix_label, random_label, window_label
 from .bounds import ViewBounds, view_bounds
+from .payload import Report, ReportSpec
 
 _STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
 _CHECK_ICON = {"passed": "✅", "failed": "❌", "xfailed": "⚠️", "xpassed": "⚠️"}
@@ -93,7 +94,7 @@ def _condensed_windows(
     return out
 
 
-def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
+def _views_table(spec: ReportSpec, max_windows: int) -> list[str]:
     scores: Mapping[str, Any] = spec.get("scores") or {}
     layout: Mapping[str, Any] = spec.get("layout") or {}
     full = spec.get("full_score")
@@ -136,11 +137,11 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     return lines
 
 
-def _has_failure(spec: Mapping[str, Any]) -> bool:
+def _has_failure(spec: ReportSpec) -> bool:
     return bool(spec.get("error")) or any(c.get("outcome") == "failed" for c in spec.get("checks", []))
 
 
-def _description(spec: Mapping[str, Any]) -> str:
+def _description(spec: ReportSpec) -> str:
     model: Mapping[str, Any] = spec.get("model") or {}
     task: Mapping[str, Any] = spec.get("task") or {}
     model_text = f"**{escape(model.get('name', '?'))}**"
@@ -166,10 +167,10 @@ def _description(spec: Mapping[str, Any]) -> str:
     )
 
 
-def _checks_list(spec: Mapping[str, Any]) -> list[str]:
+def _checks_list(spec: ReportSpec) -> list[str]:
     lines = []
     for check in spec.get("checks", []):
-        outcome = check.get("outcome", "")
+        outcome = str(check.get("outcome", ""))
         icon = _CHECK_ICON.get(outcome, "❔")
         summary = check.get("summary")
         if not summary:
@@ -179,7 +180,7 @@ def _checks_list(spec: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
+def _spec_section(spec: ReportSpec, max_windows: int) -> list[str]:
     checks = spec.get("checks", [])
     failed = sum(1 for c in checks if c.get("outcome") == "failed")
     icon = "❌" if _has_failure(spec) else "✅"
@@ -218,7 +219,7 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     return lines
 
 
-def render_markdown(report: Mapping[str, Any], *, max_windows: int = 12) -> str:
+def render_markdown(report: Report, *, max_windows: int = 12) -> str:
     """The whole report: a heading with the totals, then one section per spec (failing ones first).
 
     ``max_windows``: above this many sliding windows a spec's table keeps only the lowest and
