@@ -53,7 +53,7 @@ _GEOMETRY_LEFT = (
     ("mean_abs_correlation", "mean |corr| between dims (lower = less redundant)", False, "-"),
     ("effective_rank", "effective rank / k (higher = dims used)", True, "--"),
 )
-_UNIFORMITY_STYLE: dict[str, Any] = {"color": REFERENCE, "linestyle": "-.", "marker": "s", "markersize": 4,
+_UNIFORMITY_STYLE: dict[str, str | float] = {"color": REFERENCE, "linestyle": "-.", "marker": "s", "markersize": 4,
                                      "linewidth": 1.4}
 _PRECISION_COLOURS = {"float32": LINE, "float16": "#138d90", "int8": "#b8860b", "uint8": "#a0522d",
                       "binary": "#8e44ad", "ubinary": "#6b7b8c"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from ..evaluation import SpecResult
 from ..views import random_label
@@ -105,7 +105,7 @@ def _task(result: SpecResult) -> TaskPayload:
     })
 
 
-def _plain(values: dict[str, Any]) -> GeometryPayload:
+def _plain(values: Mapping[str, object]) -> GeometryPayload:
     """NaN (an undefined metric) becomes null so the JSON stays valid."""
     return cast(GeometryPayload, {key: None if isinstance(value, float) and value != value else value
                                   for key, value in values.items()})
