@@ -12,6 +12,7 @@ import datetime
 import importlib.metadata
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def record(summary: dict[str, Any], model_identity: dict[str, Any]) -> dict[str, Any]:
+def record(summary: Mapping[str, Any], model_identity: dict[str, Any]) -> dict[str, Any]:
     """The baseline entry of one evaluated spec (from its report summary)."""
     scores: dict[str, float] = {}
     margins: dict[str, float] = {}

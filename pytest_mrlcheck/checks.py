@@ -4,7 +4,7 @@ monotonic and min_dims, each judged from a spec's scores."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -630,7 +630,7 @@ def failure_table(verdict: Verdict, limit: int = 12) -> str:
     return "\n".join(lines)
 
 
-def judge_baseline(result: SpecResult, summary: dict[str, Any], update: bool) -> Verdict:
+def judge_baseline(result: SpecResult, summary: Mapping[str, Any], update: bool) -> Verdict:
     """Record (``update``) or compare against the spec's baseline file."""
     from . import baseline as baselines
 

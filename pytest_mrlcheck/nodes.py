@@ -22,6 +22,7 @@ from .checks import (
 from .errors import MrlcheckError
 from .guard import LIBRARY_HINT, Step, describe, headline, redact, step
 from .options import get_option
+from .report.payload import ItemPayload, SpecSummary, verdict_payload
 from .spec import BootstrapSpec, Checks, Spec, ViewsSpec, load_specs
 from .state import STATE_KEY, worker_id
 
@@ -93,7 +94,7 @@ class CheckItem(pytest.Item):
         self.verdict: Verdict | None = None
         self.error: MrlcheckError | None = None
         self.shown_at: str | None = None  # the item that shows self.error in full
-        self.summary: dict[str, Any] | None = None
+        self.summary: SpecSummary | None = None
 
     @property
     def spec_id(self) -> str:
@@ -179,13 +180,14 @@ class CheckItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, self.plan.line - 1, f"{self.spec.name}::{self.plan.name}"
 
-    def report_payload(self) -> dict[str, Any]:
+    def report_payload(self) -> ItemPayload:
         """What the controller needs for tables and JSON; plain data, so it survives xdist."""
         return {
             "spec": self.spec_id,
             "item": self.nodeid,
             "worker": worker_id(),
-            "check": self.verdict.to_dict() if self.verdict else {"name": self.plan.name, "kind": self.plan.kind},
+            "check": verdict_payload(self.verdict) if self.verdict else {"name": self.plan.name,
+                                                                         "kind": self.plan.kind},
             "error": redact(str(self.error)) if self.error else None,
             "summary": self.summary,
         }

@@ -18,6 +18,7 @@ import pytest
 from . import options
 
 if TYPE_CHECKING:
+    from .report.payload import ItemPayload
     from .state import RunState
 
 
@@ -82,7 +83,7 @@ class ResultsReporter:
         self.state.progress = for_pytest(session.config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        payload = getattr(report, "mrlcheck", None)
+        payload: ItemPayload | None = getattr(report, "mrlcheck", None)
         if payload is None:
             return
         outcome: str = report.outcome

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .embed import EncodePolicy
     from .errors import MrlcheckError
     from .evaluation import RunContext, SpecResult
+    from .report.payload import OutcomePayload, SpecSummary
     from .spec import Spec
 
 
@@ -82,8 +83,8 @@ class RunState:
     _context: RunContext | None = None
     progress: EncodeProgress = no_progress
     results: dict[str, SpecResult | MrlcheckError] = field(default_factory=dict)
-    summaries: dict[str, dict[str, Any] | MrlcheckError] = field(default_factory=dict)
-    payloads: list[dict[str, Any]] = field(default_factory=list)
+    summaries: dict[str, SpecSummary | MrlcheckError] = field(default_factory=dict)
+    payloads: list[OutcomePayload] = field(default_factory=list)
     first_failures: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,7 +143,7 @@ class RunState:
         """The item that shows ``key``'s evaluation error in full (the first to meet it)."""
         return self.first_failures.setdefault(key, item)
 
-    def summary_for(self, key: str, result: SpecResult) -> dict[str, Any]:
+    def summary_for(self, key: str, result: SpecResult) -> SpecSummary:
         """The report summary of an evaluated spec, built once however many items carry it."""
         from .errors import MrlcheckError
         from .guard import Step, scrub, step

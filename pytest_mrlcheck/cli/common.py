@@ -4,11 +4,13 @@ and the report files it writes."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..options import COMMAND_PREFIX
+
+if TYPE_CHECKING:
+    from ..report.payload import Report
 
 DEFAULT_CACHE_DIR = Path(".pytest_cache", "d", "mrlcheck")
 DEFAULT_RANDOM = (32, 64, 128)
@@ -62,7 +64,7 @@ def check_outputs(args: Any, *names: str) -> None:
                 raise UsageError(f"--{name} {value}: cannot write there: {problem} (--{name} takes {what})")
 
 
-def write_markdown_and_plots(report: Mapping[str, Any], markdown: str | None, plots: str | None,
+def write_markdown_and_plots(report: Report, markdown: str | None, plots: str | None,
                              status: TextIO) -> None:
     from .. import atomic
 

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .common import InitCheckFailed, UsageError, console, display
 from .document import document
@@ -16,6 +16,7 @@ from .targets import Target, targets
 
 if TYPE_CHECKING:
     from ..evaluation import RunContext
+    from ..report.payload import SpecRecord, SpecSummary
 
 
 def _init_command(args: argparse.Namespace) -> str:
@@ -36,7 +37,7 @@ def _default_out(args: argparse.Namespace, chosen: list[Target]) -> Path:
     return Path.cwd() / f"{chosen[0].spec.name}.mrl.yaml"
 
 
-def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measured]) -> list[dict[str, Any]]:
+def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measured]) -> list[SpecRecord]:
     """Write ``text`` to ``out`` only after it loads and every check behaves as measured.
 
     Returns one table record per written spec: its checks judged on today's scores.
@@ -48,7 +49,7 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
     from ..report.summary import JudgedCheck, spec_record, summarize
     from ..spec import load_specs
 
-    records: list[dict[str, Any]] = []
+    records: list[SpecRecord] = []
     with atomic.staged(out, text.encode("utf-8"), suffix=".tmp.mrl.yaml") as path:
         try:
             specs = load_specs(path)
@@ -62,7 +63,8 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
                     spec.task, informed=dataclasses.replace(informed, export=None)))
             result = evaluate(spec, run)
             spec_id = f"{display(out)}::{spec.name}"
-            summary = {**summarize(spec_id, result), "file": str(out), "encoding": source.summary["encoding"]}
+            summary: SpecSummary = {**summarize(spec_id, result), "file": str(out),
+                                    "encoding": source.summary["encoding"]}
             checks: list[JudgedCheck] = []
             for plan in plan_checks(spec):
                 if plan.kind in ("baseline", "compare"):

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import EvaluationError, MrlcheckError
 from .common import (
@@ -27,6 +27,7 @@ from .targets import Target
 
 if TYPE_CHECKING:
     from ..evaluation import RunContext, SpecResult
+    from ..report.payload import SpecSummary
     from ..spec import RandomViews, Spec, Windows
 
 
@@ -99,7 +100,7 @@ class Measured:
     target: Target
     spec: Spec  # the target's spec with the views measured and no checks but the min_dims sweep
     result: SpecResult
-    summary: dict[str, Any]  # the plugin's summary (JSON shape); encoding counts the whole measurement
+    summary: SpecSummary  # the plugin's summary (JSON shape); encoding counts the whole measurement
     windows: Windows | None
     random: RandomViews | None
     ratio: float
@@ -166,7 +167,7 @@ def measure(target: Target, args: argparse.Namespace, run: RunContext) -> Measur
         if key == "cache_hits":
             value = max(0, value - again)
         encoding[key] = encoding.get(key, 0) + value
-    summary = {**summarize(target.spec_id, result), "encoding": encoding}
+    summary: SpecSummary = {**summarize(target.spec_id, result), "encoding": encoding}
     return Measured(target=target, spec=measured, result=result, summary=summary, windows=windows,
                     random=random, ratio=ratio, step=step, smallest=_smallest(result))
 

@@ -13,10 +13,11 @@ from .measure import Measured, measure_named, run_context
 from .targets import Target, targets
 
 if TYPE_CHECKING:
+    from ..report.payload import Report, SpecRecord
     from ..report.summary import JudgedCheck
 
 
-def record(measured: Measured, checks: tuple[JudgedCheck, ...] = ()) -> dict[str, Any]:
+def record(measured: Measured, checks: tuple[JudgedCheck, ...] = ()) -> SpecRecord:
     """The record the terminal table and the JSON report take, from the measured result (a scan
     judges nothing: no checks)."""
     from ..report.summary import spec_record
@@ -70,7 +71,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def scan_report(chosen: list[Target], measured: list[Measured],
-                failed: list[tuple[Target, MrlcheckError]]) -> dict[str, Any]:
+                failed: list[tuple[Target, MrlcheckError]]) -> Report:
     """The plugin's JSON report for a scan, from the measured results (and the errors of specs
     that could not be evaluated), in the targets' order; a scan judges nothing: no checks."""
     from ..report.json_report import report_from_records

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from .payload import CheckData
 
 # Checks whose rows are not "this view against this bound": they get a row of their own.
 OWN_ROW_KINDS = frozenset({"monotonic", "min_dims", "baseline", "geometry", "server_truncation", "server_contract",
@@ -52,7 +53,7 @@ class ViewBounds:
         return "; ".join(text for text, _ in entries)
 
 
-def view_bounds(checks: Iterable[Mapping[str, Any]]) -> ViewBounds:
+def view_bounds(checks: Iterable[CheckData]) -> ViewBounds:
     """Collect the bounded rows of every check that holds views to bounds (see ``OWN_ROW_KINDS``)."""
     entries: dict[str, list[tuple[str, str]]] = {}
     for check in checks:

@@ -12,13 +12,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .. import atomic
 from ..errors import MrlcheckError
 from ..options import get_option
+
+if TYPE_CHECKING:
+    from .payload import OutcomePayload, Report
 
 _TARGETS = (("json", "--mrlcheck-json", False), ("markdown", "--mrlcheck-markdown", False),
             ("plots", "--mrlcheck-plots", True))
@@ -57,7 +60,7 @@ def _attempt(config: pytest.Config, what: str, write: Callable[[], object]) -> N
         warn_line(config, f"{what} not written:{where} {atomic.reason(exc)} (the test outcomes are unaffected)")
 
 
-def write_reports(config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
+def write_reports(config: pytest.Config, payloads: list[OutcomePayload]) -> None:
     json_path = get_option(config, "json")
     markdown_path = get_option(config, "markdown")
     plots_dir = get_option(config, "plots")
@@ -81,7 +84,7 @@ def write_reports(config: pytest.Config, payloads: list[dict[str, Any]]) -> None
         _attempt(config, "--mrlcheck-plots", lambda: _plots(config, report, Path(plots_dir)))
 
 
-def _plots(config: pytest.Config, report: dict[str, Any], directory: Path) -> None:
+def _plots(config: pytest.Config, report: Report, directory: Path) -> None:
     from .plots import write_plots
 
     try:

@@ -6,9 +6,10 @@ report rendered from a saved JSON looks the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from .payload import CheckData, ReportSpec, SpecData, SpecRecord, evaluated
 from .units import human_bytes
 
 COLUMNS = ("view", "metric", "exact", "recall vs exact", "overlap full", "build", "query/q", "memory")
@@ -26,12 +27,12 @@ def _per_query(value: float) -> str:
 
 
 
-def _failing(checks: Sequence[Mapping[str, Any]]) -> set[str]:
+def _failing(checks: Sequence[CheckData]) -> set[str]:
     return {row["view"] for check in checks if check.get("kind") == "index" and check.get("outcome") == "failed"
-            for row in check.get("rows") or [] if not row.get("ok")}
+            for row in check.get("rows") or [] if not row["ok"]}
 
 
-def index_rows(summary: Mapping[str, Any], checks: Sequence[Mapping[str, Any]] = ()) -> list[tuple[list[str], bool]]:
+def index_rows(summary: SpecData, checks: Sequence[CheckData] = ()) -> list[tuple[list[str], bool]]:
     """Cells of the index table (see :data:`COLUMNS`) and whether a check failed on the row."""
     failing = _failing(checks)
     rows = []
@@ -43,12 +44,12 @@ def index_rows(summary: Mapping[str, Any], checks: Sequence[Mapping[str, Any]] =
     return rows
 
 
-def build_index_table(record: Mapping[str, Any]) -> Any:
+def build_index_table(record: SpecRecord) -> Any:
     """Terminal: every index view with the task metric, recall against exact search, costs."""
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     table = Table(title=Text(f"{summary['name']} · index views ({summary['metric']} through the index; exact: "
                              "exhaustive search at the same size and precision)", style="bold"),
                   title_justify="left", caption=Text(f"{_vectors(summary)} vectors per index; memory: the "
@@ -62,12 +63,12 @@ def build_index_table(record: Mapping[str, Any]) -> Any:
     return table
 
 
-def _vectors(summary: Mapping[str, Any]) -> str:
+def _vectors(summary: SpecData) -> str:
     entries = summary.get("index") or []
     return f"{entries[0]['vectors']:,}" if entries else "0"
 
 
-def index_markdown(spec: Mapping[str, Any], code: Any) -> list[str]:
+def index_markdown(spec: ReportSpec, code: Callable[..., str]) -> list[str]:
     """Markdown: the index table, failing rows with ❌."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * (len(COLUMNS) - 1)]
     for cells, bad in index_rows(spec, spec.get("checks", [])):
@@ -76,13 +77,13 @@ def index_markdown(spec: Mapping[str, Any], code: Any) -> list[str]:
     return lines
 
 
-def cost_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def cost_rows(summary: SpecData) -> list[tuple[str, str, str]]:
     """For the cost table: each index view's memory (serialized) and query time per query."""
     return [(entry["view"], human_bytes(entry["memory_bytes"]), _per_query(entry["query_seconds"]))
             for entry in summary.get("index") or []]
 
 
-def grid_rows(summary: Mapping[str, Any], precisions: Sequence[str]) -> list[tuple[str, list[tuple[str, bool]]]]:
+def grid_rows(summary: SpecData, precisions: Sequence[str]) -> list[tuple[str, list[tuple[str, bool]]]]:
     """Rows for the precision grid: ``prefix[k]#kind`` with its metric in its precision's column."""
     full = summary.get("full_score") or 0.0
     rows: dict[str, list[tuple[str, bool]]] = {}
@@ -100,7 +101,7 @@ def grid_rows(summary: Mapping[str, Any], precisions: Sequence[str]) -> list[tup
 _MARKERS = {"hnsw": "^", "ivf_flat": "s", "ivf_pq": "D", "binary_flat": "v"}
 
 
-def mark_index_points(ax: Any, summary: Mapping[str, Any]) -> bool:
+def mark_index_points(ax: Any, summary: SpecData) -> bool:
     """On the score-vs-bytes plot: each index view at its memory per vector (graph and lists included)."""
     entries = [e for e in summary.get("index") or [] if e.get("vectors")]
     for kind, precision in dict.fromkeys((e["kind"], e["precision"]) for e in entries):

@@ -10,25 +10,26 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..views import dims_label, prefix_label, random_label, window_label
 from .bounds import ViewBounds, view_bounds
+from .payload import Counters, LayoutPayload, Report, ReportSpec, Scores
 
 _STATUS = {"pass": "✅ pass", "FAIL": "❌ FAIL", "xfail": "⚠️ xfail", "XPASS": "⚠️ XPASS"}
 _CHECK_ICON = {"passed": "✅", "failed": "❌", "xfailed": "⚠️", "xpassed": "⚠️"}
 _CHECK_NOTE = {"xfailed": " *(expected failure)*", "xpassed": " *(unexpectedly passed)*"}
 _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
+_NO_LAYOUT: LayoutPayload = {"prefixes": [], "windows": [], "random": [], "dims": {}, "informed": []}
 # Every ASCII punctuation character CommonMark/GFM could read as markup inside a line of text.
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>|&#!])")
 
 
-def escape(text: str) -> str:
+def escape(text: object) -> str:
     """Plain text → inline Markdown that shows exactly ``text`` (also safe inside table cells)."""
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def code(text: str, *, in_table: bool = False) -> str:
+def code(text: object, *, in_table: bool = False) -> str:
     """An inline code span showing ``text`` exactly.
 
     Code spans take no backslash escapes, except that in a GFM table cell ``\\|`` is the way to
@@ -50,11 +51,11 @@ def _code_block(text: str) -> str:
     return f"{fence}text\n{text.rstrip()}\n{fence}"
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else ""
 
 
-def _share(value: Any, full: Any) -> str:
+def _share(value: object, full: object) -> str:
     if isinstance(value, (int, float)) and isinstance(full, (int, float)) and full:
         return f"{value / full:.1%}"
     return ""
@@ -65,14 +66,15 @@ def _row(*cells: str) -> str:
 
 
 def _condensed_windows(
-    labels: list[str], scores: Mapping[str, Any], bounds: ViewBounds, limit: int, keep: int
+    labels: list[str], scores: Scores, bounds: ViewBounds, limit: int, keep: int
 ) -> list[str | tuple[int, float, float]]:
     """Window labels in start order; when more than ``limit``, only the ``keep`` lowest and highest
     and every failing one, with ``(count, low, high)`` gaps in between."""
-    scored = [label for label in labels if isinstance(scores.get(label), (int, float))]
+    values = {label: float(value) for label in labels if isinstance(value := scores.get(label), (int, float))}
+    scored = list(values)
     if len(scored) <= limit:
         return list(scored)
-    ordered = sorted(scored, key=lambda label: scores[label])
+    ordered = sorted(scored, key=lambda label: values[label])
     kept = set(ordered[:keep] + ordered[-keep:])
     kept.update(label for label in scored if bounds.status(label) in ("FAIL", "XPASS", "xfail"))
     for i, label in enumerate(scored):  # a gap of a single window hides nothing: show it
@@ -87,15 +89,15 @@ def _condensed_windows(
                 gap = []
             out.append(label)
         else:
-            gap.append(float(scores[label]))
+            gap.append(values[label])
     if gap:
         out.append((len(gap), min(gap), max(gap)))
     return out
 
 
-def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
-    scores: Mapping[str, Any] = spec.get("scores") or {}
-    layout: Mapping[str, Any] = spec.get("layout") or {}
+def _views_table(spec: ReportSpec, max_windows: int) -> list[str]:
+    scores: Scores = spec.get("scores") or {}
+    layout = spec.get("layout") or _NO_LAYOUT
     full = spec.get("full_score")
     bounds = view_bounds(spec.get("checks", []))
     lines = [_row("view", "score", "of full", "bound", "status"), "|---|---:|---:|---|---|"]
@@ -136,13 +138,13 @@ def _views_table(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     return lines
 
 
-def _has_failure(spec: Mapping[str, Any]) -> bool:
+def _has_failure(spec: ReportSpec) -> bool:
     return bool(spec.get("error")) or any(c.get("outcome") == "failed" for c in spec.get("checks", []))
 
 
-def _description(spec: Mapping[str, Any]) -> str:
-    model: Mapping[str, Any] = spec.get("model") or {}
-    task: Mapping[str, Any] = spec.get("task") or {}
+def _description(spec: ReportSpec) -> str:
+    model: Mapping[str, object] = spec.get("model") or {}
+    task: Mapping[str, object] = spec.get("task") or {}
     model_text = f"**{escape(model.get('name', '?'))}**"
     if model.get("provider"):
         model_text += f" ({escape(model['provider'])})"
@@ -166,10 +168,10 @@ def _description(spec: Mapping[str, Any]) -> str:
     )
 
 
-def _checks_list(spec: Mapping[str, Any]) -> list[str]:
+def _checks_list(spec: ReportSpec) -> list[str]:
     lines = []
     for check in spec.get("checks", []):
-        outcome = check.get("outcome", "")
+        outcome = str(check.get("outcome", ""))
         icon = _CHECK_ICON.get(outcome, "❔")
         summary = check.get("summary")
         if not summary:
@@ -179,7 +181,7 @@ def _checks_list(spec: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
+def _spec_section(spec: ReportSpec, max_windows: int) -> list[str]:
     checks = spec.get("checks", [])
     failed = sum(1 for c in checks if c.get("outcome") == "failed")
     icon = "❌" if _has_failure(spec) else "✅"
@@ -189,7 +191,7 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     if "full_score" not in spec:  # not evaluated: only id, checks and error are known
         lines += [f"{code(spec.get('id', '?'))} · **not evaluated** · {counted}", ""]
     else:
-        encoding: Mapping[str, Any] = spec.get("encoding") or {}
+        encoding: Counters = spec.get("encoding") or {}
         lines += [
             _description(spec),
             "",
@@ -218,14 +220,14 @@ def _spec_section(spec: Mapping[str, Any], max_windows: int) -> list[str]:
     return lines
 
 
-def render_markdown(report: Mapping[str, Any], *, max_windows: int = 12) -> str:
+def render_markdown(report: Report, *, max_windows: int = 12) -> str:
     """The whole report: a heading with the totals, then one section per spec (failing ones first).
 
     ``max_windows``: above this many sliding windows a spec's table keeps only the lowest and
     highest few and every failing one.
     """
     specs = list(report.get("specs", []))
-    totals: Mapping[str, Any] = report.get("totals") or {}
+    totals: Counters = report.get("totals") or {}
     outcomes = [(key, totals.get(key, 0)) for key in ("failed", "passed", "xfailed", "xpassed")]
     counts = ", ".join(f"{n} {key}" for key, n in outcomes if n)
     errors = sum(1 for spec in specs if spec.get("error"))

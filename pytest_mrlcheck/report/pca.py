@@ -6,32 +6,33 @@ another machine renders the same. ``gap`` is PCA − prefix: how far the prefix 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..views import View
+from .payload import CheckData, PcaPayload, ReportSpec, SpecData, SpecRecord, evaluated
 
 
-def pca_rows(summary: Mapping[str, Any], checks: list[Mapping[str, Any]]) -> list[tuple[str, str, str, str, bool]]:
+def pca_rows(summary: SpecData, checks: Sequence[CheckData]) -> list[tuple[str, str, str, str, bool]]:
     """``(size, prefix, pca, gap, failed)`` per size; ``failed`` when its ``pca[k]`` item failed."""
     failed = {check.get("name") for check in checks if check.get("kind") == "pca" and check.get("outcome") == "failed"}
     return [(str(row["dims"]), f"{row['prefix']:.4f}", f"{row['pca']:.4f}", f"{row['gap']:+.4f}",
              View.pca(int(row["dims"])).label in failed) for row in summary["pca"]["sizes"]]
 
 
-def _caption(pca: Mapping[str, Any]) -> list[str]:
+def _caption(pca: PcaPayload) -> list[str]:
     """The fit source (and the optimistic note, when the fit saw the evaluation units), one line each."""
-    return [f"gap = PCA − prefix; PCA fitted on {pca['source']}, {pca['solver']} solver",
-            *([pca["note"]] if pca.get("note") else [])]
+    note = pca.get("note")
+    return [f"gap = PCA − prefix; PCA fitted on {pca['source']}, {pca['solver']} solver", *([note] if note else [])]
 
 
-def build_pca_table(record: Mapping[str, Any]) -> Any:
+def build_pca_table(record: SpecRecord) -> Any:
     """Terminal: one row per size with the prefix score, the PCA score and the gap; failures in red."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     table = Table(title=Text(f"{summary['name']} · prefix vs PCA", style="bold"), title_justify="left")
     for header in ("size", "prefix", "PCA", "gap"):
         table.add_column(header, justify="left" if header == "size" else "right")
@@ -40,7 +41,7 @@ def build_pca_table(record: Mapping[str, Any]) -> Any:
     return Group(table, *(Text(line) for line in _caption(summary["pca"])))
 
 
-def pca_markdown(spec: Mapping[str, Any], escape: Callable[[str], str]) -> list[str]:
+def pca_markdown(spec: ReportSpec, escape: Callable[[str], str]) -> list[str]:
     """Markdown: the same table, failures in bold with ❌, the fit source and note below."""
     lines = ["| size | prefix | PCA | gap |", "|---|---:|---:|---:|"]
     for size, prefix, pca, gap, bad in pca_rows(spec, spec.get("checks", [])):

@@ -6,26 +6,27 @@ data and the checks' rows, so a report from another machine renders the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..evaluation import SpecResult
 from ..precision_eval import DEFAULT_CALIBRATION, cheapest_keeping, cost_points, pareto_frontier
 from ..views import View
+from .payload import CheckData, ConfigurationPayload, PrecisionPayload, ReportSpec, SpecRecord, evaluated
 
 DEFAULT_RATIO = 0.97
 OPTIMISTIC_NOTE = ("int8/uint8 ranges were calibrated on the evaluation texts themselves (optimistic); "
                    "set views.calibration for honest numbers")
 
 
-def precision_summary(result: SpecResult) -> dict[str, Any]:
+def precision_summary(result: SpecResult) -> PrecisionPayload:
     """``precision`` in the JSON: the grid, the frontier, the cheapest configuration keeping the ratio."""
     plan, full = result.plan, result.full_score
     cheap = result.spec.checks.cheapest
     ratio = cheap.ratio if cheap else DEFAULT_RATIO
     points = cost_points(result.scores, plan.prefixes, plan.precisions)
 
-    def entry(point: tuple[View, int, float]) -> dict[str, Any]:
+    def entry(point: tuple[View, int, float]) -> ConfigurationPayload:
         view, size, score = point
         return {"view": view.label, "dims": view.dims, "precision": view.precision, "bytes_per_vector": size,
                 "score": score, "share_of_full": score / full if full else None}
@@ -45,13 +46,13 @@ def precision_summary(result: SpecResult) -> dict[str, Any]:
     }
 
 
-def failing_views(checks: list[Mapping[str, Any]]) -> set[str]:
+def failing_views(checks: Sequence[CheckData]) -> set[str]:
     """Views a failed check's rows mark as missing their bound."""
     return {row["view"] for check in checks if check.get("outcome") == "failed"
-            for row in check.get("rows") or [] if not row.get("ok")}
+            for row in check.get("rows") or [] if not row["ok"]}
 
 
-def grid_cells(precision: Mapping[str, Any], full: float,
+def grid_cells(precision: PrecisionPayload, full: float,
                failing: set[str]) -> list[tuple[str, list[tuple[str, bool]]]]:
     """Rows of the grid: ``(view of the size, [(cell text, failed)] per precision)``."""
     rows = []
@@ -66,12 +67,12 @@ def grid_cells(precision: Mapping[str, Any], full: float,
     return rows
 
 
-def build_grid_table(record: Mapping[str, Any]) -> Any:
+def build_grid_table(record: SpecRecord) -> Any:
     """Terminal: sizes as rows, precisions as columns, score and share of full; failures in red."""
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     precision = summary["precision"]
     table = Table(title=Text(f"{summary['name']} · score by size and precision (share of full float32)",
                              style="bold"), title_justify="left", caption=precision.get("note") or None,
@@ -88,15 +89,15 @@ def build_grid_table(record: Mapping[str, Any]) -> Any:
     return table
 
 
-def build_frontier_table(record: Mapping[str, Any]) -> Any:
+def build_frontier_table(record: SpecRecord) -> Any:
     """Terminal: every configuration by bytes per vector, with its score; frontier and cheapest marked."""
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     precision = summary["precision"]
     frontier = {entry["view"] for entry in precision["frontier"]}
-    cheapest = (precision.get("cheapest") or {}).get("view")
+    cheapest = _cheapest_view(precision)
     table = Table(title=Text(f"{summary['name']} · bytes per vector vs score (cheapest keeping "
                              f"{precision['ratio']:.0%} of full marked)", style="bold"), title_justify="left")
     for header in ("configuration", "bytes/vector", "score", "of full", "frontier"):
@@ -110,15 +111,21 @@ def build_frontier_table(record: Mapping[str, Any]) -> Any:
     return table
 
 
-def frontier_rows(precision: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _cheapest_view(precision: PrecisionPayload) -> str | None:
+    cheapest = precision.get("cheapest")
+    return cheapest["view"] if cheapest else None
+
+
+def frontier_rows(precision: PrecisionPayload) -> list[ConfigurationPayload]:
     """The frontier configurations (and the cheapest) in bytes order: what the cost table lists."""
     rows = {entry["view"]: entry for entry in precision["frontier"]}
-    if precision.get("cheapest"):
-        rows.setdefault(precision["cheapest"]["view"], precision["cheapest"])
+    cheapest = precision.get("cheapest")
+    if cheapest:
+        rows.setdefault(cheapest["view"], cheapest)
     return sorted(rows.values(), key=lambda e: (e["bytes_per_vector"], -e["score"]))
 
 
-def grid_markdown(spec: Mapping[str, Any], escape: Any, code: Any) -> list[str]:
+def grid_markdown(spec: ReportSpec, escape: Callable[[str], str], code: Callable[..., str]) -> list[str]:
     """Markdown: the grid and the frontier, failures in bold with ❌."""
     precision = spec["precision"]
     full = spec["full_score"]
@@ -130,7 +137,7 @@ def grid_markdown(spec: Mapping[str, Any], escape: Any, code: Any) -> list[str]:
     for view, cells in [*grid_cells(precision, full, failing), *grid_rows(spec, precision["precisions"])]:
         shown = [f"❌ **{text}**" if bad else text for text, bad in cells]
         lines.append(f"| {code(view, in_table=True)} | " + " | ".join(shown) + " |")
-    cheapest = (precision.get("cheapest") or {}).get("view")
+    cheapest = _cheapest_view(precision)
     lines += ["", f"Bytes per vector vs score (★: the cheapest keeping {precision['ratio']:.0%} of full):", "",
               "| configuration | bytes/vector | score | of full |", "|---|---:|---:|---:|"]
     for entry in frontier_rows(precision):
@@ -138,6 +145,7 @@ def grid_markdown(spec: Mapping[str, Any], escape: Any, code: Any) -> list[str]:
         star = " ★" if entry["view"] == cheapest else ""
         lines.append(f"| {code(entry['view'], in_table=True)}{star} | {entry['bytes_per_vector']} | "
                      f"{entry['score']:.4f} | {'' if share is None else f'{share:.1%}'} |")
-    if precision.get("note"):
-        lines += ["", f"*{escape(precision['note'])}*"]
+    note = precision.get("note")
+    if note:
+        lines += ["", f"*{escape(note)}*"]
     return lines

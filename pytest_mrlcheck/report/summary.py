@@ -4,31 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from ..evaluation import SpecResult
 from ..views import random_label
+from .payload import (
+    CanaryPayload,
+    CostPayload,
+    Counters,
+    FunnelPayload,
+    GeometryPayload,
+    IndexPayload,
+    InformedPayload,
+    IntervalPayload,
+    OutcomePayload,
+    PcaPayload,
+    RandomStatsPayload,
+    RecordCheck,
+    Scores,
+    ServerTruncationPayload,
+    SpecRecord,
+    SpecSummary,
+    TaskPayload,
+    verdict_payload,
+)
 
 if TYPE_CHECKING:
     from ..checks import Verdict
 
+# The result objects' own ``to_dict`` write these parts; the payload types say their shape (and
+# tests/test_report_payload.py holds a real report to it).
 
-def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
+
+def summarize(spec_id: str, result: SpecResult) -> SpecSummary:
     """Everything the reports show of one evaluated spec, in the JSON report's shape."""
     spec = result.spec
-    scores: dict[str, Any] = dict(result.scores)
+    scores: Scores = dict(result.scores)
     for k, stats in result.random.items():
-        scores[random_label(k)] = stats.to_dict()
-    extra: dict[str, Any] = {}
-    if result.plan.quantized:
-        from .precision import precision_summary
-
-        extra["precision"] = precision_summary(result)
-    if result.pca is not None:
-        extra["pca"] = result.pca.to_dict()
-    if result.index:
-        extra["index"] = [found.to_dict() for found in result.index]
-    return {
+        scores[random_label(k)] = cast(RandomStatsPayload, stats.to_dict())
+    summary: SpecSummary = {
         "id": spec_id,
         "name": spec.name,
         "file": str(spec.path),
@@ -38,15 +52,7 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
             "revision": spec.model.revision,
             "normalize": spec.model.normalize,
         },
-        "task": {
-            "kind": spec.task.kind,
-            "data": spec.task.data.source,
-            "split": spec.task.data.split,
-            "units": result.units,
-            "texts": result.texts,
-            "dataset_fingerprint": result.dataset_fingerprint,
-            **result.details,
-        },
+        "task": _task(result),
         "metric": spec.task.metric,
         "similarity": spec.task.similarity,
         "full_dim": result.full_dim,
@@ -63,29 +69,53 @@ def summarize(spec_id: str, result: SpecResult) -> dict[str, Any]:
         "intervals": _intervals(result),
         "splits": result.splits,
         "split_correlations": result.split_correlations,
-        "informed": result.informed,
-        "server_truncation": {str(k): v for k, v in result.server_truncation.items()},
+        "informed": cast("InformedPayload | None", result.informed),
+        "server_truncation": cast("dict[str, ServerTruncationPayload]",
+                                  {str(k): v for k, v in result.server_truncation.items()}),
         "server_contract": result.server_contract,
-        "funnel": result.funnel,
-        "cost": {str(k): v for k, v in result.cost.items()},
+        "funnel": cast("FunnelPayload | None", result.funnel),
+        "cost": {str(k): cast(CostPayload, v) for k, v in result.cost.items()},
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
-        "canary": [canary.to_dict() for canary in result.canaries],
+        "canary": [cast(CanaryPayload, canary.to_dict()) for canary in result.canaries],
         "seconds": dict(result.seconds),
-        **extra,
     }
+    if result.plan.quantized:
+        from .precision import precision_summary
+
+        summary["precision"] = precision_summary(result)
+    if result.pca is not None:
+        summary["pca"] = cast(PcaPayload, result.pca.to_dict())
+    if result.index:
+        summary["index"] = [cast(IndexPayload, found.to_dict()) for found in result.index]
+    return summary
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
+def _task(result: SpecResult) -> TaskPayload:
+    """The task, with the details its kind records (queries, documents, classes…) after the common keys."""
+    data = result.spec.task.data
+    return cast(TaskPayload, {
+        "kind": result.spec.task.kind,
+        "data": data.source,
+        "split": data.split,
+        "units": result.units,
+        "texts": result.texts,
+        "dataset_fingerprint": result.dataset_fingerprint,
+        **result.details,
+    })
+
+
+def _plain(values: Mapping[str, object]) -> GeometryPayload:
     """NaN (an undefined metric) becomes null so the JSON stays valid."""
-    return {key: None if isinstance(value, float) and value != value else value for key, value in values.items()}
+    return cast(GeometryPayload, {key: None if isinstance(value, float) and value != value else value
+                                  for key, value in values.items()})
 
 
-def _intervals(result: SpecResult) -> dict[str, dict[str, float]]:
+def _intervals(result: SpecResult) -> dict[str, IntervalPayload]:
     """Bootstrap intervals of every view that has replicates (at the spec's confidence)."""
     boot = result.spec.bootstrap
     confidence = boot.confidence if boot else 0.95
-    out = {}
+    out: dict[str, IntervalPayload] = {}
     for label in result.replicates:
         interval = result.interval(label, confidence)
         if interval is not None:
@@ -93,15 +123,23 @@ def _intervals(result: SpecResult) -> dict[str, dict[str, float]]:
     return out
 
 
-def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _empty_encoding() -> Counters:
+    return {"encoded": 0, "cache_hits": 0}
+
+
+def _add_encoding(total: Counters, encoding: Mapping[str, float]) -> None:
+    for key, value in encoding.items():
+        total[key] = total.get(key, 0) + value
+
+
+def group_by_spec(payloads: Sequence[OutcomePayload]) -> list[SpecRecord]:
     """Item payloads (from any worker) → one record per spec: summary, checks, error, encoding."""
-    specs: dict[str, dict[str, Any]] = {}
+    specs: dict[str, SpecRecord] = {}
     encoding_seen: set[tuple[str, str]] = set()
     for payload in payloads:
         record = specs.setdefault(
             payload["spec"],
-            {"id": payload["spec"], "summary": None, "checks": [], "error": None,
-             "encoding": {"encoded": 0, "cache_hits": 0}},
+            {"id": payload["spec"], "summary": None, "checks": [], "error": None, "encoding": _empty_encoding()},
         )
         summary = payload.get("summary")
         if summary is not None:
@@ -109,11 +147,12 @@ def group_by_spec(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 record["summary"] = summary
             if (payload["spec"], payload["worker"]) not in encoding_seen:
                 encoding_seen.add((payload["spec"], payload["worker"]))
-                for key, value in summary["encoding"].items():
-                    record["encoding"][key] = record["encoding"].get(key, 0) + value
-        if payload.get("error") and record["error"] is None:
-            record["error"] = payload["error"]
-        record["checks"].append({**payload["check"], "item": payload["item"], "outcome": payload["outcome"]})
+                _add_encoding(record["encoding"], summary["encoding"])
+        error = payload.get("error")
+        if error and record["error"] is None:
+            record["error"] = error
+        check = cast(RecordCheck, {**payload["check"], "item": payload["item"], "outcome": payload["outcome"]})
+        record["checks"].append(check)
     return list(specs.values())
 
 
@@ -126,14 +165,14 @@ class JudgedCheck:
     outcome: str
 
 
-def spec_record(spec_id: str, summary: Mapping[str, Any] | None, checks: Sequence[JudgedCheck] = (),
-                error: str | None = None) -> dict[str, Any]:
+def spec_record(spec_id: str, summary: SpecSummary | None, checks: Sequence[JudgedCheck] = (),
+                error: str | None = None) -> SpecRecord:
     """One spec's record, in :func:`group_by_spec`'s shape, from results judged in this process (the
     ``mrlcheck`` command's way in: its summary from :func:`summarize`, its verdicts, no item payloads)."""
-    encoding: dict[str, int] = {"encoded": 0, "cache_hits": 0}
+    encoding = _empty_encoding()
     if summary is not None:
-        for key, value in summary["encoding"].items():
-            encoding[key] = encoding.get(key, 0) + value
-    return {"id": spec_id, "summary": None if summary is None else dict(summary), "error": error,
-            "encoding": encoding,
-            "checks": [{**check.verdict.to_dict(), "item": check.item, "outcome": check.outcome} for check in checks]}
+        _add_encoding(encoding, summary["encoding"])
+    judged = [cast(RecordCheck, {**verdict_payload(check.verdict), "item": check.item, "outcome": check.outcome})
+              for check in checks]
+    return {"id": spec_id, "summary": None if summary is None else summary.copy(), "error": error,
+            "encoding": encoding, "checks": judged}

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
 
 from ..options import get_option
 from ..views import dims_label, informed_label, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
+from .payload import (
+    CanaryPayload,
+    FunnelPayload,
+    OutcomePayload,
+    RandomStatsPayload,
+    Scores,
+    SpecRecord,
+    evaluated,
+    funnel_overlap,
+)
 from .summary import group_by_spec
 from .units import human_bytes
 
@@ -19,28 +30,43 @@ _UNIT_NOUN = {"sts": "pairs", "retrieval": "judged queries"}
 _STATUS_STYLE = {"pass": "green", "FAIL": "bold red", "xfail": "yellow", "XPASS": "yellow", "error": "bold red"}
 
 
-def _window_rows(labels: list[str], scores: dict[str, Any], bounds: ViewBounds) -> tuple[list[str], int]:
+def _window_rows(labels: list[str], scores: Scores, bounds: ViewBounds) -> tuple[list[str], int]:
     """All windows when few; else the lowest, the highest and every failing one."""
     if len(labels) <= _MAX_WINDOW_ROWS:
         return labels, 0
-    ordered = sorted(labels, key=lambda label: scores[label])
+    ordered = sorted(labels, key=lambda label: _score(scores, label))
     keep = set(ordered[:4] + ordered[-4:])
     keep.update(label for label in labels if "FAIL" in bounds.statuses(label))
     shown = [label for label in labels if label in keep]
     return shown, len(labels) - len(shown)
 
 
-def _at(funnel: dict[str, Any], key: str) -> str:
+def _score(scores: Scores, label: str) -> float:
+    """The score of a view that is not a random family (those hold statistics)."""
+    value = scores[label]
+    if isinstance(value, dict):
+        raise TypeError(f"{label} holds the statistics of random subsets, not one score")
+    return value
+
+
+def _stats(scores: Scores, label: str) -> RandomStatsPayload:
+    value = scores[label]
+    if not isinstance(value, dict):
+        raise TypeError(f"{label} holds one score, not the statistics of random subsets")
+    return value
+
+
+def _at(funnel: FunnelPayload, key: str) -> str:
     """`` binary`` when a funnel stage runs at a precision other than float32."""
-    precision = funnel.get(key, "float32")
+    precision = str(funnel.get(key, "float32"))
     return "" if precision == "float32" else f" {precision}"
 
 
-def build_table(record: dict[str, Any]) -> Any:
+def build_table(record: SpecRecord) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     checks = record["checks"]
     counts = Counter(c["outcome"] for c in checks)
     outcome_text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
@@ -94,29 +120,33 @@ def build_table(record: dict[str, Any]) -> Any:
     def share_of(value: float) -> str:
         return f"{value / full:.1%}" if full else ""
 
+    def score_cells(label: str) -> tuple[str, str]:
+        value = _score(scores, label)
+        return f"{value:.4f}", share_of(value)
+
     layout = summary["layout"]
     for k in layout["prefixes"]:
         label = prefix_label(k)
-        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+        add(label, *score_cells(label))
     pad = ["", ""] if baselines else []
     ci_pad = [""] if intervals else []
     for k in layout["random"]:
         label = random_label(k)
-        stats = scores[label]
+        stats = _stats(scores, label)
         add(label, f"{stats['mean']:.4f} ± {stats['sd']:.4f}", share_of(stats["mean"]),
             f"prefix beats {stats['prefix_percentile']:.0f}% of {stats['samples']}")
     windows = [window_label(s, e) for s, e in layout["windows"]]
     shown, hidden = _window_rows(windows, scores, bounds)
     for label in shown:
-        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+        add(label, *score_cells(label))
     if hidden:
         table.add_row(Text(f"… {hidden} more windows"), "", *ci_pad, "", "", "", *pad, "all are in --mrlcheck-json")
     for name in layout["dims"]:
         label = dims_label(name)
-        add(label, f"{scores[label]:.4f}", share_of(scores[label]))
+        add(label, *score_cells(label))
     funnel = summary.get("funnel")
     if funnel:
-        overlap = next(value for key, value in funnel.items() if key.startswith("overlap@"))
+        overlap = funnel_overlap(funnel)
         add("funnel", f"{funnel['score']:.4f}", share_of(funnel["score"]),
             f"{funnel['shortlist_dims']}-dim{_at(funnel, 'shortlist_precision')} shortlist of {funnel['shortlist']}, "
             f"rerank at {funnel['rerank_dims']}{_at(funnel, 'rerank_precision')}: "
@@ -125,7 +155,7 @@ def build_table(record: dict[str, Any]) -> Any:
     informed = summary.get("informed")
     for k in layout.get("informed", []):
         label = informed_label(k)
-        add(label, f"{scores[label]:.4f}", share_of(scores[label]),
+        add(label, *score_cells(label),
             f"best {k} dims chosen on {informed['select_split']} ({informed['method']})" if informed else "")
     for check in checks:
         if (check.get("kind") in OWN_ROW_KINDS and check.get("kind") != "geometry") or check["name"] == "compare":
@@ -145,12 +175,12 @@ _GEOMETRY_COLUMNS = (
 )
 
 
-def build_geometry_table(record: dict[str, Any]) -> Any:
+def build_geometry_table(record: SpecRecord) -> Any:
     """Geometry of the vectors per prefix size; cells of bounded metrics carry their status."""
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     statuses: dict[tuple[str, str], str] = {}
     for check in record["checks"]:
         if check.get("kind") == "geometry":
@@ -166,7 +196,7 @@ def build_geometry_table(record: dict[str, Any]) -> Any:
         view = prefix_label(int(size))
         cells: list[Any] = [Text(view)]
         for metric, _ in _GEOMETRY_COLUMNS:
-            value = values.get(metric)
+            value = cast("float | list[int] | None", values.get(metric))
             if isinstance(value, list):
                 text = ", ".join(map(str, value)) or "none"
             else:
@@ -179,12 +209,12 @@ def build_geometry_table(record: dict[str, Any]) -> Any:
     return table
 
 
-def build_cost_table(record: dict[str, Any]) -> Any:
+def build_cost_table(record: SpecRecord) -> Any:
     """What each prefix size costs: storage per vector and for the corpus, and search time."""
     from rich.table import Table
     from rich.text import Text
 
-    summary = record["summary"]
+    summary = evaluated(record)
     table = Table(title=Text(f"{summary['name']} · cost per size", style="bold"), title_justify="left")
     from .index import cost_rows
 
@@ -203,7 +233,7 @@ def build_cost_table(record: dict[str, Any]) -> Any:
 
 
 
-def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[dict[str, Any]]) -> None:
+def render_tables(terminalreporter: Any, config: pytest.Config, payloads: Sequence[OutcomePayload]) -> None:
     which = get_option(config, "tables")
     if which == "none":
         return
@@ -259,7 +289,7 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: list[d
     terminalreporter.write_line(accounting_line(records))
 
 
-def accounting_line(records: list[dict[str, Any]]) -> str:
+def accounting_line(records: Sequence[SpecRecord]) -> str:
     """Texts encoded vs served from the cache (per model when several), and API use, over the run."""
     totals: dict[str, float] = {}
     per_model: dict[str, list[float]] = {}
@@ -282,11 +312,11 @@ def accounting_line(records: list[dict[str, Any]]) -> str:
     return line + canary_note(records)
 
 
-def canary_note(records: list[dict[str, Any]]) -> str:
+def canary_note(records: Sequence[SpecRecord]) -> str:
     """``; canaries: …`` for the accounting line: texts re-encoded, drifts found, or why they were skipped."""
-    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    seen: dict[tuple[str, str, str], CanaryPayload] = {}
     for record in records:
-        for canary in (record["summary"] or {}).get("canary", []):
+        for canary in record["summary"]["canary"] if record["summary"] is not None else []:
             seen.setdefault((canary["model"], canary["role"], canary["reason"]), canary)
     if not seen:
         return ""
