@@ -88,18 +88,18 @@ def write(conn: sqlite3.Connection, key: bytes, what: str, values: np.ndarray) -
                  (key, what, shape, _crc(key, shape, data), now, now, data))
 
 
-def summary(conn: sqlite3.Connection) -> MemoSummary:
+def summary(conn: sqlite3.Connection, unused_before: float | None = None) -> MemoSummary:
+    """Every row, or with ``unused_before`` the rows not used since then."""
     if not has_table(conn, TABLE):
         return MemoSummary(0, 0)
-    entries, size = conn.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM {TABLE}").fetchone()
+    entries, size = conn.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM {TABLE} WHERE used < ?",
+                                 (float("inf") if unused_before is None else unused_before,)).fetchone()
     return MemoSummary(int(entries), int(size))
 
 
 def delete_unused(conn: sqlite3.Connection, before: float) -> MemoSummary:
     """Delete the rows not used since ``before`` (inside the caller's write transaction)."""
-    if not has_table(conn, TABLE):
-        return MemoSummary(0, 0)
-    entries, size = conn.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM {TABLE} WHERE used < ?",
-                                 (before,)).fetchone()
-    conn.execute(f"DELETE FROM {TABLE} WHERE used < ?", (before,))
-    return MemoSummary(int(entries), int(size))
+    removed = summary(conn, before)
+    if removed.entries:
+        conn.execute(f"DELETE FROM {TABLE} WHERE used < ?", (before,))
+    return removed

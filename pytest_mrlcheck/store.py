@@ -285,11 +285,12 @@ class SqliteStore(CacheDatabase):
             self.guarded(lambda conn: self.transaction(conn, lambda c: memo_table.write(c, key, what, values)),
                          False)
 
-    def memo_summary(self) -> memo_table.MemoSummary:
-        """How many memoised scores the cache holds and their bytes; never creates a cache."""
+    def memo_summary(self, *, unused_before: float | None = None) -> memo_table.MemoSummary:
+        """How many memoised scores the cache holds (all, or those unused since ``unused_before``) and
+        their bytes; never creates a cache."""
         if not self.path.is_file():
             return memo_table.MemoSummary(0, 0)
-        return self.guarded(memo_table.summary, memo_table.MemoSummary(0, 0))
+        return self.guarded(lambda conn: memo_table.summary(conn, unused_before), memo_table.MemoSummary(0, 0))
 
     def delete_memo(self, *, unused_before: float) -> memo_table.MemoSummary:
         """Delete the memoised scores not used since ``unused_before``, in one write transaction."""
