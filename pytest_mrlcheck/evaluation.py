@@ -946,10 +946,10 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     informed = _informed(spec, plan, prepared, prepared_for, scores) if spec.task.informed else None
     pca = None
     if spec.views.pca:
-        from .pca import score_pca
+        from .pca import fit_projection, score_pca
 
         pca = score_pca(spec, prepared, scores, prepared_for, lambda texts, role: _embed(spec, run, encoder, texts,
-                        role), run.data_access(spec))
+                        role), run.data_access(spec), memo.fitted_projection(fit_projection))
         scores.update(pca.scores)
     geometry: dict[int, dict[str, Any]] = {}
     if spec.views.geometry or spec.checks.geometry:

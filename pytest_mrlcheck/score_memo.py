@@ -34,11 +34,13 @@ import numpy as np
 from .store import SqliteStore, VectorStore
 
 if TYPE_CHECKING:
+    from .pca import Projection
     from .spec import Spec
 
 MEMO_FORMAT = b"score-memo 1"
 _LIBRARIES = ("numpy", "scipy", "scikit-learn")
 _PACKAGE = Path(__file__).resolve().parent
+_SOLVERS = ("full", "covariance_eigh")  # PCA solvers, stored by position
 
 
 @functools.cache
@@ -137,3 +139,44 @@ class ScoreMemo:
         if isinstance(values, np.ndarray) and values.dtype == np.float64:  # what the memo can give back exactly
             self.store.memo_put(key, what, values)
         return values
+
+    def fitted_projection(self, fit: Callable[[np.ndarray, int, str], Projection]
+                          ) -> Callable[[np.ndarray, int, str], Projection]:
+        """``fit`` (a PCA fit), memoised on the fit vectors and size: a stored fit is
+        ``mean; components; explained ratios; solver`` as one ``(k + 3) × d`` float64 matrix."""
+        if self.store is None:
+            return fit
+
+        def memoised(vectors: np.ndarray, k: int, where: str) -> Projection:
+            from .pca import Projection
+
+            fitted: list[Projection] = []
+
+            def compute() -> np.ndarray:
+                fitted.append(fit(vectors, k, where))
+                return _packed(fitted[0], vectors.shape[1])
+
+            inputs = hashlib.sha256()
+            _add_array(inputs, vectors)
+            values = self.scored("pca-fit", compute, [(0, k)], np.frombuffer(inputs.digest(), dtype=np.uint8))
+            if fitted:  # fitted now: the fit itself
+                return fitted[0]
+            return Projection(values[0], values[1 : k + 1], values[k + 1, :k], _SOLVERS[int(values[k + 2, 0])])
+
+        return memoised
+
+
+def _packed(projection: Projection, dim: int) -> np.ndarray:
+    """A fit as one float64 matrix; an empty float32 one (never stored) for a fit the memo could
+    not give back exactly (another solver, values not float64)."""
+    k = projection.components.shape[0]
+    parts = (projection.mean, projection.components, projection.explained)
+    if projection.solver not in _SOLVERS or any(np.asarray(part).dtype != np.float64 for part in parts) or (
+            projection.components.shape != (k, dim) or np.shape(projection.explained) != (k,)):
+        return np.zeros((0, dim), dtype=np.float32)
+    packed = np.zeros((k + 3, dim), dtype=np.float64)
+    packed[0] = projection.mean
+    packed[1 : k + 1] = projection.components
+    packed[k + 1, :k] = projection.explained
+    packed[k + 2, 0] = _SOLVERS.index(projection.solver)
+    return packed

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_mrlcheck import memo_table, score_memo
+from pytest_mrlcheck import memo_table, pca, score_memo
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import SqliteStore, text_key
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking, retrieval, sts
@@ -42,11 +42,13 @@ TASKS = {
     "reranking": "task: {kind: reranking, data: {path: data/rerank.jsonl}, metric: mrr@3}\n" + BOOT,
     "agreement": "task: {kind: agreement, data: {path: data/corpus.jsonl}, queries: {count: 10, seed: 5}, "
                  "metric: overlap@5}\n",
+    "pca": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10}\n"
+           "views: {pca: {fit: corpus, sizes: [8, 16]}}\n",
 }
 SCORERS = [(sts, "score_views"), (sts, "pair_similarities"), (retrieval, "score_views"),
            (classification, "score_views"), (classification, "predict_views"), (clustering, "score_views"),
            (pair_classification, "score_views"), (reranking, "score_views"), (reranking, "candidate_scores"),
-           (agreement, "score_views")]
+           (agreement, "score_views"), (pca, "fit_projection")]
 
 
 def _sentence(rng: np.random.Generator, topic: int) -> str:
@@ -139,10 +141,12 @@ def test_a_warm_run_reads_the_cold_numbers_back_without_scoring(
     _run(fake_project, "cold.json")
     assert counted, "the cold run scores"
     rows = _memo_rows(fake_project)
-    assert rows == (2 if "bootstrap" in TASKS[kind] else 1)  # views, and bootstrap replicates when asked
+    # views, and bootstrap replicates or the PCA fit when asked
+    assert rows == (2 if "bootstrap" in TASKS[kind] or kind == "pca" else 1)
     counted.clear()
     _run(fake_project, "warm.json")
-    assert counted == [], "the warm run scores nothing"
+    # the warm run scores nothing (PCA: the fit is read back, the projected views are scored again)
+    assert counted == (["pytest_mrlcheck.tasks.retrieval.score_views"] if kind == "pca" else [])
     assert _numbers(fake_project.path / "warm.json") == _numbers(fake_project.path / "cold.json")
     assert _memo_rows(fake_project) == rows
 
@@ -295,13 +299,13 @@ RECORDER = textwrap.dedent(
 )
 
 
-def test_a_warm_clustering_and_classification_run_does_not_import_sklearn(tmp_path: Path) -> None:
+def test_a_warm_clustering_classification_and_pca_run_does_not_import_sklearn(tmp_path: Path) -> None:
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
     (folder / "conftest.py").write_text(RECORDER, encoding="utf-8")
     write_data(folder)
-    for kind in ("clustering", "classification"):
+    for kind in ("clustering", "classification", "pca"):
         (folder / f"{kind}.mrl.yaml").write_text(_spec(kind), encoding="utf-8")
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(folder), os.environ.get("PYTHONPATH")]))}
