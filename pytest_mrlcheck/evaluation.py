@@ -21,6 +21,7 @@ from .guard import Step, scrub, step
 from .progress import EncodeProgress, no_progress
 from .providers import Encoder, ProviderContext, make_encoder, model_ref
 from .quantize import needs_ranges
+from .score_memo import InputDigest, ScoreMemo, memo_store
 from .spec import BootstrapSpec, DataSpec, Spec
 from .store import VectorStore
 from .tasks import sts
@@ -48,6 +49,7 @@ class RunContext:
     book: CanaryBook = field(default_factory=CanaryBook)
     embedded: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # (role, texts) of this evaluation
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # server contracts probed in this run
+    inputs: InputDigest = field(default_factory=InputDigest)  # what this evaluation embedded, for the score memo
 
     encoders: dict[str, Encoder] = field(default_factory=dict)
 
@@ -262,8 +264,10 @@ def _embed(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], 
 
 def _embed_texts(spec: Spec, run: RunContext, encoder: Encoder, texts: Sequence[str], role: str) -> np.ndarray:
     run.embedded.append((role, texts))
-    return embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
-                       spec.model.label, run.policy, run.progress, Trust(spec.model.canary, run.book))
+    vectors = embed_texts(texts, role, spec.model.prompts.for_role(role), encoder, run.store, run.stats,
+                          spec.model.label, run.policy, run.progress, Trust(spec.model.canary, run.book))
+    run.inputs.add(role, texts, vectors)  # the score memo's key (see score_memo)
+    return vectors
 
 
 def _hub_data(spec: Spec, access: DataAccess) -> Any:
@@ -849,6 +853,7 @@ def _evaluate(spec: Spec, run: RunContext) -> SpecResult:
     encoder = run.encoder_for(spec)
     run.book.begin()
     run.embedded = []
+    run.inputs = InputDigest(memo_store(run.store) is not None)
     before = (run.stats.encoded, run.stats.cache_hits, run.stats.canary)
     api_before = _api_counters(encoder)
     prepared = _PREPARERS[spec.task.kind](spec, run, encoder)
@@ -868,7 +873,8 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     plan = plan_views(spec, prepared.full_dim)
     ranges = plan.ranges()
     masks, mask_keys = plan.masks()
-    values = prepared.score(ranges, masks)
+    memo = ScoreMemo.of(spec, run.store, run.inputs, prepared.fingerprint, run.policy.refresh)
+    values = memo.scored("score", lambda: prepared.score(ranges, masks), ranges, masks)
     if not np.isfinite(values).all():
         raise EvaluationError(
             f"{spec.path.name}: some views score NaN (constant similarities)",
@@ -916,7 +922,8 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         boot = spec.bootstrap or BootstrapSpec()
         dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if View.parse(label).kind == "dims"]]
         dims_labels = [label for label, _ in mask_keys if View.parse(label).kind == "dims"]
-        reps = prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed)
+        reps = memo.scored("replicates", lambda: prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed),
+                           ranges, dims_masks, boot.resamples, boot.seed)
         range_labels = {(0, k): prefix_label(k) for k in plan.prefixes}
         range_labels.update({(s, e): window_label(s, e) for s, e in plan.windows})
         for column, key in enumerate(ranges):
@@ -939,10 +946,10 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
     informed = _informed(spec, plan, prepared, prepared_for, scores) if spec.task.informed else None
     pca = None
     if spec.views.pca:
-        from .pca import score_pca
+        from .pca import fit_projection, score_pca
 
         pca = score_pca(spec, prepared, scores, prepared_for, lambda texts, role: _embed(spec, run, encoder, texts,
-                        role), run.data_access(spec))
+                        role), run.data_access(spec), memo.fitted_projection(fit_projection))
         scores.update(pca.scores)
     geometry: dict[int, dict[str, Any]] = {}
     if spec.views.geometry or spec.checks.geometry:

@@ -109,8 +109,10 @@ def fit_projection(vectors: np.ndarray, k: int, where: str) -> Projection:
 def score_pca(
     spec: Spec, prepared: Prepared, scores: dict[str, float], prepared_for: Callable[[str], Prepared],
     embed: Callable[[Sequence[str], str], np.ndarray], access: DataAccess,
+    fit: Callable[[np.ndarray, int, str], Projection] = fit_projection,
 ) -> PcaResult:
-    """Fit PCA on ``views.pca.fit`` and score ``pca[k]`` for every size, beside ``prefix[k]``."""
+    """Fit PCA on ``views.pca.fit`` (with ``fit``: the score memo passes a memoised one) and score
+    ``pca[k]`` for every size, beside ``prefix[k]``."""
     cfg = spec.views.pca
     assert cfg is not None
     started = time.perf_counter()
@@ -122,7 +124,7 @@ def score_pca(
                 f"{source} has {texts}",
                 hint=f"use sizes up to {texts}, or fit on more texts (views.pca.fit)")
     largest = max(cfg.dims)
-    projection = fit_projection(vectors, largest, f"{spec.path}:{cfg.line}: views.pca")
+    projection = fit(vectors, largest, f"{spec.path}:{cfg.line}: views.pca")
     pca_scores = _score_projections(spec, prepared, projection, cfg.dims)
     return PcaResult(
         fit=cfg.fit,

@@ -18,6 +18,7 @@ import pytest
 
 from pytest_mrlcheck import __version__
 from pytest_mrlcheck.cli import default_window, identity_summary, main
+from pytest_mrlcheck.report.units import human_bytes
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
 from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
@@ -224,6 +225,8 @@ def test_cache_info_prune_and_clear_on_a_cache_filled_by_a_run(
     code, out, _ = run(capsys, "cache", "info", "--cache-dir", "cache")
     assert code == 0
     assert "160 vectors of 1 model key" in out
+    memo = SqliteStore(project.path / "cache").memo_summary()
+    assert memo.entries == 1 and f"score memo: 1 entry, {human_bytes(memo.data_bytes)}" in out  # the spec's views
     for text in ("python", "fake_encoder:encode", "query", "64", "160", datetime.date.today().isoformat()):
         assert text in out, text
     [model] = SqliteStore(project.path / "cache").model_summaries()
@@ -233,7 +236,7 @@ def test_cache_info_prune_and_clear_on_a_cache_filled_by_a_run(
     assert code == 0 and "nothing to prune" in out
     tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
     code, out, _ = run(capsys, "cache", "prune", "--cache-dir", "cache", "--unused-since", tomorrow, "--dry-run")
-    assert code == 0 and "would remove 160 vectors of 1 model key" in out
+    assert code == 0 and "would remove 160 vectors of 1 model key and 1 score memo entry" in out
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, "cache", "prune", "--cache-dir", "cache", "--unused-since", tomorrow)
     assert code == 2 and "pass --yes" in err and len(err.strip().splitlines()) == 1
@@ -241,6 +244,7 @@ def test_cache_info_prune_and_clear_on_a_cache_filled_by_a_run(
     code, out, _ = run(capsys, "cache", "prune", "--cache-dir", "cache", "--unused-since", tomorrow, "--yes")
     assert code == 0 and "removed 160 vectors of 1 model key" in out
     assert SqliteStore(project.path / "cache").model_summaries() == []
+    assert "and 1 score memo entry" in out and SqliteStore(project.path / "cache").memo_summary().entries == 0
 
     project.runpytest("--mrlcheck-cache-dir", "cache").assert_outcomes(passed=8)  # refill
     monkeypatch.setattr(sys, "stdin", FakeTty("n\n"))

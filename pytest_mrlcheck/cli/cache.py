@@ -87,11 +87,15 @@ def cmd_cache_info(args: argparse.Namespace) -> int:
     try:
         models = store.model_summaries()
         runtimes = store.runtimes()
+        memo = store.memo_summary()
     finally:
         store.close()
     total = sum(m.vectors for m in models)
     print(f"{display(store.path)}: {human_bytes(store.size_on_disk())} on disk, {total:,} vectors of "
           f"{len(models)} model key{'s' if len(models) != 1 else ''}")
+    entries = f"{memo.entries:,} entr{'ies' if memo.entries != 1 else 'y'}"
+    print(f"score memo: {entries}, {human_bytes(memo.data_bytes)} (scores a warm run of unchanged inputs "
+          "reads back instead of scoring)")
     if models:
         console().print(_models_table(models, "cached models (most recently used first)", runtimes))
     quarantined = sorted(p for p in directory.glob(f"{DB_NAME}.corrupt-*") if not p.name.endswith(("-wal", "-shm")))
@@ -99,6 +103,10 @@ def cmd_cache_info(args: argparse.Namespace) -> int:
         print(f"{len(quarantined)} unreadable cache file(s) moved aside earlier (kept for you; delete when done): "
               + ", ".join(p.name for p in quarantined))
     return 0
+
+
+def _scores(count: int) -> str:
+    return f"{count:,} score memo entr{'ies' if count != 1 else 'y'}"
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -154,12 +162,16 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     cutoff = datetime.datetime.combine(day, datetime.time.min).timestamp()
     with store.maintenance():  # refused while a run uses the cache
         stale = [m for m in store.model_summaries() if (m.last_used or 0.0) < cutoff]
-        if not stale:
-            print(f"nothing to prune: every model in {display(store.path)} was used on or after {day}")
+        stale_memo = store.memo_summary(unused_before=cutoff).entries
+        if not stale and not stale_memo:
+            print(f"nothing to prune: every model and memoised score in {display(store.path)} was used on or "
+                  f"after {day}")
             return 0
         count = sum(m.vectors for m in stale)
-        console().print(_models_table(stale, f"not used since {day}"))
-        what = f"{count:,} vectors of {len(stale)} model key{'s' if len(stale) != 1 else ''}"
+        if stale:
+            console().print(_models_table(stale, f"not used since {day}"))
+        what = f"{count:,} vectors of {len(stale)} model key{'s' if len(stale) != 1 else ''}" + (
+            f" and {_scores(stale_memo)}" if stale_memo else "")
         if args.dry_run:
             print(f"would remove {what} (dry run: nothing removed)")
             return 0
@@ -168,10 +180,12 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
             return 1
         before = store.size_on_disk()
         removed = store.delete_models([m.model_key for m in stale], unused_before=cutoff)
+        memo = store.delete_memo(unused_before=cutoff)
         compact = store.vacuum()
     kept = len(stale) - len(removed)
     print(f"removed {sum(removed.values()):,} vectors of {len(removed)} model key{'s' if len(removed) != 1 else ''}"
           + (f" ({kept} used meanwhile, kept)" if kept else "")
+          + (f" and {_scores(memo.entries)}" if memo.entries else "")
           + f"; {display(store.path)}: {human_bytes(before)} → {human_bytes(store.size_on_disk())}"
           + ("" if compact else " (another process is reading the cache: the file shrinks at a later checkpoint)"))
     return 0
