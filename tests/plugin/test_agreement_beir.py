@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks.agreement import score_views
-from tests.helpers import assert_clean_output, encoded_lines
+from tests.support.helpers import assert_clean_output, encoded_lines
 from tests.test_retrieval_plugin import RETRIEVAL_SPEC, write_beir
 
 AGREEMENT_SPEC = """

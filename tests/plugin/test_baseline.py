@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mrlcheck import baseline as baselines
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 SPEC = FAKE_SPEC + "baseline: {path: baselines/fake.json, tolerance: 0.005}\n"
 
@@ -209,7 +209,7 @@ def _mutate(content: dict, how: str) -> str:  # type: ignore[type-arg]
 def test_a_malformed_baseline_entry_is_a_clear_failure_and_update_replaces_only_it(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], how: str
 ) -> None:
-    from tests.helpers import assert_clean_output
+    from tests.support.helpers import assert_clean_output
 
     write_spec(SPEC)
     _run(fake_project, "--mrlcheck-update-baseline")
@@ -234,7 +234,7 @@ def test_a_malformed_baseline_entry_is_a_clear_failure_and_update_replaces_only_
 def test_an_unreadable_baseline_file_is_named_and_never_overwritten(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], data: bytes, message: str
 ) -> None:
-    from tests.helpers import assert_clean_output
+    from tests.support.helpers import assert_clean_output
 
     write_spec(SPEC)
     path = fake_project.path / "baselines" / "fake.json"

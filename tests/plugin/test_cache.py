@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.store import SqliteStore, text_key
-from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
+from tests.support.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 N_ITEMS = 8
 N_TEXTS = 160

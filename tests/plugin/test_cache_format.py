@@ -21,7 +21,7 @@ import pytest
 
 from pytest_mrlcheck import chunks
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
-from tests.helpers import FAKE_SPEC, encoded_lines
+from tests.support.helpers import FAKE_SPEC, encoded_lines
 
 # The schema pytest-mrlcheck wrote before format 2 (commit 416e3e8), verbatim.
 VECTORS_1_SQL = """

@@ -15,8 +15,8 @@ from pytest_mrlcheck.embed import EncodePolicy, EncodeStats, embed_texts
 from pytest_mrlcheck.errors import EvaluationError
 from pytest_mrlcheck.spec import CanarySpec
 from pytest_mrlcheck.store import MemoryStore, SqliteStore
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import EmbeddingServer, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import EmbeddingServer, serve
 from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
 
 

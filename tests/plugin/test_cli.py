@@ -20,7 +20,7 @@ from pytest_mrlcheck import __version__
 from pytest_mrlcheck.cli import default_window, identity_summary, main
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
-from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
+from tests.support.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 FAKE = ["--provider", "python", "--model", "fake_encoder:encode", "--data", "data/pairs.csv"]
 

@@ -20,7 +20,7 @@ from pytest_mrlcheck.cli.targets import targets
 from pytest_mrlcheck.report.json_report import build_report, report_from_records
 from pytest_mrlcheck.report.summary import JudgedCheck, spec_record
 from pytest_mrlcheck.spec import Spec, load_specs
-from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
+from tests.support.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 FAKE = ["--provider", "python", "--model", "fake_encoder:encode", "--data", "data/pairs.csv"]
 SHARED = {"cache_dir": "--cache-dir", "no_cache": "--no-cache", "offline": "--offline", "device": "--device"}

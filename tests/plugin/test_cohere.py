@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import Fault, hash_embed, quantize, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import Fault, hash_embed, quantize, serve
 from tests.test_providers_plugin import _fake_embed
 
 pytest.importorskip("cohere")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 COMPARE_SPEC = """
 name: candidate

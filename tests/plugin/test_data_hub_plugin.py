@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 datasets = pytest.importorskip("datasets")
 

@@ -465,7 +465,7 @@ PLUGIN_CASES = [
 def test_bad_data_fails_the_specs_items_with_one_message(
     fake_project: pytest.Pytester, write_spec: Any, target: str, content: bytes, message: str
 ) -> None:
-    from tests.helpers import FAKE_SPEC, assert_clean_output
+    from tests.support.helpers import FAKE_SPEC, assert_clean_output
     from tests.test_retrieval_plugin import RETRIEVAL_SPEC
     from tests.test_retrieval_plugin import write_beir as write_big_beir
 
@@ -484,7 +484,7 @@ def test_bad_data_fails_the_specs_items_with_one_message(
 
 
 def test_an_excel_csv_with_a_bom_runs_through_the_plugin(fake_project: pytest.Pytester, write_spec: Any) -> None:
-    from tests.helpers import FAKE_SPEC
+    from tests.support.helpers import FAKE_SPEC
 
     path = fake_project.path / "data" / "pairs.csv"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))

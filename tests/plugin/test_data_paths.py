@@ -21,7 +21,7 @@ from pytest_mrlcheck.errors import DataError, ProviderError
 from pytest_mrlcheck.providers import ProviderContext
 from pytest_mrlcheck.providers.precomputed import PrecomputedEncoder, PrecomputedSettings
 from pytest_mrlcheck.spec import DataSpec
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.test_data_loaders import STS_COLUMNS, beir_spec, sts_csv, write_beir
 
 needs_posix = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and symbolic links need a POSIX system")

@@ -18,8 +18,8 @@ from pytest_mrlcheck import baseline as baselines
 from pytest_mrlcheck.cli import main
 from pytest_mrlcheck.errors import MrlcheckError
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
-from tests.fault_helpers import fill, remount_read_only, remount_writable, tmpfs
-from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines, write_sts_csv
+from tests.support.fault_helpers import fill, remount_read_only, remount_writable, tmpfs
+from tests.support.helpers import FAKE_SPEC, assert_clean_output, encoded_lines, write_sts_csv
 
 N_ITEMS = 8
 N_TEXTS = 160

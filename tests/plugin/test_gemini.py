@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import Fault, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import Fault, serve
 from tests.test_providers_plugin import _fake_embed
 
 pytest.importorskip("google.genai")

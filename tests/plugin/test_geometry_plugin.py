@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.geometry import geometry_by_prefix
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 
 def test_geometry_check_items_table_and_json(fake_project: pytest.Pytester, write_spec: Callable[..., Path]) -> None:

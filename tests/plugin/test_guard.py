@@ -19,7 +19,7 @@ import pytest_mrlcheck.providers.python_callable
 import pytest_mrlcheck.report.summary  # noqa: F401 - imported before pytester snapshots sys.modules, so patches stick
 from pytest_mrlcheck.errors import DataError
 from pytest_mrlcheck.guard import MAX_MESSAGE, Step, StepFailed, scrub, step, user_frames, wrap
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 CALLS_ENV = "MRLCHECK_TEST_CALLS"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FAKE_SPEC as SPEC
-from tests.helpers import assert_clean_output
+from tests.support.helpers import FAKE_SPEC as SPEC
+from tests.support.helpers import assert_clean_output
 
 
 def _run_with_ini(project: pytest.Pytester, key: str, value: str) -> pytest.RunResult:

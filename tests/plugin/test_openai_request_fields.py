@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_clean_output
-from tests.openai_server import serve
+from tests.support.helpers import assert_clean_output
+from tests.support.openai_server import serve
 from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
 
 

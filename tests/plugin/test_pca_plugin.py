@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_clean_output, write_sts_csv
+from tests.support.helpers import assert_clean_output, write_sts_csv
 
 pytest.importorskip("sklearn.decomposition")
 

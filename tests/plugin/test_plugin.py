@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
+from tests.support.helpers import FAKE_SPEC, assert_clean_output, encoded_lines
 
 
 def esc(pattern: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_clean_output, encoded_lines
+from tests.support.helpers import assert_clean_output, encoded_lines
 
 ISSUE_SPEC = """
 name: quant

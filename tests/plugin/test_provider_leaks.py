@@ -18,12 +18,12 @@ from pytest_mrlcheck.errors import ProviderError
 from pytest_mrlcheck.providers import ProviderContext
 from pytest_mrlcheck.providers.openai_api import OpenAIEncoder, OpenAISettings
 from pytest_mrlcheck.store import MemoryStore
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import Fault, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import Fault, serve
 
 KEY_ENV = "MRLCHECK_LEAK_PROBE_CREDENTIAL"  # a name without KEY/TOKEN: the generic redaction must not be what saves us
 KEY = "sk-probe-9f3Kq7LmZx0WvB2nR8tY4uE6iO1pA5sD"
-PACKAGE = str(Path(__file__).resolve().parent.parent / "pytest_mrlcheck")
+PACKAGE = str(Path(__file__).resolve().parents[2] / "pytest_mrlcheck")
 
 
 def _items(inputs: list[str], embedding: Callable[[int], Any]) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import Fault, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import Fault, serve
 
 KEY_ENV = "MRLCHECK_TEST_API_KEY"
 KEY = "sk-test-DO-NOT-LEAK-1234567890"

@@ -12,8 +12,8 @@ import pytest
 from pytest_mrlcheck import atomic
 from pytest_mrlcheck.cli import main
 from pytest_mrlcheck.errors import FileWriteError
-from tests.fault_helpers import fill, tmpfs
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.fault_helpers import fill, tmpfs
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 N_ITEMS = 8
 

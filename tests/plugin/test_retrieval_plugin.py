@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks.retrieval import Relevance, evaluate_run, top_k
-from tests.helpers import WORDS, assert_clean_output
+from tests.support.helpers import WORDS, assert_clean_output
 
 RETRIEVAL_SPEC = """
 name: fake-search

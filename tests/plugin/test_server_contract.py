@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import EmbeddingServer, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import EmbeddingServer, serve
 from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
 
 CONTRACT = ("  server_truncation: {dims: [16, 32], min_cosine: 0.999, max_norm_error: 0.01, reject: [100, 4096], "

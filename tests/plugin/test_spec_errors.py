@@ -9,7 +9,7 @@ import pytest
 
 from pytest_mrlcheck.errors import SpecError
 from pytest_mrlcheck.spec import load_specs, parse_dim_selection
-from tests.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
 
 BAD_SPECS = [
     pytest.param("name: x\nmodel: [unclosed\n", 3, "YAML syntax error: *",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import assert_clean_output, write_sts_csv
+from tests.support.helpers import assert_clean_output, write_sts_csv
 
 SPEC = """
 name: carto

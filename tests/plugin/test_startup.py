@@ -14,9 +14,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.helpers import FAKE_ENCODER, write_sts_csv
+from tests.support.helpers import FAKE_ENCODER, write_sts_csv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # What a session without spec files may load of the package, and why:
 LIGHT_MODULES = {

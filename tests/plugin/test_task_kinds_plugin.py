@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking
-from tests.helpers import WORDS, assert_clean_output
+from tests.support.helpers import WORDS, assert_clean_output
 
 pytest.importorskip("sklearn")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FAKE_SPEC, assert_clean_output
-from tests.openai_server import Fault, serve
+from tests.support.helpers import FAKE_SPEC, assert_clean_output
+from tests.support.openai_server import Fault, serve
 from tests.test_providers_plugin import _fake_embed
 
 pytest.importorskip("voyageai")
@@ -151,7 +151,7 @@ def test_int8_vectors_come_back_as_the_servers_integers(tmp_path: Path, monkeypa
 
     from pytest_mrlcheck.providers import ProviderContext
     from pytest_mrlcheck.providers.voyage_api import VoyageEncoder, VoyageSettings
-    from tests.openai_server import hash_embed, quantize
+    from tests.support.openai_server import hash_embed, quantize
 
     monkeypatch.setenv(KEY_ENV, KEY)
     context = ProviderContext(spec_dir=tmp_path, rootdir=tmp_path, device=None, file_digest=lambda p: "",

@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
+SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact"
 
 
 def test_scifact_index_views_against_exact_search(tmp_path: Path, real_data_cache: Path) -> None:

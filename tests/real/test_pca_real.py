@@ -17,7 +17,7 @@ from pytest_mrlcheck.tasks import retrieval
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ATTRACTIONS = ROOT / "examples" / "data" / "attractions"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STSB_TEST = ROOT.parent / "shared" / "data" / "stsb" / "stsb-en-test.csv"
 
 

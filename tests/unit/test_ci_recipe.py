@@ -12,7 +12,7 @@ import yaml
 
 from pytest_mrlcheck.options import OPTIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "examples" / "ci" / "mrlcheck.yml"
 FORK = "github.event.pull_request.head.repo.fork"
 

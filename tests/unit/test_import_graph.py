@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "pytest_mrlcheck"
+PACKAGE = Path(__file__).resolve().parents[2] / "pytest_mrlcheck"
 
 
 def _module_name(path: Path) -> str:

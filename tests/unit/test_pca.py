@@ -15,7 +15,7 @@ from pytest_mrlcheck.pca import fit_projection, solver_for
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
 from pytest_mrlcheck.tasks import classification, retrieval
-from tests.helpers import WORDS, write_sts_csv
+from tests.support.helpers import WORDS, write_sts_csv
 
 decomposition = pytest.importorskip("sklearn.decomposition")
 stats = pytest.importorskip("scipy.stats")

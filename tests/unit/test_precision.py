@@ -173,7 +173,7 @@ def test_float16_round_trip_and_float32_identity() -> None:
 
 def _distinct_pairs(path: Path, pairs: int = 70, seed: int = 1) -> Path:
     """STS pairs that never share every word, so no two similarities tie by construction."""
-    from tests.helpers import WORDS
+    from tests.support.helpers import WORDS
 
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +211,7 @@ def _fake_sentence_transformer(encode: object) -> object:
 
 @pytest.fixture
 def fake_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    from tests.helpers import FAKE_ENCODER
+    from tests.support.helpers import FAKE_ENCODER
 
     (tmp_path / "fake_encoder.py").write_text(FAKE_ENCODER, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))

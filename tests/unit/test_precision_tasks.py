@@ -17,7 +17,7 @@ from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking, retrieval
 from pytest_mrlcheck.views import prefix_label
-from tests.helpers import WORDS
+from tests.support.helpers import WORDS
 
 quantization = pytest.importorskip("sentence_transformers.util.quantization")
 pytest.importorskip("sklearn")

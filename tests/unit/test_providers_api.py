@@ -28,8 +28,8 @@ from pytest_mrlcheck.providers.openai_api import (
 from pytest_mrlcheck.providers.precomputed import PrecomputedEncoder, PrecomputedSettings
 from pytest_mrlcheck.spec import Prompts
 from pytest_mrlcheck.store import MemoryStore
-from tests.helpers import assert_clean_output
-from tests.openai_server import EmbeddingServer, Fault, count_tokens, serve
+from tests.support.helpers import assert_clean_output
+from tests.support.openai_server import EmbeddingServer, Fault, count_tokens, serve
 
 KEY_ENV = "MRLCHECK_TEST_API_KEY"
 KEY = "sk-test-Zq8v3N0tAReAlKeY-0123456789abcdef"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pytest_mrlcheck.errors import MrlcheckError
 from pytest_mrlcheck.spec import Spec, load_specs
-from tests import spec_schema
+from tests.support import spec_schema
 
 DOCUMENTS = dict(spec_schema.documents())
 PATHS = {kind: list(spec_schema.key_paths(doc)) for kind, doc in DOCUMENTS.items()}

@@ -16,8 +16,8 @@ import yaml
 
 from pytest_mrlcheck.errors import SpecError
 from pytest_mrlcheck.spec import Spec, load_specs, parse_dim_selection
-from tests import spec_schema
-from tests.helpers import FAKE_SPEC
+from tests.support import spec_schema
+from tests.support.helpers import FAKE_SPEC
 
 
 def _load(tmp_path: Path, text: str, name: str = "demo.mrl.yaml") -> list[Spec]:
