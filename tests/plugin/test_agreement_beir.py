@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks.agreement import score_views
+from tests.support.beir import RETRIEVAL_SPEC, write_beir
 from tests.support.helpers import assert_clean_output, encoded_lines
-from tests.test_retrieval_plugin import RETRIEVAL_SPEC, write_beir
 
 AGREEMENT_SPEC = """
 name: fake-agreement

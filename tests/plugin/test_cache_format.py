@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 import warnings
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,58 +20,8 @@ import pytest
 
 from pytest_mrlcheck import chunks
 from pytest_mrlcheck.store import DB_NAME, SqliteStore, text_key
+from tests.support.cache import VECTORS_1_SQL, v1_crc, write_format_1
 from tests.support.helpers import FAKE_SPEC, encoded_lines
-
-# The schema pytest-mrlcheck wrote before format 2 (commit 416e3e8), verbatim.
-VECTORS_1_SQL = """
-CREATE TABLE IF NOT EXISTS vectors (
-    model_key TEXT NOT NULL, text_key BLOB NOT NULL, dim INTEGER NOT NULL,
-    data BLOB NOT NULL, crc INTEGER NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (model_key, text_key)) WITHOUT ROWID;
-"""
-FORMAT_1_SQL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS models (
-    model_key TEXT PRIMARY KEY, identity TEXT NOT NULL,
-    created REAL NOT NULL, last_used REAL NOT NULL);
-""" + VECTORS_1_SQL + """
-CREATE TABLE IF NOT EXISTS digests (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL);
-"""
-
-
-def _v1_crc(model_key: str, key: bytes, blob: bytes) -> int:
-    return zlib.crc32(blob, zlib.crc32(key, zlib.crc32(model_key.encode())))
-
-
-def write_format_1(directory: Path, rows: dict[str, dict[bytes, np.ndarray]], *, damaged: int = 0,
-                   digest_of: Path | None = None) -> Path:
-    """A format-1 cache as the old code wrote it (WAL, one row per vector); the first ``damaged``
-    rows get a wrong CRC."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / DB_NAME
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(FORMAT_1_SQL)
-    conn.execute("INSERT INTO meta VALUES ('schema', '1')")
-    conn.execute("BEGIN")
-    done = 0
-    for model_key, vectors in rows.items():
-        conn.execute("INSERT INTO models VALUES (?, ?, ?, ?)", (model_key, '{"provider": "python"}', 1.0, 2.0))
-        for key, vector in vectors.items():
-            blob = np.asarray(vector, dtype="<f4").tobytes()
-            crc = _v1_crc(model_key, key, blob) ^ (1 if done < damaged else 0)
-            conn.execute("INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?)",
-                         (model_key, key, len(blob) // 4, blob, crc, 1.0))
-            done += 1
-    if digest_of is not None:
-        stat = digest_of.stat()
-        conn.execute("INSERT INTO digests VALUES (?, ?, ?, 'remembered')", (str(digest_of), stat.st_size,
-                                                                         stat.st_mtime_ns))
-    conn.execute("COMMIT")
-    conn.close()
-    return path
 
 
 def _vectors(count: int, dim: int, seed: int = 0, prefix: str = "t") -> dict[bytes, np.ndarray]:
@@ -124,7 +73,7 @@ def _downgrade_to_format_1(path: Path) -> None:
         conn.execute("DROP TABLE chunks")
         conn.execute(VECTORS_1_SQL)
         conn.executemany("INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?)",
-                         [(m, k, d, v, _v1_crc(m, k, v), c) for m, k, d, v, c in rows])
+                         [(m, k, d, v, v1_crc(m, k, v), c) for m, k, d, v, c in rows])
         conn.execute("UPDATE meta SET value='1' WHERE key='schema'")
 
 

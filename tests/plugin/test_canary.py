@@ -17,7 +17,7 @@ from pytest_mrlcheck.spec import CanarySpec
 from pytest_mrlcheck.store import MemoryStore, SqliteStore
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import EmbeddingServer, serve
-from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
+from tests.support.providers import KEY, KEY_ENV, fake_embed, openai_spec
 
 
 def _drifted(base: Callable[[list[str]], np.ndarray], noise: float = 0.15) -> Callable[[list[str]], np.ndarray]:
@@ -51,9 +51,9 @@ def test_a_model_changed_behind_the_same_name_fails_the_canary_until_refreshed(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    base = _fake_embed(fake_project)
+    base = fake_embed(fake_project)
     with serve(embed=base) as server:
-        write_spec(_openai_spec(server.url))
+        write_spec(openai_spec(server.url))
         first = _run(fake_project)
         first.assert_outcomes(passed=9)
         canary = next(c for c in _report(fake_project)["checks"] if c["name"] == "canary")
@@ -108,8 +108,8 @@ def test_offline_skips_the_canary_with_a_note(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url))
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url))
         _run(fake_project).assert_outcomes(passed=9)
         served = len(server.embedding_requests())
         server.embed = _drifted(server.embed)
@@ -133,8 +133,8 @@ def test_canary_encodes_count_against_the_encode_budget(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url))
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url))
         _run(fake_project).assert_outcomes(passed=9)
         over = _run(fake_project, "--mrlcheck-max-encode", "7")
         over.assert_outcomes(failed=9)
@@ -148,8 +148,8 @@ def test_canary_settings_per_model(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url, "\n  canary: {sample: 3, min_cosine: 0.5}"))
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url, "\n  canary: {sample: 3, min_cosine: 0.5}"))
         _run(fake_project).assert_outcomes(passed=9)
         server.embed = _drifted(server.embed)
         before = len(_inputs(server))
@@ -158,7 +158,7 @@ def test_canary_settings_per_model(
         [found] = _report(fake_project)["canary"]
         assert found["texts"] == 3 and found["threshold"] == 0.5 and found["mean_cosine"] < 0.999
 
-        write_spec(_openai_spec(server.url, "\n  canary: false"))
+        write_spec(openai_spec(server.url, "\n  canary: false"))
         before = len(_inputs(server))
         _run(fake_project).assert_outcomes(passed=8)  # no canary item, nothing re-encoded
         assert len(_inputs(server)) == before
@@ -186,7 +186,7 @@ def test_a_local_model_gets_no_canary_by_default(fake_project: pytest.Pytester,
 ])
 def test_bad_canary_settings_are_spec_errors(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                              setting: str, lines: list[str]) -> None:
-    write_spec(_openai_spec("http://127.0.0.1:9/v1", f"\n  {setting}"))
+    write_spec(openai_spec("http://127.0.0.1:9/v1", f"\n  {setting}"))
     result = fake_project.runpytest()
     assert result.ret != 0
     result.stdout.fnmatch_lines(lines)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pytest_mrlcheck.cli import main
+from tests.support.encoders import CALLS_ENV, TOY_ENCODERS
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
-from tests.test_guard import CALLS_ENV, TOY_ENCODERS
 
 FAKE = ["--provider", "python", "--model", "fake_encoder:encode", "--data", "data/pairs.csv", "--no-cache"]
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import Fault, hash_embed, quantize, serve
-from tests.test_providers_plugin import _fake_embed
+from tests.support.providers import fake_embed
 
 pytest.importorskip("cohere")
 
@@ -44,7 +44,7 @@ def test_scores_through_cohere_equal_the_local_provider(
     fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache").assert_outcomes(passed=8)
     (local,) = json.loads((fake_project.path / "report.json").read_text())["specs"]
     monkeypatch.setenv(KEY_ENV, KEY)
-    with _cohere_server(embed=_fake_embed(fake_project), require_key=KEY) as server:
+    with _cohere_server(embed=fake_embed(fake_project), require_key=KEY) as server:
         write_spec(_cohere_spec(_base(server.url)))
         result = fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-cache-dir", "cache",
                                         "--color=no")
@@ -73,13 +73,13 @@ def test_rate_limits_are_retried_and_a_rejected_key_is_redacted(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with _cohere_server(embed=_fake_embed(fake_project)) as server:
+    with _cohere_server(embed=fake_embed(fake_project)) as server:
         server.script(Fault.rate_limit("0.05"), Fault.server_error(503))
         write_spec(_cohere_spec(_base(server.url)))
         retried = fake_project.runpytest("--mrlcheck-no-cache", "--color=no")
     retried.assert_outcomes(passed=9)
     retried.stdout.fnmatch_lines(["*API: 7 requests (2 retries)*"])
-    with _cohere_server(embed=_fake_embed(fake_project), require_key="co-the-right-one") as server:
+    with _cohere_server(embed=fake_embed(fake_project), require_key="co-the-right-one") as server:
         write_spec(_cohere_spec(_base(server.url)))
         rejected = fake_project.runpytest("--mrlcheck-no-cache", "--color=no")
     rejected.assert_outcomes(failed=9)
@@ -94,7 +94,7 @@ def test_a_bad_response_fails_and_caches_nothing(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with _cohere_server(embed=_fake_embed(fake_project)) as server:
+    with _cohere_server(embed=fake_embed(fake_project)) as server:
         server.script(Fault.wrong_count())
         write_spec(_cohere_spec(_base(server.url)))
         result = fake_project.runpytest("--mrlcheck-cache-dir", "cache", "--color=no")
@@ -109,7 +109,7 @@ def test_server_truncation_through_output_dimension(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with _cohere_server(embed=_fake_embed(fake_project)) as server:
+    with _cohere_server(embed=fake_embed(fake_project)) as server:
         write_spec(_cohere_spec(_base(server.url), "\n  canary: false")
                    + "  server_truncation: {dims: [16], min_cosine: 0.999, max_norm_error: 0.01, reject: [100]}\n")
         result = fake_project.runpytest("--mrlcheck-no-cache", "-k", "server_truncation", "--color=no")

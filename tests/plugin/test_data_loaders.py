@@ -27,8 +27,9 @@ from pytest_mrlcheck.data import (
 from pytest_mrlcheck.datapaths import excerpt
 from pytest_mrlcheck.errors import DataError
 from pytest_mrlcheck.spec import DataSpec
+from tests.support.beir import RETRIEVAL_SPEC, beir_spec, write_beir, write_small_beir
+from tests.support.sts import STS_COLUMNS, STS_ROWS, sts_csv
 
-STS_COLUMNS = {"text1": "sentence1", "text2": "sentence2", "score": "score"}
 LABEL_COLUMNS = {"text": "text", "label": "label", "split": "split"}
 
 
@@ -47,18 +48,6 @@ def write(path: Path, data: str | bytes) -> Path:
     else:
         path.write_bytes(data)
     return path
-
-
-STS_ROWS = [("a river", "the river", 4.0), ("bread and jam", "a stone", 0.5), ("music, loud", "quiet music", 2.25)]
-
-
-def sts_csv(rows: list[tuple[str, str, float]] = STS_ROWS, newline: str = "\n", trailing: bool = True) -> str:
-    lines = ["sentence1,sentence2,score"] + [",".join(_quote(c) for c in (a, b, str(s))) for a, b, s in rows]
-    return newline.join(lines) + (newline if trailing else "")
-
-
-def _quote(cell: str) -> str:
-    return f'"{cell}"' if "," in cell or '"' in cell else cell
 
 
 def pairs_of(data: Any) -> list[tuple[str, str, float]]:
@@ -91,7 +80,7 @@ def test_a_utf8_bom_is_skipped_in_csv_jsonl_and_beir(tmp_path: Path) -> None:
     lines = [json.dumps({"sentence1": a, "sentence2": b, "score": s}) for a, b, s in STS_ROWS]
     path = write(tmp_path / "p.jsonl", bom + "\n".join(lines))
     assert pairs_of(load_sts(sts_spec(path, "jsonl"))) == STS_ROWS
-    folder = write_beir(tmp_path / "beir")
+    folder = write_small_beir(tmp_path / "beir")
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         file = folder / name
         file.write_bytes(b"\xef\xbb\xbf" + file.read_bytes())
@@ -133,7 +122,7 @@ def test_a_utf16_file_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "line"), [("corpus.jsonl", 2), ("queries.jsonl", 1), ("qrels/test.tsv", 3)])
 def test_beir_files_with_invalid_utf8_name_file_and_line(tmp_path: Path, name: str, line: int) -> None:
-    folder = write_beir(tmp_path / "beir")
+    folder = write_small_beir(tmp_path / "beir")
     file = folder / name
     lines = file.read_bytes().split(b"\n")
     target = lines[line - 1]
@@ -314,23 +303,6 @@ def test_repeated_corpus_texts_are_used_once_with_a_warning(tmp_path: Path) -> N
 # ------------------------------------------------------------------------------------------ BEIR
 
 
-def write_beir(folder: Path, qrels: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    docs = [{"_id": "d1", "title": "A", "text": "about rivers"}, {"_id": "d2", "title": "", "text": "about bread"},
-            {"_id": "d3", "title": "C", "text": "about music"}]
-    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
-    queries = [{"_id": "q1", "text": "a river"}, {"_id": "q2", "text": "some bread"}]
-    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n", encoding="utf-8")
-    (folder / "qrels").mkdir(exist_ok=True)
-    (folder / "qrels" / "test.tsv").write_text(
-        qrels if qrels is not None else "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\n", encoding="utf-8")
-    return folder
-
-
-def beir_spec(folder: Path, split: str = "test") -> DataSpec:
-    return DataSpec(path=folder, format="beir", columns={}, header=True, split=split)
-
-
 def load_quietly(folder: Path) -> tuple[Any, list[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -340,14 +312,14 @@ def load_quietly(folder: Path) -> tuple[Any, list[str]]:
 
 def test_qrels_without_header_whose_first_grade_is_fractional_keep_the_first_row(tmp_path: Path) -> None:
     # before: line 1 was taken as a header because "0.5" is not all digits, and silently dropped
-    folder = write_beir(tmp_path / "b", "q1\td1\t1.5\nq2\td2\t2\n")
+    folder = write_small_beir(tmp_path / "b", "q1\td1\t1.5\nq2\td2\t2\n")
     data, messages = load_quietly(folder)
     assert data.qrels == {"q1": {"d1": 1}, "q2": {"d2": 2}}
     assert any("1 of 2 judgements have fractional grades (first on line 1: '1.5')" in m for m in messages)
 
 
 def test_a_first_qrels_line_that_is_neither_header_nor_judgement_is_an_error(tmp_path: Path) -> None:
-    folder = write_beir(tmp_path / "b", "q1\td1\thigh\nq2\td2\t2\n")
+    folder = write_small_beir(tmp_path / "b", "q1\td1\thigh\nq2\td2\t2\n")
     with pytest.raises(DataError, match=r"test.tsv:1: score 'high' is not a number") as caught:
         load_beir(beir_spec(folder))
     assert "if line 1 is a header, name its columns query-id, corpus-id, score" in str(caught.value)
@@ -363,29 +335,29 @@ def test_a_first_qrels_line_that_is_neither_header_nor_judgement_is_an_error(tmp
     ("query-id\tcorpus-id\tscore\n\td1\t1\n", r"test.tsv:2: query-id is empty"),
 ], ids=["extra-column", "five-columns", "spaces-not-tabs", "conflicting-grades", "underscore-grade", "empty-id"])
 def test_bad_qrels_rows_are_clear_errors(tmp_path: Path, qrels: str, message: str) -> None:
-    folder = write_beir(tmp_path / "b", qrels)
+    folder = write_small_beir(tmp_path / "b", qrels)
     with pytest.raises(DataError, match=message):
         load_beir(beir_spec(folder))
 
 
 def test_trec_style_qrels_read_the_document_and_grade_columns(tmp_path: Path) -> None:
-    folder = write_beir(tmp_path / "b", "q1\t0\td1\t1\r\nq2\t0\td2\t2\r\n")
+    folder = write_small_beir(tmp_path / "b", "q1\t0\td1\t1\r\nq2\t0\td2\t2\r\n")
     data, _ = load_quietly(folder)
     assert data.qrels == {"q1": {"d1": 1}, "q2": {"d2": 2}}
 
 
 def test_repeated_identical_judgements_are_counted_once_with_a_warning(tmp_path: Path) -> None:
-    folder = write_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t1\nq2\td2\t2\n")
+    folder = write_small_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t1\nq2\td2\t2\n")
     data, messages = load_quietly(folder)
     assert data.qrels == {"q1": {"d1": 1}, "q2": {"d2": 2}}
     assert any("1 judgements repeat an earlier one" in m for m in messages)
 
 
 def test_all_zero_grades_warn_with_counts(tmp_path: Path) -> None:
-    folder = write_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\nq1\td1\t0\nq2\td2\t2\n")
+    folder = write_small_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\nq1\td1\t0\nq2\td2\t2\n")
     _, messages = load_quietly(folder)
     assert any("1 of 2 judged queries have no relevant document" in m for m in messages)
-    folder = write_beir(tmp_path / "c", "query-id\tcorpus-id\tscore\nq1\td1\t0\nq2\td2\t0\n")
+    folder = write_small_beir(tmp_path / "c", "query-id\tcorpus-id\tscore\nq1\td1\t0\nq2\td2\t0\n")
     _, messages = load_quietly(folder)
     assert any("every judged query has no relevant document" in m for m in messages)
 
@@ -399,14 +371,14 @@ def test_all_zero_grades_warn_with_counts(tmp_path: Path) -> None:
     ('[{"_id": "d1"}]\n', r"corpus.jsonl:1: expected a JSON object, got a list"),
 ], ids=["int-and-text-id", "null-id", "empty-document", "list-text", "not-an-object"])
 def test_bad_corpus_records_are_clear_errors(tmp_path: Path, corpus: str, message: str) -> None:
-    folder = write_beir(tmp_path / "b")
+    folder = write_small_beir(tmp_path / "b")
     (folder / "corpus.jsonl").write_text(corpus, encoding="utf-8")
     with pytest.raises(DataError, match=message):
         load_beir(beir_spec(folder))
 
 
 def test_a_query_without_text_is_an_error(tmp_path: Path) -> None:
-    folder = write_beir(tmp_path / "b")
+    folder = write_small_beir(tmp_path / "b")
     (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "a"}\n{"_id": "q2"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"queries.jsonl:2: id 'q2' has no text"):
         load_beir(beir_spec(folder))
@@ -438,7 +410,7 @@ def test_messages_quote_at_most_an_excerpt_of_a_cell(tmp_path: Path) -> None:
 
 def test_np_int_ids_are_not_needed_for_retrieval_ids(tmp_path: Path) -> None:
     """Integer ids in the corpus match the same ids written in the qrels."""
-    folder = write_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\n1\t10\t1\n")
+    folder = write_small_beir(tmp_path / "b", "query-id\tcorpus-id\tscore\n1\t10\t1\n")
     (folder / "corpus.jsonl").write_text('{"_id": 10, "text": "a"}\n{"_id": 11, "text": "b"}\n', encoding="utf-8")
     (folder / "queries.jsonl").write_text('{"_id": 1, "text": "q"}\n', encoding="utf-8")
     data, _ = load_quietly(folder)
@@ -466,14 +438,12 @@ def test_bad_data_fails_the_specs_items_with_one_message(
     fake_project: pytest.Pytester, write_spec: Any, target: str, content: bytes, message: str
 ) -> None:
     from tests.support.helpers import FAKE_SPEC, assert_clean_output
-    from tests.test_retrieval_plugin import RETRIEVAL_SPEC
-    from tests.test_retrieval_plugin import write_beir as write_big_beir
 
     if target == "pairs":
         (fake_project.path / "data" / "pairs.csv").write_bytes(content)
         write_spec(FAKE_SPEC)
     else:
-        write_big_beir(fake_project.path / "beir")
+        write_beir(fake_project.path / "beir")
         name = "corpus.jsonl" if target == "corpus" else "qrels/test.tsv"
         (fake_project.path / "beir" / name).write_bytes(content)
         write_spec(RETRIEVAL_SPEC)

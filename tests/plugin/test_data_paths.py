@@ -21,8 +21,9 @@ from pytest_mrlcheck.errors import DataError, ProviderError
 from pytest_mrlcheck.providers import ProviderContext
 from pytest_mrlcheck.providers.precomputed import PrecomputedEncoder, PrecomputedSettings
 from pytest_mrlcheck.spec import DataSpec
+from tests.support.beir import beir_spec, write_small_beir
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
-from tests.test_data_loaders import STS_COLUMNS, beir_spec, sts_csv, write_beir
+from tests.support.sts import STS_COLUMNS, sts_csv
 
 needs_posix = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and symbolic links need a POSIX system")
 
@@ -88,7 +89,7 @@ def test_a_data_file_that_is_not_a_regular_file(tmp_path: Path, kind: str, fmt: 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("member", ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"])
 def test_a_beir_member_that_is_not_a_regular_file(tmp_path: Path, kind: str, member: str, no_hang: None) -> None:
-    folder = write_beir(tmp_path / "beir")
+    folder = write_small_beir(tmp_path / "beir")
     (folder / member).unlink()
     if kind == "under-a-file":
         if member != "qrels/test.tsv":
@@ -159,7 +160,7 @@ def test_paths_outside_the_root_need_the_opt_in(tmp_path: Path) -> None:
 
 def test_a_beir_member_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "project"
-    folder = write_beir(root / "beir")
+    folder = write_small_beir(root / "beir")
     secret = tmp_path / "secret.jsonl"
     secret.write_text('{"_id": "d1", "text": "private"}\n')
     (folder / "corpus.jsonl").unlink()

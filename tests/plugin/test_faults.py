@@ -203,7 +203,7 @@ def test_a_file_in_the_shared_temp_folder_does_not_break_baseline_recording(
 
 
 def test_a_read_only_format_1_cache_is_read_as_it_is(tmp_path: Path) -> None:
-    from tests.test_cache_format import write_format_1
+    from tests.support.cache import write_format_1
 
     rng = np.random.default_rng(0)
     stored = {text_key(f"t{i}"): rng.standard_normal(16).astype(np.float32) for i in range(200)}

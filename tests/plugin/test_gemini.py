@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import Fault, serve
-from tests.test_providers_plugin import _fake_embed
+from tests.support.providers import fake_embed
 
 pytest.importorskip("google.genai")
 
@@ -29,7 +29,7 @@ def _gemini_spec(url: str, extra: str = "") -> str:
 
 
 def _gemini_server(project: pytest.Pytester, **options: Any) -> Any:
-    return serve(embed=_fake_embed(project), wire="gemini", **options)
+    return serve(embed=fake_embed(project), wire="gemini", **options)
 
 
 def _base(url: str) -> str:

@@ -13,8 +13,8 @@ import pytest
 
 from pytest_mrlcheck.errors import SpecError
 from pytest_mrlcheck.spec import load_specs
+from tests.support.beir import write_beir
 from tests.support.helpers import assert_clean_output
-from tests.test_retrieval_plugin import write_beir
 
 faiss = pytest.importorskip("faiss", reason="index views need faiss-cpu (pip install 'pytest-mrlcheck[index]')")
 

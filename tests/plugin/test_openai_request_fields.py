@@ -10,21 +10,21 @@ import pytest
 
 from tests.support.helpers import assert_clean_output
 from tests.support.openai_server import serve
-from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
+from tests.support.providers import KEY, KEY_ENV, fake_embed, openai_spec
 
 
 def test_extra_body_fields_are_sent_and_keyed(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url, "\n  extra_body: {input_type: search_query, truncate: END, "
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url, "\n  extra_body: {input_type: search_query, truncate: END, "
                                             "options: {pool: [mean]}}"))
         fake_project.runpytest("--mrlcheck-cache-dir", "cache").assert_outcomes(passed=9)
         bodies = [r.body for r in server.embedding_requests()]
         assert all(b["input_type"] == "search_query" and b["truncate"] == "END" and b["options"] == {"pool": ["mean"]}
                    for b in bodies)
         # another extra_body is another model key: nothing is served from the first one's cache
-        write_spec(_openai_spec(server.url, "\n  extra_body: {input_type: search_document}"))
+        write_spec(openai_spec(server.url, "\n  extra_body: {input_type: search_document}"))
         result = fake_project.runpytest("--mrlcheck-cache-dir", "cache")
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["embeddings: 160 texts encoded, 0 from cache*"])
@@ -33,8 +33,8 @@ def test_extra_body_fields_are_sent_and_keyed(fake_project: pytest.Pytester, wri
 def test_dimensions_param_renames_the_size_field(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project), dimensions_param="output_dimension") as server:
-        write_spec(_openai_spec(server.url, "\n  dimensions_param: output_dimension\n  canary: false")
+    with serve(embed=fake_embed(fake_project), dimensions_param="output_dimension") as server:
+        write_spec(openai_spec(server.url, "\n  dimensions_param: output_dimension\n  canary: false")
                    + "  server_truncation: {dims: [16], min_cosine: 0.999, max_norm_error: 0.01, reject: [100]}\n")
         result = fake_project.runpytest("-k", "server_truncation", "--mrlcheck-no-cache", "--mrlcheck-json",
                                         "report.json")
@@ -59,7 +59,7 @@ def test_dimensions_param_renames_the_size_field(fake_project: pytest.Pytester, 
 ])
 def test_bad_request_fields_are_spec_errors(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                             setting: str, lines: list[str]) -> None:
-    write_spec(_openai_spec("http://127.0.0.1:9/v1", f"\n  {setting}"))
+    write_spec(openai_spec("http://127.0.0.1:9/v1", f"\n  {setting}"))
     result = fake_project.runpytest()
     assert result.ret != 0
     result.stdout.fnmatch_lines(lines)

@@ -91,7 +91,7 @@ def test_fit_on_the_evaluation_split_says_so(project: pytest.Pytester, write_spe
 
 def test_retrieval_checks_pca_alone_fits_the_corpus(fake_project: pytest.Pytester,
                                                     write_spec: Callable[..., Path]) -> None:
-    from tests.test_retrieval_plugin import write_beir
+    from tests.support.beir import write_beir
 
     doc_ids, _, _ = write_beir(fake_project.path / "data" / "beir")
     write_spec("name: r\nmodel: {provider: python, callable: fake_encoder:encode}\n"

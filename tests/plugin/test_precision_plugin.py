@@ -242,7 +242,7 @@ def test_bad_precision_input_at_run_time(quant_project: pytest.Pytester, write_s
 
 def test_funnel_binary_shortlist_with_rescoring(fake_project: pytest.Pytester,
                                                 write_spec: Callable[..., Path]) -> None:
-    from tests.test_retrieval_plugin import write_beir
+    from tests.support.beir import write_beir
 
     write_beir(fake_project.path / "data" / "beir")
     write_spec("""

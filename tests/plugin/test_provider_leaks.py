@@ -20,6 +20,7 @@ from pytest_mrlcheck.providers.openai_api import OpenAIEncoder, OpenAISettings
 from pytest_mrlcheck.store import MemoryStore
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import Fault, serve
+from tests.support.providers import fake_embed
 
 KEY_ENV = "MRLCHECK_LEAK_PROBE_CREDENTIAL"  # a name without KEY/TOKEN: the generic redaction must not be what saves us
 KEY = "sk-probe-9f3Kq7LmZx0WvB2nR8tY4uE6iO1pA5sD"
@@ -119,12 +120,6 @@ PROBES: list[tuple[str, Fault, str]] = [
 ]
 
 
-def _fake_embed(project: pytest.Pytester) -> Callable[[list[str]], np.ndarray]:
-    namespace: dict[str, Any] = {}
-    exec((project.path / "fake_encoder.py").read_text(), namespace)
-    return lambda batch: np.asarray(namespace["encode"](batch, "query"), dtype=np.float32)
-
-
 def _spec(url: str) -> str:
     return FAKE_SPEC.replace(
         "  provider: python\n  callable: fake_encoder:encode",
@@ -146,7 +141,7 @@ def test_a_malformed_reply_fails_cleanly_and_never_shows_the_key(
     fault: Fault, message: str
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
+    with serve(embed=fake_embed(fake_project)) as server:
         server.script(fault)
         write_spec(_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-no-cache", "--color=no", "-l", "--tb=long", "-rA",
@@ -247,7 +242,7 @@ def test_credentials_in_base_url_are_refused_and_never_printed(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
+    with serve(embed=fake_embed(fake_project)) as server:
         url = server.url.replace("http://", f"http://alice:{PASSWORD}@")
         if where == "spec":
             write_spec(_spec(url))

@@ -13,29 +13,12 @@ import pytest
 
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import Fault, serve
-
-KEY_ENV = "MRLCHECK_TEST_API_KEY"
-KEY = "sk-test-DO-NOT-LEAK-1234567890"
-
-
-def _fake_embed(project: pytest.Pytester) -> Callable[[list[str]], np.ndarray]:
-    namespace: dict[str, Any] = {}
-    exec((project.path / "fake_encoder.py").read_text(), namespace)
-    encode = namespace["encode"]
-    return lambda batch: np.asarray(encode(batch, "query"), dtype=np.float32)
+from tests.support.providers import KEY, KEY_ENV, fake_embed, openai_spec
 
 
 def _scores(project: pytest.Pytester) -> dict[str, Any]:
     (spec,) = json.loads((project.path / "report.json").read_text())["specs"]
     return dict(spec["scores"])
-
-
-def _openai_spec(url: str, extra: str = "") -> str:
-    return FAKE_SPEC.replace(
-        "  provider: python\n  callable: fake_encoder:encode",
-        f"  provider: openai\n  name: fake-embedder\n  base_url: {url}\n  api_key_env: {KEY_ENV}\n"
-        f"  batch_size: 32\n  price_per_million_tokens: 0.02{extra}",
-    )
 
 
 def test_scores_through_the_api_equal_the_local_provider(
@@ -45,8 +28,8 @@ def test_scores_through_the_api_equal_the_local_provider(
     fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache").assert_outcomes(passed=8)
     local = _scores(fake_project)
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url))
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-cache-dir", "cache",
                                         "--color=no")
         result.assert_outcomes(passed=9)  # the 8 checks and the canary (nothing cached yet to compare)
@@ -72,9 +55,9 @@ def test_rate_limits_are_retried_and_counted(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
+    with serve(embed=fake_embed(fake_project)) as server:
         server.script(Fault.rate_limit("0.05"), Fault.server_error(503))
-        write_spec(_openai_spec(server.url))
+        write_spec(openai_spec(server.url))
         result = fake_project.runpytest("--mrlcheck-no-cache", "--color=no")
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines(["*API: 7 requests (2 retries)*"])
@@ -84,9 +67,9 @@ def test_a_failing_api_fails_the_spec_and_caches_nothing(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
+    with serve(embed=fake_embed(fake_project)) as server:
         server.script(*[Fault.server_error(500)] * 20)
-        write_spec(_openai_spec(server.url, "\n  max_retries: 1"))
+        write_spec(openai_spec(server.url, "\n  max_retries: 1"))
         result = fake_project.runpytest("--mrlcheck-cache-dir", "cache")
     result.assert_outcomes(failed=9)
     assert_clean_output(result.stdout.str() + result.stderr.str())
@@ -99,7 +82,7 @@ def test_a_missing_key_names_the_variable(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
-    write_spec(_openai_spec("http://127.0.0.1:9/v1"))
+    write_spec(openai_spec("http://127.0.0.1:9/v1"))
     result = fake_project.runpytest("--mrlcheck-no-cache")
     result.assert_outcomes(failed=9)
     assert_clean_output(result.stdout.str() + result.stderr.str())
@@ -126,7 +109,7 @@ def test_precomputed_vectors_give_the_same_scores(
     with (fake_project.path / "data" / "pairs.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     texts = list(dict.fromkeys(t for row in rows for t in (row["sentence1"], row["sentence2"])))
-    vectors = _fake_embed(fake_project)(texts)
+    vectors = fake_embed(fake_project)(texts)
     np.savez(fake_project.path / "vectors.npz", texts=np.array(texts, dtype=str), embeddings=vectors)
     write_spec(FAKE_SPEC.replace("  provider: python\n  callable: fake_encoder:encode",
                                  "  provider: precomputed\n  path: vectors.npz"))
@@ -177,8 +160,8 @@ def test_server_side_truncation_against_the_client_side_prefix(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url) + "  server_truncation: {dims: [16, 32], min_cosine: 0.999}\n")
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url) + "  server_truncation: {dims: [16, 32], min_cosine: 0.999}\n")
         result = fake_project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache", "--color=no",
                                         "-k", "server_truncation")
         dimensions = sorted({r.body.get("dimensions") for r in server.embedding_requests()}, key=str)

@@ -10,48 +10,8 @@ import numpy as np
 import pytest
 
 from pytest_mrlcheck.tasks.retrieval import Relevance, evaluate_run, top_k
-from tests.support.helpers import WORDS, assert_clean_output
-
-RETRIEVAL_SPEC = """
-name: fake-search
-model:
-  provider: python
-  callable: fake_encoder:encode
-  prompts: {query: "find: ", document: null}
-task:
-  kind: retrieval
-  data:
-    path: beir
-  metric: ndcg@10
-checks:
-  prefix: {16: 0.2, 64: 0.4}
-  random: {dims: [16], samples: 8, margin: -1.0}
-"""
-
-
-def write_beir(folder: Path, docs: int = 60, seed: int = 0) -> tuple[list[str], list[str], dict[str, dict[str, int]]]:
-    """Documents of 8 words; each query repeats 4 words of one document (and one of another)."""
-    rng = np.random.default_rng(seed)
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    texts = [" ".join(rng.choice(WORDS, 8, replace=False)) for _ in range(docs)]
-    doc_ids = [f"d{i}" for i in range(docs)]
-    with (folder / "corpus.jsonl").open("w") as handle:
-        for identifier, text in zip(doc_ids, texts, strict=True):
-            handle.write(json.dumps({"_id": identifier, "title": identifier.upper(), "text": text}) + "\n")
-    queries, qrels = [], {}
-    with (folder / "queries.jsonl").open("w") as handle:
-        for i in range(0, docs, 2):
-            words = texts[i].split()[:4]
-            queries.append(" ".join(words))
-            handle.write(json.dumps({"_id": f"q{i}", "text": queries[-1]}) + "\n")
-            qrels[f"q{i}"] = {doc_ids[i]: 2, doc_ids[(i + 1) % docs]: 1}
-        handle.write(json.dumps({"_id": "q-unjudged", "text": "nothing judged"}) + "\n")
-    with (folder / "qrels" / "test.tsv").open("w") as handle:
-        handle.write("query-id\tcorpus-id\tscore\n")
-        for query, judged in qrels.items():
-            for doc, grade in judged.items():
-                handle.write(f"{query}\t{doc}\t{grade}\n")
-    return doc_ids, texts, qrels
+from tests.support.beir import RETRIEVAL_SPEC, write_beir
+from tests.support.helpers import assert_clean_output
 
 
 def test_retrieval_spec_runs_and_reports_queries(

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import EmbeddingServer, serve
-from tests.test_providers_plugin import KEY, KEY_ENV, _fake_embed, _openai_spec
+from tests.support.providers import KEY, KEY_ENV, fake_embed, openai_spec
 
 CONTRACT = ("  server_truncation: {dims: [16, 32], min_cosine: 0.999, max_norm_error: 0.01, reject: [100, 4096], "
             "order_invariance: true, batch_invariance: [1, 8]}\n")
@@ -19,8 +19,8 @@ CONTRACT = ("  server_truncation: {dims: [16, 32], min_cosine: 0.999, max_norm_e
 
 def _run(project: pytest.Pytester, server_options: dict[str, Any], write_spec: Callable[..., Path],
          *args: str) -> tuple[pytest.RunResult, EmbeddingServer]:
-    with serve(embed=_fake_embed(project), **server_options) as server:
-        write_spec(_openai_spec(server.url, "\n  canary: false") + CONTRACT)
+    with serve(embed=fake_embed(project), **server_options) as server:
+        write_spec(openai_spec(server.url, "\n  canary: false") + CONTRACT)
         result = project.runpytest("--mrlcheck-json", "report.json", "--mrlcheck-no-cache", "--color=no", "-rs",
                                    "-k", "server_truncation", *args)
     return result, server
@@ -112,8 +112,8 @@ def test_batch_dependence_fails_batch_invariance_only(
 def test_offline_skips_the_live_contract(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
-    with serve(embed=_fake_embed(fake_project)) as server:
-        write_spec(_openai_spec(server.url, "\n  canary: false") + CONTRACT)
+    with serve(embed=fake_embed(fake_project)) as server:
+        write_spec(openai_spec(server.url, "\n  canary: false") + CONTRACT)
         fake_project.runpytest("--mrlcheck-cache-dir", "cache", "-k", "server_truncation").assert_outcomes(passed=5)
         served = len(server.embedding_requests())
         result = fake_project.runpytest("--mrlcheck-cache-dir", "cache", "--mrlcheck-offline", "-rs",
@@ -141,7 +141,7 @@ def test_offline_skips_the_live_contract(fake_project: pytest.Pytester, write_sp
 ])
 def test_bad_contract_settings_are_spec_errors(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                                check: str, lines: list[str]) -> None:
-    write_spec(_openai_spec("http://127.0.0.1:9/v1") + f"  server_truncation: {check}\n")
+    write_spec(openai_spec("http://127.0.0.1:9/v1") + f"  server_truncation: {check}\n")
     result = fake_project.runpytest()
     assert result.ret != 0
     result.stdout.fnmatch_lines(lines)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.helpers import FAKE_SPEC, assert_clean_output
 from tests.support.openai_server import Fault, serve
-from tests.test_providers_plugin import _fake_embed
+from tests.support.providers import fake_embed
 
 pytest.importorskip("voyageai")
 
@@ -29,7 +29,7 @@ def _voyage_spec(url: str, extra: str = "") -> str:
 
 
 def _voyage_server(project: pytest.Pytester, **options: Any) -> Any:
-    return serve(embed=_fake_embed(project), wire="voyage", dimensions_param="output_dimension", **options)
+    return serve(embed=fake_embed(project), wire="voyage", dimensions_param="output_dimension", **options)
 
 
 def _scores(project: pytest.Pytester) -> dict[str, Any]:

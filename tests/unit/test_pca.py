@@ -82,7 +82,7 @@ def test_sts_pca_equals_sklearn_and_scipy(folder: Path) -> None:
 
 
 def _write_beir(folder: Path) -> None:
-    from tests.test_retrieval_plugin import write_beir
+    from tests.support.beir import write_beir
 
     write_beir(folder / "data" / "beir", docs=60)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from pytest_mrlcheck.quantize import (
     scalar_codes,
 )
 from pytest_mrlcheck.views import PRECISIONS, View, bytes_per_vector, parse_size, prefix_label, window_label
+from tests.support.sts import distinct_pairs
 
 # --------------------------------------------------------------------------- the View value type
 
@@ -171,23 +171,6 @@ def test_float16_round_trip_and_float32_identity() -> None:
 # --------------------------------------------------------------------------- STS scores vs the evaluator
 
 
-def _distinct_pairs(path: Path, pairs: int = 70, seed: int = 1) -> Path:
-    """STS pairs that never share every word, so no two similarities tie by construction."""
-    from tests.support.helpers import WORDS
-
-    rng = random.Random(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["sentence1", "sentence2", "score"])
-        for _ in range(pairs):
-            first = rng.sample(WORDS, 6)
-            shared = rng.randint(0, 5)
-            second = first[:shared] + rng.sample([w for w in WORDS if w not in first], 6 - shared)
-            writer.writerow([" ".join(first), " ".join(second), round(5 * shared / 6 + rng.uniform(-0.4, 0.4), 2)])
-    return path
-
-
 def _fake_sentence_transformer(encode: object) -> object:
     """A real ``SentenceTransformer`` whose only module returns the fake encoder's vectors."""
     import torch
@@ -243,7 +226,7 @@ checks: {prefix: {16: 0.1}}
 
 def test_sts_int8_equals_embedding_similarity_evaluator(tmp_path: Path, fake_module: object) -> None:
     evaluation = pytest.importorskip("sentence_transformers.sentence_transformer.evaluation")
-    data = _distinct_pairs(tmp_path / "data" / "pairs.csv")
+    data = distinct_pairs(tmp_path / "data" / "pairs.csv")
     result = _evaluate(STS_SPEC, tmp_path)
     rows = list(csv.DictReader(data.read_text(encoding="utf-8").splitlines()))
     model = _fake_sentence_transformer(fake_module.encode)  # type: ignore[attr-defined]
@@ -260,7 +243,7 @@ def test_sts_binary_differs_from_the_evaluator_by_design(tmp_path: Path, fake_mo
     """Hamming here; sentence-transformers takes the cosine of the unpacked 0/1 bits."""
     from pytest_mrlcheck.tasks.ranking import spearman_columns
 
-    data = _distinct_pairs(tmp_path / "data" / "pairs.csv")
+    data = distinct_pairs(tmp_path / "data" / "pairs.csv")
     result = _evaluate(STS_SPEC, tmp_path)
     rows = list(csv.DictReader(data.read_text(encoding="utf-8").splitlines()))
     gold = np.array([float(r["score"]) for r in rows])

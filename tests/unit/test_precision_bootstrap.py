@@ -42,9 +42,9 @@ def _coded(vectors: np.ndarray, k: int, precision: str) -> np.ndarray:
 
 
 def _sts_pairs(path: Path, pairs: int = 80) -> None:
-    from tests.test_precision import _distinct_pairs
+    from tests.support.sts import distinct_pairs
 
-    _distinct_pairs(path, pairs)
+    distinct_pairs(path, pairs)
 
 
 def test_sts_precision_replicates_are_paired_with_float32(folder: Path) -> None:
@@ -90,7 +90,7 @@ def test_confidence_gates_a_precision_view_on_its_lower_bound(folder: Path) -> N
 
 def test_retrieval_precision_replicates_are_per_query_bootstraps(folder: Path) -> None:
     from pytest_mrlcheck.data import load_beir
-    from tests.test_retrieval_plugin import write_beir
+    from tests.support.beir import write_beir
 
     write_beir(folder / "data" / "beir")
     result, prepared = _run(folder, "task: {kind: retrieval, metric: ndcg@10, data: {path: data/beir}}\n",

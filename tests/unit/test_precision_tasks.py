@@ -153,7 +153,7 @@ def test_reranking(folder: Path) -> None:
 
 
 def test_retrieval_ranks_binary_by_hamming(folder: Path) -> None:
-    from tests.test_retrieval_plugin import write_beir
+    from tests.support.beir import write_beir
 
     write_beir(folder / "data" / "beir")
     result, prepared = _evaluate(folder, "task: {kind: retrieval, metric: ndcg@10, data: {path: data/beir}}\n")

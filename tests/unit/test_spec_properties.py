@@ -1,4 +1,4 @@
-"""Property-based tests of the spec loader: documents of the schema in ``tests/spec_schema.py``,
+"""Property-based tests of the spec loader: documents of the schema in ``tests/support/spec_schema.py``,
 mutated (a key omitted, null, empty, of every wrong type, huge, Unicode digits, random text, nested
 garbage), and raw random text or bytes as a spec file. The only allowed outcomes: a list of
 :class:`Spec`, or an error of the package's hierarchy naming the file and a line."""
