@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_ENCODER, write_sts_csv
+from tests.support.helpers import FAKE_ENCODER, write_sts_csv
 
 # In-process pytester runs restore sys.modules afterwards, and numpy's C extensions cannot be
 # imported twice in one process: import what the plugin loads lazily once, up front.
