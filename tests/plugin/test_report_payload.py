@@ -15,8 +15,8 @@ import pytest
 from pytest_mrlcheck.canary import CanaryResult
 from pytest_mrlcheck.report import payload
 from pytest_mrlcheck.report.payload import FUNNEL_OVERLAP_PREFIX, FunnelPayload, Report, ReportSpec, SpecSummary
-from tests.helpers import FAKE_SPEC, write_sts_csv
-from tests.test_retrieval_plugin import write_beir
+from tests.support.beir import write_beir
+from tests.support.helpers import FAKE_SPEC, write_sts_csv
 
 RICH_STS = FAKE_SPEC.replace("name: fake-sts", "name: rich-sts") + """\
   geometry:

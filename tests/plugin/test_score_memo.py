@@ -22,9 +22,9 @@ from pytest_mrlcheck import memo_table, pca, score_memo
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import SqliteStore, text_key
 from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking, retrieval, sts
-from tests.fault_helpers import remount_read_only, tmpfs
-from tests.helpers import FAKE_ENCODER, WORDS, write_sts_csv
-from tests.test_retrieval_plugin import write_beir
+from tests.support.beir import write_beir
+from tests.support.fault_helpers import remount_read_only, tmpfs
+from tests.support.helpers import FAKE_ENCODER, WORDS, write_sts_csv
 
 pytest.importorskip("sklearn")
 
