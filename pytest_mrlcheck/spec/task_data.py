@@ -79,6 +79,7 @@ def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
     return mapping[suffix]
 
 
+_HUB_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification")
 
 
 def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
