@@ -28,7 +28,7 @@ from tests.support.helpers import FAKE_ENCODER, WORDS, write_sts_csv
 
 pytest.importorskip("sklearn")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOPICS = [WORDS[i : i + 6] for i in range(0, 36, 6)]
 CHECKS = "checks:\n  prefix: {8: -1}\n  random: {dims: [8], samples: 4, margin: -1}\n"
 BOOT = "bootstrap: {resamples: 60, seed: 2}\n"
