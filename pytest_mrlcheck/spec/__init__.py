@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..datasets_known import HUB_KINDS as _HUB_KINDS
 from ..errors import SpecError
 from ..yamlload import LineDict, LineList, load_documents
 
@@ -995,9 +996,6 @@ def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
         raise ctx.error("task.data.format", line, f"cannot tell the format of {path.name!r} from its suffix",
                         f"add format: one of {', '.join(DATA_FORMATS)}")
     return mapping[suffix]
-
-
-_HUB_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification")
 
 
 def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:
