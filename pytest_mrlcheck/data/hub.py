@@ -99,10 +99,10 @@ def load_hf(source: HFSource, kind: str, columns: Mapping[str, str | int] | None
     table = limited(table, limit)
     if kind == "sts":
         return hub_sts_data(column_values(table, mapped["text1"]), column_values(table, mapped["text2"]),
-                        column_values(table, mapped["score"]), what, where)
+                            column_values(table, mapped["score"]), what, where)
     if kind == "pair-classification":
         return hub_pair_labels(column_values(table, mapped["text1"]), column_values(table, mapped["text2"]),
-                           column_values(table, mapped["label"]), what, where, limit)
+                               column_values(table, mapped["label"]), what, where, limit)
     if kind == "clustering":
         return hub_labelled_texts([("", column_values(table, mapped["text"]), column_values(table, mapped["label"]))],
                                   what, where, limit)
