@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..datasets_known import HUB_KINDS as _HUB_KINDS
 from ..yamlload import LineDict
 from .fields import (
     _bool,
@@ -79,7 +80,6 @@ def _infer_format(ctx: _Ctx, path: Path, line: int) -> str:
     return mapping[suffix]
 
 
-_HUB_KINDS = ("sts", "retrieval", "classification", "clustering", "pair-classification")
 
 
 def _parse_hub_data(ctx: _Ctx, data: LineDict, kind: str) -> DataSpec:

@@ -8,14 +8,14 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_mrlcheck"
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _module_name(path: Path, root: Path = PACKAGE) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path, modules: set[str]) -> set[str]:
+def _imports(path: Path, modules: set[str], root: Path = PACKAGE) -> set[str]:
     """Package modules ``path`` imports anywhere (inside functions too), except under ``if TYPE_CHECKING``."""
-    name = _module_name(path)
+    name = _module_name(path, root)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: set[str] = set()
 
@@ -94,14 +94,36 @@ def test_cycles_stay_inside_one_subpackage() -> None:
         assert len(packages) == 1, f"import cycle between layers: {' → '.join(component)}"
 
 
+def _in(module: str, *packages: str) -> bool:
+    return any(module == package or module.startswith(f"{package}.") for package in packages)
+
+
 def test_the_spec_layer_imports_no_data_loader_or_engine() -> None:
-    """Every module of the spec package (the parser is split into one module per section)."""
+    """No module of the spec layer imports, even lazily, a data loader (the ``data`` package, ``data_hub``)
+    or the engine; what both need (e.g. the kinds hub data serves) lives in ``datasets_known``."""
     graph = _graph()
-    spec_modules = [name for name in graph if name.split(".")[:2] == ["pytest_mrlcheck", "spec"]]
-    assert {"pytest_mrlcheck.spec.load", "pytest_mrlcheck.spec.task_data"} <= set(spec_modules)
+    spec_modules = [name for name in graph if _in(name, "pytest_mrlcheck.spec")]
+    assert {"pytest_mrlcheck.spec", "pytest_mrlcheck.spec.load", "pytest_mrlcheck.spec.task_data"} <= set(spec_modules)
     for name in spec_modules:
-        assert not graph[name] & {"pytest_mrlcheck.data", "pytest_mrlcheck.data_hub", "pytest_mrlcheck.evaluation",
-                                  "pytest_mrlcheck.embed"}, name
+        banned = {target for target in graph[name] if _in(target, "pytest_mrlcheck.data", "pytest_mrlcheck.data_hub",
+                                                          "pytest_mrlcheck.evaluation", "pytest_mrlcheck.embed")}
+        assert not banned, f"{name} imports {sorted(banned)}"
+
+
+def test_the_rule_sees_a_lazy_import_of_a_data_submodule(tmp_path: Path) -> None:
+    module = tmp_path / "pytest_mrlcheck" / "spec" / "lazy.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("def f():\n    from ..data.hub import load_hf\n", encoding="utf-8")
+    found = _imports(module, {"pytest_mrlcheck.data", "pytest_mrlcheck.data.hub"}, root=tmp_path / "pytest_mrlcheck")
+    assert {target for target in found if _in(target, "pytest_mrlcheck.data")} == {"pytest_mrlcheck.data.hub"}
+
+
+def test_the_data_package_does_not_import_the_hub_front() -> None:
+    """``data_hub`` only re-exports the ``data`` package's hub loaders: nothing inside ``data`` goes back to it."""
+    graph = _graph()
+    for name, targets in graph.items():
+        if _in(name, "pytest_mrlcheck.data"):
+            assert "pytest_mrlcheck.data_hub" not in targets, name
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
