@@ -12,14 +12,16 @@ import datetime
 import importlib.metadata
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import atomic
 from .errors import EvaluationError
 from .locks import folder_lock
+
+if TYPE_CHECKING:
+    from .evaluation import SpecResult
 
 SCHEMA = "pytest-mrlcheck/baseline/1"
 DIGITS = 6
@@ -35,25 +37,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def record(summary: Mapping[str, Any], model_identity: dict[str, Any]) -> dict[str, Any]:
-    """The baseline entry of one evaluated spec (from its report summary)."""
-    scores: dict[str, float] = {}
+def record(result: SpecResult) -> dict[str, Any]:
+    """The baseline entry of one evaluated spec: every view's score (a random family's mean, and the
+    prefix's margin over it) and the provenance a comparison must match."""
+    from .views import random_label
+
+    spec = result.spec
+    scores = {label: round(value, DIGITS) for label, value in result.scores.items()}
     margins: dict[str, float] = {}
-    for label, value in summary["scores"].items():
-        if isinstance(value, dict):  # random[k]
-            scores[label] = round(value["mean"], DIGITS)
-            margins[label] = round(value["prefix"] - value["mean"], DIGITS)
-        else:
-            scores[label] = round(value, DIGITS)
-    task = summary["task"]
+    for k, stats in result.random.items():
+        scores[random_label(k)] = round(stats.mean, DIGITS)
+        margins[random_label(k)] = round(stats.prefix - stats.mean, DIGITS)
     return {
         "provenance": {
-            "model": model_identity,
-            "task": {"kind": task["kind"], "data": Path(task["data"]).name, "split": task.get("split"),
-                     "units": task["units"], "dataset_fingerprint": task["dataset_fingerprint"]},
-            "metric": summary["metric"],
-            "similarity": summary["similarity"],
-            "full_dim": summary["full_dim"],
+            "model": result.model_identity,
+            "task": {"kind": spec.task.kind, "data": Path(spec.task.data.source).name, "split": spec.task.data.split,
+                     "units": result.units, "dataset_fingerprint": result.dataset_fingerprint},
+            "metric": spec.task.metric,
+            "similarity": spec.task.similarity,
+            "full_dim": result.full_dim,
             "packages": package_versions(),
         },
         "scores": dict(sorted(scores.items(), key=lambda item: _view_order(item[0]))),

@@ -1,8 +1,8 @@
-"""Collection nodes: a spec file, one collector per spec, one item per expectation."""
+"""Collection nodes: a spec file, one collector per spec, one item per expectation; the pytest side of
+``checks`` (what to collect, what to judge and how a failure reads)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -12,30 +12,21 @@ from _pytest._code.code import ExceptionInfo, TerminalRepr
 from .checks import (
     CheckPlan,
     Verdict,
-    compare_pairs,
+    ensure_fresh,
+    ensure_fresh_reference,
     failure_table,
-    judge,
-    judge_baseline,
-    judge_compare,
+    judge_item,
+    needs_reference,
     plan_checks,
+    reference_spec,
+    skip_reason,
 )
 from .errors import MrlcheckError
 from .guard import LIBRARY_HINT, Step, describe, headline, redact, step
 from .options import get_option
 from .report.payload import ItemPayload, SpecSummary, verdict_payload
-from .spec import BootstrapSpec, Checks, Spec, ViewsSpec, load_specs
+from .spec import Spec, load_specs
 from .state import STATE_KEY, worker_id
-
-
-def reference_spec(spec: Spec) -> Spec:
-    """The spec as the compare section's reference model sees it: same data, the needed prefixes."""
-    assert spec.compare
-    pairs = compare_pairs(spec)
-    views = ViewsSpec(prefix=tuple(sorted({theirs for _, theirs in pairs})) if pairs else None,
-                      precision=spec.views.precision, calibration=spec.views.calibration)  # same precision views
-    bootstrap = spec.bootstrap or (BootstrapSpec() if spec.compare.significance else None)
-    return dataclasses.replace(spec, name=f"{spec.name}/reference", model=spec.compare.model, checks=Checks(),
-                               views=views, baseline=None, compare=None, bootstrap=bootstrap)
 
 
 class CheckFailed(Exception):
@@ -107,30 +98,18 @@ class CheckItem(pytest.Item):
         try:
             result = state.result_for(key, self.spec)
             self.summary = state.summary_for(self.spec_id, result)
-            if self.plan.kind == "canary":
-                self._skip_offline_canary(result.canaries)
-            elif self.plan.kind == "server_contract" and (result.server_contract or {}).get("skipped"):
-                pytest.skip(str((result.server_contract or {})["skipped"]))
-            elif result.stale:
-                from .canary import stale_error
-
-                raise stale_error(self.spec.name, result.stale, self.spec.model.canary is not None)
-            if self.plan.kind == "compare":
+            reason = skip_reason(self.plan, result)
+            if reason is not None:
+                pytest.skip(reason)
+            ensure_fresh(self.plan, self.spec, result)
+            reference = None
+            if needs_reference(self.plan):
                 key = f"{self.spec_id}::reference"
                 reference = state.result_for(key, reference_spec(self.spec))
-                if reference.stale:
-                    from .canary import stale_error
-
-                    raise stale_error(f"{self.spec.name} (compare.model)", reference.stale,
-                                      self.spec.compare is not None and self.spec.compare.model.canary is not None)
+                ensure_fresh_reference(self.spec, reference)
             with step(Step.JUDGE, self.plan.name):
-                if self.plan.kind == "baseline":
-                    update = bool(get_option(self.config, "update_baseline"))
-                    self.verdict = judge_baseline(result, self.summary, update)
-                elif self.plan.kind == "compare":
-                    self.verdict = judge_compare(self.plan, result, reference)
-                else:
-                    self.verdict = judge(self.plan, result)
+                update = self.plan.kind == "baseline" and bool(get_option(self.config, "update_baseline"))
+                self.verdict = judge_item(self.plan, result, reference, update)
                 self._record_properties(self.verdict)
         except MrlcheckError as exc:
             self.error = exc
@@ -138,13 +117,6 @@ class CheckItem(pytest.Item):
             raise
         if not self.verdict.passed:
             raise CheckFailed(self.verdict)
-
-    @staticmethod
-    def _skip_offline_canary(canaries: tuple[Any, ...]) -> None:
-        from .canary import SKIPPED
-
-        if canaries and all(c.status == SKIPPED for c in canaries):
-            pytest.skip(f"canary not run: {canaries[0].note}; the cached vectors were used unchecked")
 
     def _record_properties(self, verdict: Verdict) -> None:
         """Score, bound and view as JUnit XML properties (for CI dashboards that read JUnit)."""

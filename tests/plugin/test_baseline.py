@@ -57,6 +57,29 @@ def test_record_then_compare_round_trip(fake_project: pytest.Pytester, write_spe
     assert path.read_text() == before, "nothing changed, so nothing is rewritten"
 
 
+def test_the_entry_keeps_the_shape_earlier_versions_derived_from_the_report_summary(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path]
+) -> None:
+    """The entry is built from the evaluated result; its scores, margins and provenance are still the report
+    summary's, rounded, so files recorded by earlier versions (from that summary) compare unchanged."""
+    write_spec(SPEC)
+    _run(fake_project, "--mrlcheck-update-baseline").assert_outcomes(passed=9)
+    entry = json.loads((fake_project.path / "baselines" / "fake.json").read_text())["specs"]["fake-sts"]
+    (summary,) = json.loads((fake_project.path / "report.json").read_text())["specs"]  # the summary's keys
+    digits = baselines.DIGITS
+    assert entry["scores"] == {label: round(value["mean"] if isinstance(value, dict) else value, digits)
+                               for label, value in summary["scores"].items()}
+    assert entry["random_margins"] == {label: round(value["prefix"] - value["mean"], digits)
+                                       for label, value in summary["scores"].items() if isinstance(value, dict)}
+    task = summary["task"]
+    provenance = entry["provenance"]
+    assert provenance["task"] == {"kind": task["kind"], "data": Path(task["data"]).name, "split": task.get("split"),
+                                  "units": task["units"], "dataset_fingerprint": task["dataset_fingerprint"]}
+    assert (provenance["metric"], provenance["similarity"], provenance["full_dim"]) == (
+        summary["metric"], summary["similarity"], summary["full_dim"])
+    assert list(entry) == ["recorded", "provenance", "scores", "random_margins"]
+
+
 def test_a_drop_beyond_tolerance_fails_with_baseline_now_and_delta(
     fake_project: pytest.Pytester, write_spec: Callable[..., Path]
 ) -> None:

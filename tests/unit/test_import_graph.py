@@ -126,6 +126,24 @@ def test_the_data_package_does_not_import_the_hub_front() -> None:
             assert "pytest_mrlcheck.data_hub" not in targets, name
 
 
+def _subpackage(graph: dict[str, set[str]], package: str) -> dict[str, set[str]]:
+    """The modules of ``package`` (its ``__init__`` and every module under it) with their imports."""
+    return {name: imports for name, imports in graph.items() if name == package or name.startswith(f"{package}.")}
+
+
+def test_the_checks_read_results_not_reports_or_pytest() -> None:
+    """Planning and judging (``checks/``) depend on the evaluated result: never on the report layer that
+    shows verdicts, nor on the pytest adapter (``nodes``, ``plugin``, ``state``) that runs them."""
+    graph = _graph()
+    checks = _subpackage(graph, "pytest_mrlcheck.checks")
+    assert {"pytest_mrlcheck.checks.plan", "pytest_mrlcheck.checks.reference"} <= set(checks)
+    adapters = {"pytest_mrlcheck.nodes", "pytest_mrlcheck.plugin", "pytest_mrlcheck.state"}
+    for name, imports in checks.items():
+        reports = {module for module in imports if module.split(".")[:2] == ["pytest_mrlcheck", "report"]}
+        assert not reports, f"{name} imports the report layer: {sorted(reports)}"
+        assert not imports & adapters, f"{name} imports the pytest adapter: {sorted(imports & adapters)}"
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
