@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluation import SpecResult
+from .engine.results import SpecResult
 from .spec import Spec
 from .views import View, dims_label, informed_label, prefix_label, random_label, window_label, window_ranges
 
