@@ -21,7 +21,7 @@ from .errors import EvaluationError
 from .locks import folder_lock
 
 if TYPE_CHECKING:
-    from .evaluation import SpecResult
+    from .engine.results import SpecResult
 
 SCHEMA = "pytest-mrlcheck/baseline/1"
 DIGITS = 6

@@ -24,7 +24,7 @@ from .views import View
 
 if TYPE_CHECKING:
     from .datapaths import DataAccess
-    from .evaluation import Prepared
+    from .engine.prepared import Prepared
 
 OPTIMISTIC_NOTE = ("PCA was fitted on the evaluation units themselves (optimistic for PCA); fit on a train "
                    "split or a file of texts (views.pca.fit) for an honest reference")

@@ -15,7 +15,7 @@ from .views import PRECISIONS, View, ViewPlan
 
 if TYPE_CHECKING:
     from .datapaths import DataAccess
-    from .evaluation import Prepared, Transform
+    from .engine.prepared import Prepared, Transform
 
 DEFAULT_CALIBRATION = "every text the spec embeds"
 _EXACT_FLOAT32_DIMS = 1024  # float32 sums of int8 code products are exact up to this many dimensions

@@ -18,8 +18,9 @@ from .progress import EncodeProgress, no_progress
 
 if TYPE_CHECKING:
     from .embed import EncodePolicy
+    from .engine.context import RunContext
+    from .engine.results import SpecResult
     from .errors import MrlcheckError
-    from .evaluation import RunContext, SpecResult
     from .report.payload import OutcomePayload, SpecSummary
     from .spec import Spec
 
@@ -58,7 +59,7 @@ def _default_policy() -> EncodePolicy:
 
 def open_context(settings: RunSettings, rootdir: Path, progress: EncodeProgress = no_progress) -> RunContext:
     """The context every evaluation of one run shares (close it with :func:`close_context`)."""
-    from .evaluation import RunContext
+    from .engine.context import RunContext
     from .store import MemoryStore, SqliteStore, VectorStore
 
     directory = settings.cache_dir
@@ -121,7 +122,7 @@ class RunState:
         from .guard import Step, scrub, step
 
         if key not in self.results:
-            from .evaluation import evaluate
+            from .engine.orchestrate import evaluate
 
             try:
                 with step(Step.OPEN_CACHE):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..spec import Spec
 from .canary import judge_canary
 from .geometry import judge_geometry

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..spec import BootstrapSpec, Checks, Spec, ViewsSpec
 from ..views import View, prefix_label
 from .plan import CheckPlan, compare_pairs

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..views import dims_label, prefix_label, random_label, window_label, window_ranges
 from .plan import CheckPlan
 from .verdict import Row, Verdict, ci_text, fmt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..views import View, informed_label, prefix_label
 from .plan import CheckPlan
 from .verdict import Row, Verdict, fmt

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..views import prefix_label
 from .plan import CheckPlan
 from .verdict import Row, Verdict, fmt

@@ -15,7 +15,7 @@ from .measure import Measured, measure_named, run_context
 from .targets import Target, targets
 
 if TYPE_CHECKING:
-    from ..evaluation import RunContext
+    from ..engine.context import RunContext
     from ..report.payload import SpecRecord, SpecSummary
 
 
@@ -44,8 +44,8 @@ def _write_verified(out: Path, text: str, run: RunContext, measured: list[Measur
     """
     from .. import atomic
     from ..checks import judge, plan_checks
+    from ..engine.orchestrate import evaluate
     from ..errors import SpecError
-    from ..evaluation import evaluate
     from ..report.summary import JudgedCheck, spec_record, summarize
     from ..spec import load_specs
 

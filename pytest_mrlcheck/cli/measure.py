@@ -26,7 +26,8 @@ from .common import (
 from .targets import Target
 
 if TYPE_CHECKING:
-    from ..evaluation import RunContext, SpecResult
+    from ..engine.context import RunContext
+    from ..engine.results import SpecResult
     from ..report.payload import SpecSummary
     from ..spec import RandomViews, Spec, Windows
 
@@ -139,7 +140,7 @@ def _smallest(result: SpecResult) -> int | None:
 
 def measure(target: Target, args: argparse.Namespace, run: RunContext) -> Measured:
     """Two passes over one encoding: the first finds the full dimension, the second scores every view."""
-    from ..evaluation import evaluate
+    from ..engine.orchestrate import evaluate
     from ..report.summary import summarize
     from ..spec import Checks, MinDimsCheck, ViewsSpec
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..precision_eval import DEFAULT_CALIBRATION, cheapest_keeping, cost_points, pareto_frontier
 from ..views import View
 from .payload import CheckData, ConfigurationPayload, PrecisionPayload, ReportSpec, SpecRecord, evaluated

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from ..evaluation import SpecResult
+from ..engine.results import SpecResult
 from ..views import random_label
 from .payload import (
     CanaryPayload,

@@ -171,12 +171,12 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize(("target", "message"), [
-    pytest.param("pytest_mrlcheck.evaluation.load_sts", "loading data from data/pairs.csv failed: "
+    pytest.param("pytest_mrlcheck.engine.prepare_sts.load_sts", "loading data from data/pairs.csv failed: "
                  "ZeroDivisionError: injected failure", id="load-data"),
     pytest.param("pytest_mrlcheck.tasks.sts.score_views", "scoring sts (spearman) failed: ZeroDivisionError: "
                  "injected failure", id="score"),
-    pytest.param("pytest_mrlcheck.evaluation.plan_views", "scoring sts (spearman) failed", id="plan-views"),
-    pytest.param("pytest_mrlcheck.evaluation.embed_texts", "encoding with python:fake_encoder:encode failed",
+    pytest.param("pytest_mrlcheck.engine.orchestrate.plan_views", "scoring sts (spearman) failed", id="plan-views"),
+    pytest.param("pytest_mrlcheck.engine.embedding.embed_texts", "encoding with python:fake_encoder:encode failed",
                  id="cache-lookup"),
     pytest.param("pytest_mrlcheck.providers.python_callable.PythonCallableEncoder.identity",
                  "loading the model python:fake_encoder:encode failed", id="identity"),
@@ -206,7 +206,7 @@ def test_a_failure_in_any_step_is_named_and_runs_once(
 
 def test_a_library_failure_says_so(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pytest_mrlcheck.evaluation.load_sts", math.sqrt)  # raises TypeError, no Python frame
+    monkeypatch.setattr("pytest_mrlcheck.engine.prepare_sts.load_sts", math.sqrt)  # raises TypeError, no Python frame
     write_spec(FAKE_SPEC)
     result, output = _run(fake_project)
     result.assert_outcomes(failed=8)

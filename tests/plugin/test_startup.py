@@ -99,5 +99,5 @@ def test_the_engine_loads_when_the_first_spec_is_collected(tmp_path: Path) -> No
     modules, done = _loaded(folder, "--mrlcheck-no-cache")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
-    assert {"pytest_mrlcheck.nodes", "pytest_mrlcheck.evaluation", "numpy", "yaml"} <= modules
+    assert {"pytest_mrlcheck.nodes", "pytest_mrlcheck.engine.orchestrate", "numpy", "yaml"} <= modules
     assert not _ours(modules) <= LIGHT_MODULES

@@ -106,7 +106,8 @@ def test_the_spec_layer_imports_no_data_loader_or_engine() -> None:
     assert {"pytest_mrlcheck.spec", "pytest_mrlcheck.spec.load", "pytest_mrlcheck.spec.task_data"} <= set(spec_modules)
     for name in spec_modules:
         banned = {target for target in graph[name] if _in(target, "pytest_mrlcheck.data", "pytest_mrlcheck.data_hub",
-                                                          "pytest_mrlcheck.evaluation", "pytest_mrlcheck.embed")}
+                                                          "pytest_mrlcheck.evaluation", "pytest_mrlcheck.embed",
+                                                          "pytest_mrlcheck.engine")}
         assert not banned, f"{name} imports {sorted(banned)}"
 
 

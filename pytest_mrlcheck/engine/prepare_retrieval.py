@@ -1,0 +1,94 @@
+"""The retrieval adapter: BEIR queries and a corpus (query and document roles), ranked by similarity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..data import load_beir
+from ..errors import EvaluationError
+from ..providers import Encoder
+from ..spec import Spec
+from .context import RunContext
+from .embedding import embed
+from .loading import load
+from .prepared import Prepared, Transform, no_masks
+
+
+def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
+    """A retrieval task loaded and embedded at full dimension, with its scorers."""
+    from ..tasks import retrieval
+
+    data = load(spec, run, lambda access: load_beir(spec.task.data, access))
+    _, depth = retrieval.parse_metric(spec.task.metric)
+    if depth > len(data.doc_ids):
+        raise EvaluationError(
+            f"{spec.path}:{spec.task.line}: task.metric: {spec.task.metric} looks at {depth} documents "
+            f"but the corpus has {len(data.doc_ids)}",
+            hint=f"use a cut-off of at most {len(data.doc_ids)}",
+        )
+    queries = embed(spec, run, encoder, data.queries, "query")
+    documents = embed(spec, run, encoder, data.documents, "document")
+    if queries.shape[1] != documents.shape[1]:
+        raise EvaluationError(f"query vectors have {queries.shape[1]} dims, document vectors {documents.shape[1]}")
+    relevance = retrieval.Relevance.from_qrels(data.qrels, data.query_ids, data.doc_ids)
+    exclude = (retrieval.identical_id_exclusions(data.query_ids, data.doc_ids)
+               if spec.task.ignore_identical_ids else None)
+
+    def scored(ranges: list[tuple[int, int]], masks: np.ndarray) -> Any:
+        views = retrieval.views_from_plan(ranges, masks)
+        return retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
+                                     spec.task.similarity, exclude=exclude)
+
+    def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
+        return np.asarray(scored(ranges, masks).means[spec.task.metric], dtype=np.float64)
+
+    def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+        from ..bootstrap import mean_replicates
+
+        per_query = scored(ranges, masks).per_query[spec.task.metric]
+        return mean_replicates(per_query, resamples=resamples, seed=seed)
+
+    def run_funnel(options: dict[str, Any]) -> dict[str, Any]:
+        from ..tasks.funnel import funnel
+
+        for key in ("shortlist_dims", "rerank_dims"):
+            if options[key] is not None and options[key] > queries.shape[1]:
+                raise EvaluationError(f"{spec.path}:{options['line']}: task.funnel.{key}: {options[key]} is more "
+                                      f"than the model's {queries.shape[1]} dimensions")
+        return funnel(queries, documents, relevance, spec.task.metric, options["shortlist_dims"],
+                      options["shortlist"], options["rerank_dims"], exclude,
+                      options.get("shortlist_precision", "float32"), options.get("rerank_precision", "float32"),
+                      options.get("calibration"))
+
+    def cost(sizes: list[int]) -> dict[int, Any]:
+        from ..tasks.funnel import cost_by_size
+
+        return cost_by_size(queries, documents, sizes)
+
+    def coded(transform: Transform, ranges: list[tuple[int, int]]) -> np.ndarray:
+        q, d = transform(queries), transform(documents)
+        views = retrieval.views_from_plan(ranges, no_masks(q))
+        found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
+        return np.asarray(found.means[spec.task.metric], dtype=np.float64)
+
+    def coded_replicates(transform: Transform, ranges: list[tuple[int, int]], resamples: int, seed: int) -> np.ndarray:
+        from ..bootstrap import mean_replicates
+
+        q, d = transform(queries), transform(documents)
+        views = retrieval.views_from_plan(ranges, no_masks(q))
+        found = retrieval.score_views(q, d, views, relevance, [spec.task.metric], "dot", exclude=exclude)
+        return mean_replicates(found.per_query[spec.task.metric], resamples=resamples, seed=seed)
+
+    details = {"queries": len(data.query_ids), "documents": len(data.doc_ids),
+               "unjudged_queries": data.unjudged_queries}
+    search = None
+    if spec.views.index:
+        from ..index_views import retrieval_search
+
+        search = retrieval_search(queries, documents, relevance, spec.task.metric, spec.task.similarity, exclude)
+    return Prepared(queries.shape[1], len(data.query_ids), len(data.queries) + len(data.documents),
+                    data.fingerprint(), score, replicates, details, lambda: np.concatenate([queries, documents]),
+                    run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents},
+                    coded_replicates=coded_replicates, search=search)
