@@ -120,11 +120,14 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         dims_labels = [label for label, _ in mask_keys if View.parse(label).kind == "dims"]
         reps = memo.scored("replicates", lambda: prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed),
                            ranges, dims_masks, boot.resamples, boot.seed)
-        range_labels = {(0, k): prefix_label(k) for k in plan.prefixes}
-        range_labels.update({(s, e): window_label(s, e) for s, e in plan.windows})
+        range_labels: dict[tuple[int, int], list[str]] = {}  # a window [0:k] is the prefix k too: both get them
+        for k in plan.prefixes:
+            range_labels.setdefault((0, k), []).append(prefix_label(k))
+        for s, e in plan.windows:
+            range_labels.setdefault((s, e), []).append(window_label(s, e))
         for column, key in enumerate(ranges):
-            if key in range_labels:
-                replicates[range_labels[key]] = reps[:, column]
+            for label in range_labels.get(key, ()):
+                replicates[label] = reps[:, column]
         for offset, label in enumerate(dims_labels):
             replicates[label] = reps[:, len(ranges) + offset]
     prepared_for = split_preparer(spec, run, encoder, prepared)

@@ -36,19 +36,24 @@ def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared
     exclude = (retrieval.identical_id_exclusions(data.query_ids, data.doc_ids)
                if spec.task.ignore_identical_ids else None)
 
-    def scored(ranges: list[tuple[int, int]], masks: np.ndarray) -> Any:
-        views = retrieval.views_from_plan(ranges, masks)
-        return retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
-                                     spec.task.similarity, exclude=exclude)
+    ranked = _LastRanking()
+
+    def scored(ranges: list[tuple[int, int]], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = ranked.read(ranges, masks)
+        if found is None:
+            views = retrieval.views_from_plan(ranges, masks)
+            scores = retrieval.score_views(queries, documents, views, relevance, [spec.task.metric],
+                                           spec.task.similarity, exclude=exclude)
+            found = ranked.keep(ranges, masks, scores.means[spec.task.metric], scores.per_query[spec.task.metric])
+        return found
 
     def score(ranges: list[tuple[int, int]], masks: np.ndarray) -> np.ndarray:
-        return np.asarray(scored(ranges, masks).means[spec.task.metric], dtype=np.float64)
+        return np.asarray(scored(ranges, masks)[0], dtype=np.float64)
 
     def replicates(ranges: list[tuple[int, int]], masks: np.ndarray, resamples: int, seed: int) -> np.ndarray:
         from ..bootstrap import mean_replicates
 
-        per_query = scored(ranges, masks).per_query[spec.task.metric]
-        return mean_replicates(per_query, resamples=resamples, seed=seed)
+        return mean_replicates(scored(ranges, masks)[1], resamples=resamples, seed=seed)
 
     def run_funnel(options: dict[str, Any]) -> dict[str, Any]:
         from ..tasks.funnel import funnel
@@ -92,3 +97,37 @@ def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared
                     data.fingerprint(), score, replicates, details, lambda: np.concatenate([queries, documents]),
                     run_funnel, cost, coded, ("query", "document"), {"corpus": lambda: documents},
                     coded_replicates=coded_replicates, search=search)
+
+
+class _LastRanking:
+    """The metric values of the last views ranked, so the bootstrap of the same views (or of some of
+    them: the ``dims`` columns without the random ones) reads them instead of ranking the corpus again."""
+
+    def __init__(self) -> None:
+        self._ranges: dict[tuple[int, int], int] = {}
+        self._masks: dict[bytes, int] = {}
+        self._values: tuple[np.ndarray, np.ndarray] | None = None  # means (V), per query (V × J)
+
+    def read(self, ranges: list[tuple[int, int]], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The values of exactly these views, in this order, when all of them were ranked last time."""
+        if self._values is None:
+            return None
+        columns = [self._ranges.get((int(start), int(end))) for start, end in ranges]
+        columns += [self._masks.get(_column_key(masks, j)) for j in range(masks.shape[1])]
+        if any(column is None for column in columns):
+            return None
+        rows = np.asarray(columns, dtype=np.intp)
+        means, per_query = self._values
+        return means[rows], per_query[rows]
+
+    def keep(self, ranges: list[tuple[int, int]], masks: np.ndarray, means: np.ndarray,
+             per_query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._ranges = {(int(start), int(end)): i for i, (start, end) in enumerate(ranges)}
+        self._masks = {_column_key(masks, j): len(ranges) + j for j in range(masks.shape[1])}
+        self._values = (means, per_query)
+        return means, per_query
+
+
+def _column_key(masks: np.ndarray, column: int) -> bytes:
+    """One view's 0/1 mask as bytes (with its dtype, so equal masks of different types stay apart)."""
+    return masks.dtype.str.encode() + np.ascontiguousarray(masks[:, column]).tobytes()
