@@ -130,4 +130,5 @@ class _LastRanking:
 
 def _column_key(masks: np.ndarray, column: int) -> bytes:
     """One view's 0/1 mask as bytes (with its dtype, so equal masks of different types stay apart)."""
-    return masks.dtype.str.encode() + np.ascontiguousarray(masks[:, column]).tobytes()
+    column_bytes: bytes = np.ascontiguousarray(masks[:, column]).tobytes()
+    return str(masks.dtype.str).encode() + column_bytes
