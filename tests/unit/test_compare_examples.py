@@ -84,3 +84,24 @@ def test_a_number_is_not_a_boolean_and_a_spec_missing_on_one_side_is_named(compa
     ours["specs"][0]["id"] = "examples/b.mrl.yaml::b"
     assert compare.compare_reports(ours, theirs).differences == [
         "specs[examples/b.mrl.yaml::b].flag: 1 != True"]
+
+
+def test_a_deliberate_fix_explains_only_its_own_paths_and_never_an_outcome(compare: Any) -> None:
+    fix = compare.DeliberateChange(commit="abc1234", paths=("specs[x].checks[0].",), reason="a fixed bug")
+    differences = ["outcome of x::prefix[64]: passed != failed",
+                   "specs[x].checks[0].value: 0.5 != 0.6 (|diff| 0.1)",
+                   "specs[x].checks[1].value: 0.5 != 0.6 (|diff| 0.1)"]
+    unexplained, explained = compare.explain(differences, [fix])
+    assert unexplained == [differences[0], differences[2]]
+    assert explained == [differences[1] + "  [fix abc1234]"]
+    assert compare.explain(differences, []) == (differences, [])
+
+
+def test_fixes_apply_only_to_refs_that_predate_them(compare: Any) -> None:
+    assert compare.predating("HEAD") == []  # this tree has every fix it lists (or they are unknown to git)
+    oldest = compare.DELIBERATE_CHANGES[0]
+    has = compare.subprocess.run(["git", "cat-file", "-e", f"{compare.DEFAULT_REF}^{{commit}}"], cwd=compare.REPO,
+                                 capture_output=True, check=False)
+    if has.returncode != 0:
+        pytest.skip(f"{compare.DEFAULT_REF} is not in this clone's history")
+    assert oldest in compare.predating(compare.DEFAULT_REF)
