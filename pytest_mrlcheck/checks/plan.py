@@ -51,9 +51,9 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     if checks.index:
         plans += [CheckPlan(f"index[{b.key}]", "index", b.line, dims=b.dims, label=b.kind, precision=b.precision)
                   for b in checks.index.bounds]
-    funnel = spec.task.options.get("funnel")
-    if funnel and (funnel["min"] is not None or funnel["min_ratio"] is not None):
-        plans.append(CheckPlan("funnel", "funnel", funnel["line"]))
+    funnel = spec.task.funnel
+    if funnel and (funnel.min is not None or funnel.min_ratio is not None):
+        plans.append(CheckPlan("funnel", "funnel", funnel.line))
     if checks.server_truncation:
         plans += [CheckPlan(f"server_truncation[{k}]", "server_truncation", checks.server_truncation.line,
                             checks.server_truncation.xfail, dims=k) for k in checks.server_truncation.dims]

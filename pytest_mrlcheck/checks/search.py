@@ -8,17 +8,16 @@ from .verdict import Row, Verdict, fmt
 
 
 def judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
-    settings = result.spec.task.options["funnel"]
+    settings = result.spec.task.funnel
     found = result.funnel
-    assert found is not None
+    assert settings is not None and found is not None
     score, full = found["score"], result.full_score
     rows = []
-    if settings["min"] is not None:
-        rows.append(Row("funnel", score, f"≥ {fmt(settings['min'])}", score - settings["min"],
-                        score >= settings["min"]))
-    if settings["min_ratio"] is not None:
-        target = settings["min_ratio"] * full
-        rows.append(Row("funnel", score, f"≥ {settings['min_ratio']:.1%} of full ({fmt(target)})", score - target,
+    if settings.min is not None:
+        rows.append(Row("funnel", score, f"≥ {fmt(settings.min)}", score - settings.min, score >= settings.min))
+    if settings.min_ratio is not None:
+        target = settings.min_ratio * full
+        rows.append(Row("funnel", score, f"≥ {settings.min_ratio:.1%} of full ({fmt(target)})", score - target,
                         score >= target))
     ok = all(r.ok for r in rows)
     overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
@@ -32,7 +31,7 @@ def judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
         + (f"{found['relative_bytes']:.1%} of the full float32 search's bytes" if "relative_bytes" in found
            else f"{found['relative_cost']:.1%} of the full search's arithmetic")
     )
-    bound = settings["min"] if settings["min"] is not None else settings["min_ratio"]
+    bound = settings.min if settings.min is not None else settings.min_ratio
     return Verdict(plan.name, "funnel", ok, score, bound, summary, tuple(rows))
 
 
