@@ -10,7 +10,7 @@ import numpy as np
 from ..engine.results import SpecResult
 from ..views import dims_label, prefix_label, random_label, window_label, window_ranges
 from .plan import CheckPlan
-from .verdict import Row, Verdict, ci_text, fmt
+from .verdict import NO_INTERVAL, Row, Verdict, ci_text, fmt
 
 
 def _minimum(
@@ -35,8 +35,9 @@ def _minimum(
         if ok
         else f"{view} scores {fmt(score)}, below the minimum {fmt(minimum)} (gap {score - minimum:+.4f})"
     )
-    row = Row(view, score, f"≥ {fmt(minimum)}", score - minimum, ok, limit=minimum)
-    return Verdict(name, kind, ok, score, minimum, summary, (row,))
+    note = NO_INTERVAL if confidence else ""
+    row = Row(view, score, f"≥ {fmt(minimum)}", score - minimum, ok, note=note, limit=minimum)
+    return Verdict(name, kind, ok, score, minimum, summary + (f" ({note})" if note else ""), (row,))
 
 
 def judge_prefix(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -88,8 +89,9 @@ def judge_relative(plan: CheckPlan, result: SpecResult) -> Verdict:
         else f"{view} keeps {achieved:.1%} of the full score {fmt(full)}; "
         f"at least {ratio:.1%} ({fmt(target)}) is required (gap {score - target:+.4f})"
     )
-    row = Row(view, score, f"≥ {ratio:.1%} of full ({fmt(target)})", score - target, ok, limit=target)
-    return Verdict(plan.name, "relative", ok, achieved, ratio, summary, (row,))
+    note = NO_INTERVAL if confidence else ""
+    row = Row(view, score, f"≥ {ratio:.1%} of full ({fmt(target)})", score - target, ok, note=note, limit=target)
+    return Verdict(plan.name, "relative", ok, achieved, ratio, summary + (f" ({note})" if note else ""), (row,))
 
 
 def judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
@@ -104,7 +106,8 @@ def judge_segments(plan: CheckPlan, result: SpecResult) -> Verdict:
             rows.append(Row(view, score, f"CI low ≥ {fmt(seg.min)}", interval[0] - seg.min, interval[0] >= seg.min,
                             note=ci_text(interval, seg.confidence), limit=seg.min))
         else:
-            rows.append(Row(view, score, f"≥ {fmt(seg.min)}", score - seg.min, score >= seg.min, limit=seg.min))
+            rows.append(Row(view, score, f"≥ {fmt(seg.min)}", score - seg.min, score >= seg.min,
+                            note=NO_INTERVAL if seg.confidence else "", limit=seg.min))
     worst = min(rows, key=lambda r: r.score or 0.0)
     failing = [r for r in rows if not r.ok]
     ok = not failing

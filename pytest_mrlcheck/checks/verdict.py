@@ -40,6 +40,10 @@ def fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+NO_INTERVAL = "no finite bootstrap interval for this view: judged on the point score"
+"""The note of a row whose check asked for ``confidence`` but whose view has no usable replicates."""
+
+
 def ci_text(interval: tuple[float, float], confidence: float) -> str:
     return f"{confidence:.0%} CI [{fmt(interval[0])}, {fmt(interval[1])}]"
 
