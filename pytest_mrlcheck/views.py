@@ -86,7 +86,7 @@ class View:
 
     def item_id(self, check: str) -> str:
         """The id of the ``check`` item judging this view: ``prefix[128]``, ``relative[256@binary]``."""
-        return f"{check}[{self.item}]"
+        return item_name(check, self.item)
 
     def at(self, precision: str) -> View:
         """The same dimensions at another precision."""
@@ -115,6 +115,17 @@ class View:
         if kind == "window":
             return cls("window", int(parts[0]), int(parts[1]), precision=precision)
         return cls(kind, 0, int(parts[0]), precision=precision, index=index)
+
+
+def item_name(check: str, subject: str) -> str:
+    """A test item's name: the check and what it judges, ``geometry[effective_rank]``, ``index[hnsw@128]``."""
+    return f"{check}[{subject}]"
+
+
+def item_subject(name: str, check: str) -> str | None:
+    """What an item of ``check`` judges (``item_name``'s ``subject``), or ``None`` for another check's item."""
+    head = f"{check}["
+    return name[len(head):-1] if name.startswith(head) and name.endswith("]") and len(name) > len(head) + 1 else None
 
 
 def bytes_per_vector(dims: int, precision: str) -> int:

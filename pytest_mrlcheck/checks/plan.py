@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import Spec
-from ..views import View, dims_label, informed_label, random_label
+from ..views import View, dims_label, informed_label, item_name, random_label
 
 
 @dataclass(frozen=True)
@@ -49,22 +49,22 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
     if checks.pca:
         plans += [CheckPlan(View.pca(g.dims).label, "pca", g.line, g.xfail, dims=g.dims) for g in checks.pca.gaps]
     if checks.index:
-        plans += [CheckPlan(f"index[{b.key}]", "index", b.line, dims=b.dims, label=b.kind, precision=b.precision)
-                  for b in checks.index.bounds]
+        plans += [CheckPlan(item_name("index", b.key), "index", b.line, dims=b.dims, label=b.kind,
+                            precision=b.precision) for b in checks.index.bounds]
     funnel = spec.task.funnel
     if funnel and (funnel.min is not None or funnel.min_ratio is not None):
         plans.append(CheckPlan("funnel", "funnel", funnel.line))
     if checks.server_truncation:
-        plans += [CheckPlan(f"server_truncation[{k}]", "server_truncation", checks.server_truncation.line,
+        plans += [CheckPlan(item_name("server_truncation", str(k)), "server_truncation", checks.server_truncation.line,
                             checks.server_truncation.xfail, dims=k) for k in checks.server_truncation.dims]
         st = checks.server_truncation
         for name, on in (("reject", st.reject), ("order_invariance", st.order_invariance),
                          ("batch_invariance", st.batch_invariance)):
             if on:
-                plans.append(CheckPlan(f"server_truncation[{name}]", "server_contract", st.line, st.xfail,
+                plans.append(CheckPlan(item_name("server_truncation", name), "server_contract", st.line, st.xfail,
                                        label=name))
     if checks.geometry:
-        plans += [CheckPlan(f"geometry[{metric}]", "geometry", checks.geometry.line, label=metric)
+        plans += [CheckPlan(item_name("geometry", metric), "geometry", checks.geometry.line, label=metric)
                   for metric in checks.geometry.bounds]
     informed = spec.task.informed
     if informed and informed.tolerance is not None:
@@ -79,7 +79,7 @@ def plan_checks(spec: Spec) -> list[CheckPlan]:
             plans.append(CheckPlan("compare", "compare", spec.compare.line, spec.compare.xfail))
         else:
             plans += [
-                CheckPlan(f"compare[{mine}]" if mine == theirs else f"compare[{mine}:{theirs}]", "compare",
+                CheckPlan(item_name("compare", str(mine) if mine == theirs else f"{mine}:{theirs}"), "compare",
                           spec.compare.line, spec.compare.xfail, dims=mine, label=str(theirs))
                 for mine, theirs in pairs
             ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..views import View
 from .payload import CheckData, ReportSpec, SpecData, SpecRecord, evaluated
 from .units import human_bytes
 
@@ -88,7 +89,7 @@ def grid_rows(summary: SpecData, precisions: Sequence[str]) -> list[tuple[str, l
     full = summary.get("full_score") or 0.0
     rows: dict[str, list[tuple[str, bool]]] = {}
     for entry in summary.get("index") or []:
-        name = f"prefix[{entry['dims']}]#{entry['kind']}"
+        name = View("prefix", 0, int(entry["dims"]), index=str(entry["kind"])).label  # its precision is the column
         cells = rows.setdefault(name, [("", False)] * len(precisions))
         column = "binary" if entry["kind"] == "binary_flat" else entry["precision"]
         if column in precisions:

@@ -8,11 +8,10 @@ are checked with :func:`number` before they are drawn) instead of failing the wh
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from ..views import View, informed_label, window_label
+from ..views import View, informed_label, item_subject, window_label
 from .payload import ReportSpec
 
 Reference = tuple[int, int, float, float, bool]  # candidate k, reference k, now, then, ok
@@ -174,10 +173,10 @@ def geometry_bounds(spec: ReportSpec) -> dict[str, list[tuple[int, float, bool]]
     """Per geometry metric: (k, bound, met) of its check rows."""
     out: dict[str, list[tuple[int, float, bool]]] = {}
     for check in checks_of(spec):
-        match = re.fullmatch(r"geometry\[(\w+)\]", str(check.get("name", "")))
-        if check.get("kind") != "geometry" or not match:
+        metric = item_subject(str(check.get("name", "")), "geometry")
+        if check.get("kind") != "geometry" or not metric:
             continue
         for view, limit, met in limits(check):
             if view.kind == "prefix":
-                out.setdefault(match.group(1), []).append((view.end, limit, met))
+                out.setdefault(metric, []).append((view.end, limit, met))
     return out

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from ..options import get_option
-from ..views import dims_label, informed_label, prefix_label, random_label, window_label
+from ..views import dims_label, informed_label, item_subject, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .payload import (
     CanaryPayload,
@@ -184,7 +184,7 @@ def build_geometry_table(record: SpecRecord) -> Any:
     statuses: dict[tuple[str, str], str] = {}
     for check in record["checks"]:
         if check.get("kind") == "geometry":
-            metric = check["name"][len("geometry["):-1]
+            metric = item_subject(check["name"], "geometry") or ""
             for row in check.get("rows") or []:
                 statuses[(row["view"], metric)] = status_of(check["outcome"], row["ok"])
     table = Table(title=Text(f"{summary['name']} · geometry of the vectors per prefix", style="bold"),

@@ -18,7 +18,7 @@ from pytest_mrlcheck.engine.results import SpecResult
 from pytest_mrlcheck.evaluation import RunContext, evaluate
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import MemoryStore
-from pytest_mrlcheck.views import PRECISIONS, View, prefix_label, window_label
+from pytest_mrlcheck.views import PRECISIONS, View, item_name, item_subject, prefix_label, window_label
 from tests.support.helpers import FAKE_ENCODER, write_sts_csv
 
 CONFIDENCE = 0.9
@@ -164,3 +164,13 @@ def test_labels_at_a_precision_and_through_an_index() -> None:
     for bad in ("prefix[128]@float32", "pca[8]@int8", "window[0:8]#hnsw", "prefix[x]", "window[8]", "dims[a]b"):
         with pytest.raises(ValueError, match="not a view label"):
             View.parse(bad)
+
+
+def test_item_names_are_made_and_read_in_one_place(result: SpecResult) -> None:
+    assert item_name("geometry", "effective_rank") == "geometry[effective_rank]"
+    assert item_subject("geometry[effective_rank]", "geometry") == "effective_rank"
+    assert item_subject("geometry[]", "geometry") is None and item_subject("index[hnsw@64]", "geometry") is None
+    for plan in plan_checks(result.spec):
+        check = plan.name.partition("[")[0]
+        if check != plan.name:
+            assert item_name(check, item_subject(plan.name, check) or "") == plan.name
