@@ -156,7 +156,12 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
 
         funnel_options["calibration"] = calibration_vectors(spec, plan, prepared, lambda texts, role: embed(
             spec, run, encoder, texts, role), needed=True, access=run.data_access(spec))[1]
-    funnel_result = prepared.funnel(funnel_options) if (prepared.funnel and funnel_options) else None
+    funnel_result = None
+    if prepared.funnel and funnel_options:  # its settings are in the memo's base key (the task), calibration here
+        ranges_from = funnel_options.get("calibration")
+        funnel_key = np.zeros((0, 0)) if ranges_from is None else np.asarray(ranges_from)
+        funnel_result = prepared.funnel(funnel_options, lambda searched: memo.scored("funnel", searched, [],
+                                                                                      funnel_key))
     if funnel_result is not None:
         scores["funnel"] = funnel_result["score"]
     cost = prepared.cost(list(plan.prefixes)) if prepared.cost else {}

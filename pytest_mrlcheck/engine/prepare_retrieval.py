@@ -13,7 +13,7 @@ from ..spec import Spec
 from .context import RunContext
 from .embedding import embed
 from .loading import load
-from .prepared import Prepared, Transform, no_masks
+from .prepared import Prepared, Remember, Transform, no_masks
 
 
 def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared:
@@ -55,7 +55,7 @@ def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared
 
         return mean_replicates(scored(ranges, masks)[1], resamples=resamples, seed=seed)
 
-    def run_funnel(options: dict[str, Any]) -> dict[str, Any]:
+    def run_funnel(options: dict[str, Any], remember: Remember | None = None) -> dict[str, Any]:
         from ..tasks.funnel import funnel
 
         for key in ("shortlist_dims", "rerank_dims"):
@@ -65,7 +65,7 @@ def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared
         return funnel(queries, documents, relevance, spec.task.metric, options["shortlist_dims"],
                       options["shortlist"], options["rerank_dims"], exclude,
                       options.get("shortlist_precision", "float32"), options.get("rerank_precision", "float32"),
-                      options.get("calibration"))
+                      options.get("calibration"), remember)
 
     def cost(sizes: list[int]) -> dict[int, Any]:
         from ..tasks.funnel import cost_by_size

@@ -29,6 +29,10 @@ class PairScoring:
     replicates: Callable[[np.ndarray, int, int], np.ndarray]  # (similarities, resamples, seed) → ``resamples × V``
 
 
+Remember = Callable[[Callable[[], np.ndarray]], np.ndarray]
+"""Serves what a computation returns (e.g. from the score memo) or runs it: ``remember(compute)``."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A task's data embedded at full dimension, and how to score any set of views of it."""
@@ -41,7 +45,7 @@ class Prepared:
     replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
     embedded: np.ndarray | Callable[[], np.ndarray]  # every unique vector the task embedded, or how to stack them
-    funnel: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    funnel: Callable[[dict[str, Any], Remember | None], dict[str, Any]] | None = None
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)

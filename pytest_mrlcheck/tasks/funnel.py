@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,18 +35,56 @@ def funnel(
     shortlist_precision: str = "float32",
     rerank_precision: str = "float32",
     calibration: np.ndarray | None = None,
+    remember: Callable[[Callable[[], np.ndarray]], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Metric of the funnel, its top-k overlap with full-dimension search, and its arithmetic cost.
 
     A precision other than float32 scores that stage on the stored codes (binary: by Hamming
-    distance), slices renormalised first; int8/uint8 ranges come from ``calibration``.
+    distance), slices renormalised first; int8/uint8 ranges come from ``calibration``. The two
+    searches give ``[metric, overlap]``; ``remember`` (e.g. the score memo) may serve that pair
+    instead of searching again.
     """
     n_docs, full = documents.shape
     rerank = rerank_dims or full
     _, depth = retrieval.parse_metric(metric)
+    width = min(max(shortlist, depth), n_docs)
+
+    def searched() -> np.ndarray:
+        return _search_quality(queries, documents, relevance, metric, shortlist_dims, width, rerank, exclude,
+                               shortlist_precision, rerank_precision, calibration)
+
+    score, overlap = (searched() if remember is None else remember(searched)).tolist()
+    cost = (n_docs * shortlist_dims + width * rerank) / (n_docs * full)
+    precisions: dict[str, Any] = {}
+    if (shortlist_precision, rerank_precision) != ("float32", "float32"):
+        from ..views import bytes_per_vector
+
+        short_bytes = bytes_per_vector(shortlist_dims, shortlist_precision)
+        rerank_bytes = bytes_per_vector(rerank, rerank_precision)
+        precisions = {"shortlist_precision": shortlist_precision, "rerank_precision": rerank_precision,
+                      "shortlist_bytes_per_vector": short_bytes, "rerank_bytes_per_vector": rerank_bytes,
+                      # bytes read per query, relative to a float32 search of the full vectors
+                      "relative_bytes": (n_docs * short_bytes + width * rerank_bytes)
+                      / (n_docs * bytes_per_vector(full, "float32"))}
+    return {
+        "shortlist_dims": shortlist_dims,
+        "shortlist": width,
+        "rerank_dims": rerank,
+        "score": float(score),
+        f"overlap@{depth}": float(overlap),
+        "relative_cost": float(cost),
+        **precisions,
+    }
+
+
+def _search_quality(queries: np.ndarray, documents: np.ndarray, relevance: retrieval.Relevance, metric: str,
+                    shortlist_dims: int, width: int, rerank: int, exclude: Sequence[set[int]] | None,
+                    shortlist_precision: str, rerank_precision: str, calibration: np.ndarray | None) -> np.ndarray:
+    """``[metric, top-k overlap with full search]`` of shortlisting ``width`` and reranking them."""
+    _, depth = retrieval.parse_metric(metric)
+    full = documents.shape[1]
     rows = np.flatnonzero(relevance.judged)
     kept_exclude = None if exclude is None else [exclude[int(r)] for r in rows]
-    width = min(max(shortlist, depth), n_docs)
     if shortlist_precision == "float32":
         first, _ = retrieval.top_k(queries[rows], documents, [(0, shortlist_dims)], width, exclude=kept_exclude)
     else:
@@ -70,27 +108,7 @@ def funnel(
     full_top, _ = retrieval.top_k(queries[rows], documents, [(0, full)], depth, exclude=kept_exclude)
     overlap = np.mean([len(set(a) & set(b)) / depth for a, b in zip(ranked.tolist(), full_top[0].tolist(),
                                                                     strict=True)])
-    cost = (n_docs * shortlist_dims + width * rerank) / (n_docs * full)
-    precisions: dict[str, Any] = {}
-    if (shortlist_precision, rerank_precision) != ("float32", "float32"):
-        from ..views import bytes_per_vector
-
-        short_bytes = bytes_per_vector(shortlist_dims, shortlist_precision)
-        rerank_bytes = bytes_per_vector(rerank, rerank_precision)
-        precisions = {"shortlist_precision": shortlist_precision, "rerank_precision": rerank_precision,
-                      "shortlist_bytes_per_vector": short_bytes, "rerank_bytes_per_vector": rerank_bytes,
-                      # bytes read per query, relative to a float32 search of the full vectors
-                      "relative_bytes": (n_docs * short_bytes + width * rerank_bytes)
-                      / (n_docs * bytes_per_vector(full, "float32"))}
-    return {
-        "shortlist_dims": shortlist_dims,
-        "shortlist": width,
-        "rerank_dims": rerank,
-        "score": float(np.mean(value)),
-        f"overlap@{depth}": float(overlap),
-        "relative_cost": float(cost),
-        **precisions,
-    }
+    return np.array([float(np.mean(value)), float(overlap)])
 
 
 def _stored(queries: np.ndarray, documents: np.ndarray, dims: int, precision: str,

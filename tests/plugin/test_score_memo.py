@@ -21,7 +21,16 @@ import pytest
 from pytest_mrlcheck import memo_table, pca, score_memo
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import SqliteStore, text_key
-from pytest_mrlcheck.tasks import agreement, classification, clustering, pair_classification, reranking, retrieval, sts
+from pytest_mrlcheck.tasks import (
+    agreement,
+    classification,
+    clustering,
+    funnel,
+    pair_classification,
+    reranking,
+    retrieval,
+    sts,
+)
 from tests.support.beir import write_beir
 from tests.support.fault_helpers import remount_read_only, tmpfs
 from tests.support.helpers import FAKE_ENCODER, WORDS, write_sts_csv
@@ -44,11 +53,13 @@ TASKS = {
                  "metric: overlap@5}\n",
     "pca": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10}\n"
            "views: {pca: {fit: corpus, sizes: [8, 16]}}\n",
+    "funnel": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10, funnel: {shortlist_dims: 8, "
+              "shortlist: 20, shortlist_precision: binary, rerank_precision: int8}}\n",
 }
 SCORERS = [(sts, "score_views"), (sts, "pair_similarities"), (retrieval, "score_views"),
            (classification, "score_views"), (classification, "predict_views"), (clustering, "score_views"),
            (pair_classification, "score_views"), (reranking, "score_views"), (reranking, "candidate_scores"),
-           (agreement, "score_views"), (pca, "fit_projection")]
+           (agreement, "score_views"), (pca, "fit_projection"), (funnel, "_search_quality")]
 
 
 def _sentence(rng: np.random.Generator, topic: int) -> str:
@@ -141,8 +152,8 @@ def test_a_warm_run_reads_the_cold_numbers_back_without_scoring(
     _run(fake_project, "cold.json")
     assert counted, "the cold run scores"
     rows = _memo_rows(fake_project)
-    # views, and bootstrap replicates or the PCA fit when asked
-    assert rows == (2 if "bootstrap" in TASKS[kind] or kind == "pca" else 1)
+    # views, and bootstrap replicates, the PCA fit or the funnel's searches when asked
+    assert rows == (2 if "bootstrap" in TASKS[kind] or kind in ("pca", "funnel") else 1)
     counted.clear()
     _run(fake_project, "warm.json")
     # the warm run scores nothing (PCA: the fit is read back, the projected views are scored again)
