@@ -154,3 +154,62 @@ def test_control_character_and_bad_utf8_name_their_line(tmp_path: Path) -> None:
     with pytest.raises(MrlcheckError) as info:
         load_specs(path)
     assert getattr(info.value, "line", None) == 3 and "not valid UTF-8" in str(info.value)
+
+
+def _lines(value: Any) -> Any:
+    """A loaded value with the line of every mapping, key and sequence, to compare two loaders exactly."""
+    from pytest_mrlcheck.yamlload import LineDict, LineList
+
+    if isinstance(value, LineDict):
+        return ("map", value.line, [(key, value.key_lines[key], _lines(item)) for key, item in value.items()])
+    if isinstance(value, LineList):
+        return ("seq", value.line, [_lines(item) for item in value])
+    return (type(value).__name__, value)
+
+
+def _both_loaders_agree(spec_path: Path, text: str) -> None:
+    """libyaml's fast path gives the pure-Python loader's documents and lines, or leaves the text to it."""
+    from pytest_mrlcheck import yamlload
+
+    spec_path.write_text(text, encoding="utf-8")
+
+    def python_only() -> Any:
+        fast, yamlload._FastLineLoader = yamlload._FastLineLoader, yamlload._LineLoader
+        try:
+            return yamlload.load_documents(spec_path)
+        finally:
+            yamlload._FastLineLoader = fast
+
+    try:
+        slow: Any = [(_lines(doc), line) for doc, line in python_only()]
+    except MrlcheckError as exc:
+        slow = str(exc)
+    try:
+        fast: Any = [(_lines(doc), line) for doc, line in yamlload.load_documents(spec_path)]
+    except MrlcheckError as exc:
+        fast = str(exc)
+    if isinstance(fast, str) and not isinstance(slow, str):  # libyaml refused a text PyYAML reads: say so
+        pytest.fail(f"only the fast path refuses {text!r}: {fast}")
+    assert fast == slow
+
+
+@given(text=st.one_of(YAMLISH, st.builds(_dump, mutated_documents())))
+@example(text="a: &x [1, 2]\nb: *x\nc: {d: 'e', f: 016}\n")
+@example(text="name: a\n\x07")
+def test_the_fast_loader_agrees_with_the_pure_python_one(spec_path: Path, text: str) -> None:
+    _both_loaders_agree(spec_path, text)
+
+
+def test_the_example_specs_load_the_same_on_both_loaders(tmp_path: Path) -> None:
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.mrl.yaml"))
+    assert examples
+    for example_file in examples:
+        _both_loaders_agree(tmp_path / example_file.name, example_file.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+@SLOW
+@given(text=st.one_of(YAMLISH, st.builds(_dump, mutated_documents()),
+                      st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)))
+def test_the_fast_loader_agrees_with_the_pure_python_one_many(spec_path: Path, text: str) -> None:
+    _both_loaders_agree(spec_path, text)
