@@ -14,7 +14,7 @@ from ..providers import Encoder, model_ref
 from ..quantize import needs_ranges
 from ..score_memo import InputDigest, ScoreMemo, memo_store
 from ..spec import BootstrapSpec, Spec
-from ..views import View, plan_views, prefix_label, random_label, window_label
+from ..views import PRECISIONS, View, plan_views, prefix_label, random_label, window_label
 from .context import RunContext, api_counters
 from .embedding import embed
 from .index_hook import index_views
@@ -101,7 +101,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         calibration, cal_vectors = calibration_vectors(spec, plan, prepared, lambda texts, role: embed(
             spec, run, encoder, texts, role), access=run.data_access(spec))
         prefix_sizes = set(plan.prefixes)
-        for view, value in score_quantized(spec, plan, prepared, cal_vectors).items():
+        quantized = list(plan.quantized)
+        # keyed by each view's range and precision; the calibration vectors set the int8/uint8 ranges
+        cal_key = np.zeros((0, 0)) if cal_vectors is None else np.asarray(cal_vectors)
+        quantized_values = memo.scored("quantized", lambda: _in_order(
+            score_quantized(spec, plan, prepared, cal_vectors), quantized), _spans(quantized), cal_key,
+            *_precision_codes(quantized))
+        for view, value in zip(quantized, quantized_values.tolist(), strict=True):
             if view.kind == "window" or view.end in prefix_sizes:
                 scores[view.label] = value
             else:
@@ -112,8 +118,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
 
         boot = spec.bootstrap or BootstrapSpec()
         shown = [view for view in plan.quantized if view.label in scores]
-        for view, reps in quantized_replicates(spec, shown, prepared, cal_vectors, boot.resamples, boot.seed).items():
-            replicates[view.label] = reps
+        if shown:
+            shown_reps = memo.scored("quantized_replicates", lambda: _stacked(
+                quantized_replicates(spec, shown, prepared, cal_vectors, boot.resamples, boot.seed), shown),
+                _spans(shown), cal_key, *_precision_codes(shown), boot.resamples, boot.seed)
+            if shown_reps.size:  # task kinds without per-unit values have none
+                for column, view in enumerate(shown):
+                    replicates[view.label] = shown_reps[:, column]
     if spec.needs_bootstrap:
         boot = spec.bootstrap or BootstrapSpec()
         dims_masks = masks[:, [i for i, (label, _) in enumerate(mask_keys) if View.parse(label).kind == "dims"]]
@@ -202,3 +213,24 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         pca=pca,
         index=index_results,
     )
+
+
+def _spans(views: list[View]) -> list[tuple[int, int]]:
+    return [(view.start, view.end) for view in views]
+
+
+def _precision_codes(views: list[View]) -> list[int]:
+    """Each view's precision as a number (its place in ``PRECISIONS``), for the score memo's key."""
+    return [PRECISIONS.index(view.precision) for view in views]
+
+
+def _in_order(values: dict[View, float], views: list[View]) -> np.ndarray:
+    """``values`` of ``views`` as one float64 vector, in the views' order (what the score memo stores)."""
+    return np.array([values[view] for view in views], dtype=np.float64)
+
+
+def _stacked(replicates: dict[View, np.ndarray], views: list[View]) -> np.ndarray:
+    """``resamples × len(views)`` replicates in the views' order; ``0 × 0`` when the task has none."""
+    if not replicates:
+        return np.zeros((0, 0))
+    return np.column_stack([np.asarray(replicates[view], dtype=np.float64) for view in views])

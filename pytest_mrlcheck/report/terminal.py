@@ -259,6 +259,7 @@ def render_tables(terminalreporter: Any, config: pytest.Config, payloads: Sequen
         width=terminalreporter._tw.fullwidth if markup else max(terminalreporter._tw.fullwidth, 132),
         highlight=False,
         emoji=False,
+        markup=False,  # cells are Text or plain strings: a label such as dims[odd] is not a style tag
     )
     for record in chosen:
         if record["summary"] is None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_mrlcheck import memo_table, pca, score_memo
+from pytest_mrlcheck import memo_table, pca, precision_eval, score_memo
 from pytest_mrlcheck.spec import load_specs
 from pytest_mrlcheck.store import SqliteStore, text_key
 from pytest_mrlcheck.tasks import (
@@ -53,13 +53,18 @@ TASKS = {
                  "metric: overlap@5}\n",
     "pca": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10}\n"
            "views: {pca: {fit: corpus, sizes: [8, 16]}}\n",
+    "precision-sts": "task: {kind: sts, data: {path: data/pairs.csv}}\n" + BOOT
+                     + "views: {prefix: [8, 16], precision: [int8, binary]}\n",
+    "precision-retrieval": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10}\n" + BOOT
+                           + "views: {prefix: [8, 16], precision: [uint8, float16, ubinary]}\n",
     "funnel": "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10, funnel: {shortlist_dims: 8, "
               "shortlist: 20, shortlist_precision: binary, rerank_precision: int8}}\n",
 }
 SCORERS = [(sts, "score_views"), (sts, "pair_similarities"), (retrieval, "score_views"),
            (classification, "score_views"), (classification, "predict_views"), (clustering, "score_views"),
            (pair_classification, "score_views"), (reranking, "score_views"), (reranking, "candidate_scores"),
-           (agreement, "score_views"), (pca, "fit_projection"), (funnel, "_search_quality")]
+           (agreement, "score_views"), (pca, "fit_projection"), (funnel, "_search_quality"),
+           (precision_eval, "score_quantized"), (precision_eval, "quantized_replicates")]
 
 
 def _sentence(rng: np.random.Generator, topic: int) -> str:
@@ -152,8 +157,10 @@ def test_a_warm_run_reads_the_cold_numbers_back_without_scoring(
     _run(fake_project, "cold.json")
     assert counted, "the cold run scores"
     rows = _memo_rows(fake_project)
-    # views, and bootstrap replicates, the PCA fit or the funnel's searches when asked
-    assert rows == (2 if "bootstrap" in TASKS[kind] or kind in ("pca", "funnel") else 1)
+    # views, and bootstrap replicates, the PCA fit or the funnel's searches when asked; precision views
+    # add their scores and their replicates
+    assert rows == (4 if kind.startswith("precision") else 2 if "bootstrap" in TASKS[kind] or kind in ("pca", "funnel")
+                    else 1)
     counted.clear()
     _run(fake_project, "warm.json")
     # the warm run scores nothing (PCA: the fit is read back, the projected views are scored again)
