@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine.results import SpecResult
+from ..views import item_name
 from .plan import CheckPlan
 from .verdict import Row, Verdict
 
@@ -14,7 +15,7 @@ def judge_canary(plan: CheckPlan, result: SpecResult) -> Verdict:
     threshold = config.min_cosine if config else 0.0
     ran = [c for c in result.canaries if c.mean_cosine is not None]
     rows = tuple(
-        Row(f"canary[{c.role}]", c.mean_cosine, f"min ≥ {c.threshold:g}",
+        Row(item_name("canary", c.role), c.mean_cosine, f"min ≥ {c.threshold:g}",
             None if c.min_cosine is None else c.min_cosine - c.threshold, not c.failed,
             note=f"{c.texts} texts, min {c.min_cosine:.6f}" + ("" if c.reason == "canary" else f"; {c.reason}"))
         for c in ran

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..engine.results import SpecResult
-from ..views import prefix_label
+from ..views import item_name, prefix_label
 from .plan import CheckPlan
 from .verdict import Row, Verdict, fmt
 
@@ -17,11 +17,11 @@ def judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     cosine_ok = found["mean_cosine"] >= check.min_cosine
     gap_ok = abs(gap) <= check.max_score_gap
     rows: tuple[Row, ...] = (
-        Row(f"server[{plan.dims}]", found["server_score"], "", None, gap_ok,
+        Row(item_name("server", str(plan.dims)), found["server_score"], "", None, gap_ok,
             note=f"vectors requested with dimensions={plan.dims}"),
         Row(prefix_label(plan.dims), found["client_score"], f"|server − prefix| ≤ {check.max_score_gap:g}",
             check.max_score_gap - abs(gap), gap_ok, note="client-side prefix, renormalised"),
-        Row(f"cosine[{plan.dims}]", found["mean_cosine"], f"mean ≥ {check.min_cosine:g}",
+        Row(item_name("cosine", str(plan.dims)), found["mean_cosine"], f"mean ≥ {check.min_cosine:g}",
             found["mean_cosine"] - check.min_cosine, cosine_ok, note=f"min {found['min_cosine']:.4f}"),
     )
     contract = result.server_contract or {}
@@ -29,7 +29,7 @@ def judge_server_truncation(plan: CheckPlan, result: SpecResult) -> Verdict:
     norm_ok = True
     if norm is not None and check.max_norm_error is not None:
         norm_ok = norm["max_error"] <= check.max_norm_error
-        rows += (Row(f"norm[{plan.dims}]", norm["max_error"], f"|norm − 1| ≤ {check.max_norm_error:g}",
+        rows += (Row(item_name("norm", str(plan.dims)), norm["max_error"], f"|norm − 1| ≤ {check.max_norm_error:g}",
                      check.max_norm_error - norm["max_error"], norm_ok,
                      note=f"norms {norm['min']:.4f}…{norm['max']:.4f} over {contract['texts']} texts "
                      "(live request)"),)

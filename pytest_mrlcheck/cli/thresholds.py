@@ -164,7 +164,7 @@ def _random_check(measured: Measured, margin: float, notes: list[str]) -> Check:
     if winning:
         comment.append(f"Sizes where the prefix does beat random ({', '.join(map(str, winning))}) are report-only "
                        "(views.random): one random check is either expected to fail or not.")
-    notes.append(f"random[{', '.join(map(str, losing))}]: xfail, {reason}")
+    notes.append(f"{', '.join(random_label(k) for k in losing)}: xfail, {reason}")
     value = {"dims": losing, "samples": random.samples, "seed": random.seed, "margin": _num(claim, 3),
              "xfail": reason}
     return Check("random", value, comment, [random_label(k) for k in losing], xfail=True)
