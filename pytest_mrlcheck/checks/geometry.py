@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 from ..engine.results import SpecResult
 from ..views import prefix_label
 from .plan import CheckPlan
@@ -17,7 +20,7 @@ def judge_geometry(plan: CheckPlan, result: SpecResult) -> Verdict:
     higher = HIGHER_IS_BETTER[metric]
     rows = []
     for threshold in geometry.bounds[metric]:
-        raw = result.geometry[threshold.dims][metric]
+        raw = cast("Mapping[str, Any]", result.geometry[threshold.dims])[metric]  # metric: a GeometryPayload key
         value = float(len(raw)) if isinstance(raw, list) else float(raw)
         view = prefix_label(threshold.dims)
         if value != value:  # NaN: undefined for this prefix

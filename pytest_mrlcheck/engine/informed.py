@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import EvaluationError
 from ..guard import Step, step
+from ..result_types import InformedPayload
 from ..spec import Spec
 from ..views import ViewPlan, informed_label, prefix_label
 from .prepared import Prepared
@@ -21,7 +21,7 @@ def score_informed(
     prepared: Prepared,
     prepared_for: Callable[[str], Prepared],
     scores: dict[str, float],
-) -> dict[str, Any]:
+) -> InformedPayload:
     """Choose the best ``dims`` dimensions on the selection split; score them on the evaluation split."""
     informed = spec.task.informed
     assert informed is not None
@@ -56,7 +56,7 @@ def score_informed(
     final = mask_of([dims])
     evaluated = float(prepared.score([], final)[0])
     selected = float(selector.score([], final)[0])
-    result = {
+    result: InformedPayload = {
         "dims": k,
         "select_split": informed.select_split,
         "eval_split": spec.task.data.split,
@@ -73,7 +73,7 @@ def score_informed(
     return result
 
 
-def export_dims(path: Path, spec: Spec, informed: dict[str, Any]) -> None:
+def export_dims(path: Path, spec: Spec, informed: InformedPayload) -> None:
     """Write the chosen dimensions for a production system (atomically)."""
     import json
 

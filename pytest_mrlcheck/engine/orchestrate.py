@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import cast
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from ..errors import EvaluationError, MrlcheckError
 from ..guard import Step, scrub, step
 from ..providers import Encoder, model_ref
 from ..quantize import needs_ranges
+from ..result_types import GeometryPayload
 from ..score_memo import InputDigest, ScoreMemo, memo_store
 from ..spec import BootstrapSpec, Spec
 from ..views import PRECISIONS, View, plan_views, prefix_label, random_label, window_label
@@ -151,12 +152,13 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         pca = score_pca(spec, prepared, scores, prepared_for, lambda texts, role: embed(spec, run, encoder, texts,
                         role), run.data_access(spec), memo.fitted_projection(fit_projection))
         scores.update(pca.scores)
-    geometry: dict[int, dict[str, Any]] = {}
+    geometry: dict[int, GeometryPayload] = {}
     if spec.views.geometry or spec.checks.geometry:
         from ..geometry import geometry_by_prefix
 
         with step(Step.GEOMETRY, f"of {len(plan.prefixes)} prefixes"):
-            geometry = geometry_by_prefix(prepared.vectors, list(plan.prefixes))
+            # the metrics computed are GeometryPayload's keys (geometry.METRICS)
+            geometry = cast("dict[int, GeometryPayload]", geometry_by_prefix(prepared.vectors, list(plan.prefixes)))
     texts_of_spec = list(run.embedded)
     server_truncation = compare_server_truncation(spec, run, prepared) if spec.checks.server_truncation else {}
     contract, contract_api = server_contract(spec, run, texts_of_spec)

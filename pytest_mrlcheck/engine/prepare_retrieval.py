@@ -9,6 +9,7 @@ import numpy as np
 from ..data import load_beir
 from ..errors import EvaluationError
 from ..providers import Encoder
+from ..result_types import FunnelPayload
 from ..spec import Spec
 from .context import RunContext
 from .embedding import embed
@@ -55,7 +56,7 @@ def prepare_retrieval(spec: Spec, run: RunContext, encoder: Encoder) -> Prepared
 
         return mean_replicates(scored(ranges, masks)[1], resamples=resamples, seed=seed)
 
-    def run_funnel(options: dict[str, Any], remember: Remember | None = None) -> dict[str, Any]:
+    def run_funnel(options: dict[str, Any], remember: Remember | None = None) -> FunnelPayload:
         from ..tasks.funnel import funnel
 
         for key in ("shortlist_dims", "rerank_dims"):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EvaluationError
+from ..result_types import FunnelPayload
 
 if TYPE_CHECKING:
     from ..index_views import SearchTask
@@ -45,7 +46,7 @@ class Prepared:
     replicates: Callable[[list[tuple[int, int]], np.ndarray, int, int], np.ndarray]
     details: dict[str, Any]
     embedded: np.ndarray | Callable[[], np.ndarray]  # every unique vector the task embedded, or how to stack them
-    funnel: Callable[[dict[str, Any], Remember | None], dict[str, Any]] | None = None
+    funnel: Callable[[dict[str, Any], Remember | None], FunnelPayload] | None = None
     cost: Callable[[list[int]], dict[int, Any]] | None = None
     coded: Coded | None = None  # scores of views of transformed vectors (precision views)
     roles: tuple[str, ...] = ("query",)  # roles the task embeds (calibration texts are embedded in each)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..canary import CanaryResult
+from ..result_types import CostPayload, FunnelPayload, GeometryPayload, InformedPayload, ServerTruncationPayload
 from ..spec import Spec
 from ..views import ViewPlan, prefix_label
 
@@ -67,11 +68,11 @@ class SpecResult:
     replicates: dict[str, np.ndarray]
     splits: dict[str, dict[str, float]]
     split_correlations: dict[str, float]
-    informed: dict[str, Any] | None
-    geometry: dict[int, dict[str, Any]]
-    server_truncation: dict[int, dict[str, float]]
-    funnel: dict[str, Any] | None
-    cost: dict[int, Any]
+    informed: InformedPayload | None
+    geometry: dict[int, GeometryPayload]
+    server_truncation: dict[int, ServerTruncationPayload]
+    funnel: FunnelPayload | None
+    cost: dict[int, CostPayload]
     encoding: dict[str, float]
     seconds: dict[str, float]
     quantized_sweep: dict[int, float] = field(default_factory=dict)  # min_dims at its precision

@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError
+from ..result_types import ServerTruncationPayload
 from ..spec import Spec
 from .context import RunContext
 from .prepared import Prepared
 from .registry import prepare
 
 
-def compare_server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[int, dict[str, float]]:
+def compare_server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -> dict[int, ServerTruncationPayload]:
     """Ask the provider for ``k``-dim vectors and compare them with the renormalised client-side prefix."""
     check = spec.checks.server_truncation
     assert check is not None
@@ -25,7 +26,7 @@ def compare_server_truncation(spec: Spec, run: RunContext, prepared: Prepared) -
             "server-side",
             hint="this check needs a provider with a dimensions parameter (provider: openai)",
         )
-    out: dict[int, dict[str, float]] = {}
+    out: dict[int, ServerTruncationPayload] = {}
     for k in check.dims:
         if k > prepared.full_dim:
             raise EvaluationError(f"{spec.path}:{check.line}: checks.server_truncation.dims: {k} is more than the "

@@ -16,14 +16,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from ..result_types import (  # the result's extras, as the engine gives them
+    FUNNEL_OVERLAP_PREFIX,
+    CostPayload,
+    FunnelPayload,
+    GeometryPayload,
+    InformedPayload,
+    ServerTruncationPayload,
+)
+
 if TYPE_CHECKING:
     from ..checks import Verdict
 
 #: Texts encoded, served from the cache, re-encoded by canaries, and API use (``api_requests``, …).
 Counters = dict[str, float]
 
-#: The funnel's top-k overlap with full search is written as ``overlap@<depth>``.
-FUNNEL_OVERLAP_PREFIX = "overlap@"
 
 
 class ModelPayload(TypedDict):
@@ -87,79 +94,6 @@ class IntervalPayload(TypedDict):
     low: float
     high: float
     confidence: float
-
-
-class InformedPayload(TypedDict):
-    """The best ``dims`` dimensions chosen on ``select_split``, scored on ``eval_split``."""
-
-    dims: int
-    select_split: str
-    eval_split: str | None
-    method: str
-    block: int
-    chosen: list[int]
-    score: float
-    select_score: float
-    prefix: float
-
-
-class ServerTruncationPayload(TypedDict):
-    server_score: float
-    client_score: float
-    mean_cosine: float
-    min_cosine: float
-
-
-class _FunnelRequired(TypedDict):
-    shortlist_dims: int
-    shortlist: int
-    rerank_dims: int
-    score: float
-    relative_cost: float
-
-
-class FunnelPayload(_FunnelRequired, total=False):
-    """A shortlist-then-rerank search; the precision keys when a stage is not float32 (and
-    ``overlap@<depth>``, see :data:`FUNNEL_OVERLAP_PREFIX`)."""
-
-    shortlist_precision: str
-    rerank_precision: str
-    shortlist_bytes_per_vector: int
-    rerank_bytes_per_vector: int
-    relative_bytes: float
-
-
-class PrecisionBytes(TypedDict):
-    float32: int
-    float16: int
-    int8: int
-    binary: int
-
-
-class TimedOn(TypedDict):
-    queries: int
-    documents: int
-
-
-class CostPayload(TypedDict):
-    """``cost["k"]``: storage and search time of one prefix size."""
-
-    bytes_per_vector: PrecisionBytes
-    index_bytes: PrecisionBytes
-    search_seconds: float
-    relative_search_time: float
-    timed_on: TimedOn
-
-
-class GeometryPayload(TypedDict, total=False):
-    """``geometry["k"]``: the metrics the spec asked for; null where undefined at that size."""
-
-    isoscore: float | None
-    uniformity: float | None
-    mean_abs_correlation: float | None
-    effective_rank: float | None
-    participation_ratio: float | None
-    outliers: list[int]
 
 
 class CanaryPayload(TypedDict):

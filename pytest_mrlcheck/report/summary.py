@@ -7,22 +7,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from ..engine.results import SpecResult
+from ..result_types import GeometryPayload
 from ..views import random_label
 from .payload import (
     CanaryPayload,
-    CostPayload,
     Counters,
-    FunnelPayload,
-    GeometryPayload,
     IndexPayload,
-    InformedPayload,
     IntervalPayload,
     OutcomePayload,
     PcaPayload,
     RandomStatsPayload,
     RecordCheck,
     Scores,
-    ServerTruncationPayload,
     SpecRecord,
     SpecSummary,
     TaskPayload,
@@ -69,12 +65,11 @@ def summarize(spec_id: str, result: SpecResult) -> SpecSummary:
         "intervals": _intervals(result),
         "splits": result.splits,
         "split_correlations": result.split_correlations,
-        "informed": cast("InformedPayload | None", result.informed),
-        "server_truncation": cast("dict[str, ServerTruncationPayload]",
-                                  {str(k): v for k, v in result.server_truncation.items()}),
+        "informed": result.informed,
+        "server_truncation": {str(k): v for k, v in result.server_truncation.items()},
         "server_contract": result.server_contract,
-        "funnel": cast("FunnelPayload | None", result.funnel),
-        "cost": {str(k): cast(CostPayload, v) for k, v in result.cost.items()},
+        "funnel": result.funnel,
+        "cost": {str(k): v for k, v in result.cost.items()},
         "geometry": {str(k): _plain(values) for k, values in result.geometry.items()},
         "encoding": dict(result.encoding),
         "canary": [cast(CanaryPayload, canary.to_dict()) for canary in result.canaries],

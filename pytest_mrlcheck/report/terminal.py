@@ -10,11 +10,11 @@ from typing import Any, cast
 import pytest
 
 from ..options import get_option
+from ..result_types import FunnelPayload
 from ..views import dims_label, informed_label, item_subject, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .payload import (
     CanaryPayload,
-    FunnelPayload,
     OutcomePayload,
     RandomStatsPayload,
     Scores,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from ..result_types import FUNNEL_OVERLAP_PREFIX, FunnelPayload
 from . import retrieval
 
 
@@ -36,7 +37,7 @@ def funnel(
     rerank_precision: str = "float32",
     calibration: np.ndarray | None = None,
     remember: Callable[[Callable[[], np.ndarray]], np.ndarray] | None = None,
-) -> dict[str, Any]:
+) -> FunnelPayload:
     """Metric of the funnel, its top-k overlap with full-dimension search, and its arithmetic cost.
 
     A precision other than float32 scores that stage on the stored codes (binary: by Hamming
@@ -66,15 +67,16 @@ def funnel(
                       # bytes read per query, relative to a float32 search of the full vectors
                       "relative_bytes": (n_docs * short_bytes + width * rerank_bytes)
                       / (n_docs * bytes_per_vector(full, "float32"))}
-    return {
+    found = {
         "shortlist_dims": shortlist_dims,
         "shortlist": width,
         "rerank_dims": rerank,
         "score": float(score),
-        f"overlap@{depth}": float(overlap),
+        f"{FUNNEL_OVERLAP_PREFIX}{depth}": float(overlap),
         "relative_cost": float(cost),
         **precisions,
     }
+    return cast(FunnelPayload, found)  # the overlap key is named after the depth, which TypedDict cannot say
 
 
 def _search_quality(queries: np.ndarray, documents: np.ndarray, relevance: retrieval.Relevance, metric: str,

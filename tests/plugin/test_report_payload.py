@@ -14,7 +14,8 @@ import pytest
 
 from pytest_mrlcheck.canary import CanaryResult
 from pytest_mrlcheck.report import payload
-from pytest_mrlcheck.report.payload import FUNNEL_OVERLAP_PREFIX, FunnelPayload, Report, ReportSpec, SpecSummary
+from pytest_mrlcheck.report.payload import Report, ReportSpec, SpecSummary
+from pytest_mrlcheck.result_types import FUNNEL_OVERLAP_PREFIX, FunnelPayload
 from tests.support.beir import write_beir
 from tests.support.helpers import FAKE_SPEC, write_sts_csv
 
