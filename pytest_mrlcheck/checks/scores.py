@@ -155,7 +155,7 @@ def judge_monotonic(plan: CheckPlan, result: SpecResult) -> Verdict:
         previous, current = result.prefix(before), result.prefix(after)
         floor = previous - mono.tolerance
         worst = max(worst, previous - current)
-        rows.append(Row(prefix_label(after), current, f"≥ prefix[{before}] − {mono.tolerance:g} = {fmt(floor)}",
+        rows.append(Row(prefix_label(after), current, f"≥ {prefix_label(before)} − {mono.tolerance:g} = {fmt(floor)}",
                         current - floor, current >= floor))
     failing = [r for r in rows if not r.ok]
     ok = not failing

@@ -48,7 +48,7 @@ class Check:
 
 def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[str]]:
     """The checks ``init`` writes (in a stable order), and notes for the terminal."""
-    from ..views import View, dims_label, window_label  # the engine loads with the first measurement
+    from ..views import View, dims_label, prefix_label, window_label  # the engine loads with the first measurement
 
     result = measured.result
     full = result.full_score
@@ -92,7 +92,7 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
             "segments",
             {"width": windows.width, "step": windows.step, "min": _num(max(-1.0, _round_down(low - margin, 3)), 3)},
             [f"Every window of {windows.width} consecutive dims (stepping by {windows.step}: {len(scores)} windows) "
-             f"≥ min; the lowest today is window[{low_start}:{low_end}] {low:.4f}."],
+             f"≥ min; the lowest today is {window_label(low_start, low_end)} {low:.4f}."],
             ["segments"]))
 
     if measured.random is not None and result.random:
@@ -104,7 +104,7 @@ def derive_checks(measured: Measured, margin: float) -> tuple[list[Check], list[
     while not all(result.prefix(b) >= result.prefix(a) - tolerance for a, b in itertools.pairwise(prefixes)):
         tolerance = float(f"{tolerance + 0.001:.3f}")  # pragma: no cover - float edge
     if tolerance <= 1.0:
-        where = f"largest drop today {worst:.4f}, at prefix[{at}]" if worst > 0 else "today it never drops"
+        where = f"largest drop today {worst:.4f}, at {prefix_label(at)}" if worst > 0 else "today it never drops"
         checks.append(Check("monotonic", {"tolerance": _num(tolerance, 3)},
                              [f"Along the ladder the score never drops by more than the tolerance ({where})."],
                              ["monotonic"]))
