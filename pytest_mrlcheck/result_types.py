@@ -8,7 +8,7 @@ declaration.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import TypedDict, cast
 
 #: The funnel's top-k overlap with full search is written as ``overlap@<depth>``.
 FUNNEL_OVERLAP_PREFIX = "overlap@"
@@ -85,3 +85,8 @@ class GeometryPayload(TypedDict, total=False):
     effective_rank: float | None
     participation_ratio: float | None
     outliers: list[int]
+
+
+def funnel_overlap(funnel: FunnelPayload) -> float:
+    """The funnel's top-k overlap with full search (the ``overlap@<depth>`` key)."""
+    return next(float(cast(float, value)) for key, value in funnel.items() if key.startswith(FUNNEL_OVERLAP_PREFIX))

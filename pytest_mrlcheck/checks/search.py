@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine.results import SpecResult
+from ..result_types import funnel_overlap
 from .plan import CheckPlan
 from .verdict import Row, Verdict, fmt
 
@@ -20,7 +21,7 @@ def judge_funnel(plan: CheckPlan, result: SpecResult) -> Verdict:
         rows.append(Row("funnel", score, f"≥ {settings.min_ratio:.1%} of full ({fmt(target)})", score - target,
                         score >= target))
     ok = all(r.ok for r in rows)
-    overlap = next(value for key, value in found.items() if key.startswith("overlap@"))
+    overlap = funnel_overlap(found)
     at = {key: f" at {found[key]}" if found.get(key, "float32") != "float32" else ""
           for key in ("shortlist_precision", "rerank_precision")}
     summary = (

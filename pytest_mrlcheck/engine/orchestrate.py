@@ -132,14 +132,11 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         dims_labels = [label for label, _ in mask_keys if View.parse(label).kind == "dims"]
         reps = memo.scored("replicates", lambda: prepared.replicates(ranges, dims_masks, boot.resamples, boot.seed),
                            ranges, dims_masks, boot.resamples, boot.seed)
-        range_labels: dict[tuple[int, int], list[str]] = {}  # a window [0:k] is the prefix k too: both get them
-        for k in plan.prefixes:
-            range_labels.setdefault((0, k), []).append(prefix_label(k))
-        for s, e in plan.windows:
-            range_labels.setdefault((s, e), []).append(window_label(s, e))
-        for column, key in enumerate(ranges):
-            for label in range_labels.get(key, ()):
-                replicates[label] = reps[:, column]
+        reps_by_range = {key: reps[:, column] for column, key in enumerate(ranges)}
+        for k in plan.prefixes:  # labelled like the scores: a window [0:k] and the prefix k share their column
+            replicates[prefix_label(k)] = reps_by_range[(0, k)]
+        for start, end in plan.windows:
+            replicates[window_label(start, end)] = reps_by_range[(start, end)]
         for offset, label in enumerate(dims_labels):
             replicates[label] = reps[:, len(ranges) + offset]
     prepared_for = split_preparer(spec, run, encoder, prepared)

@@ -8,7 +8,7 @@ sometimes (``total=False``). tests/test_report_payload.py holds a real report to
 
 The one free-form part keeps an open type: the live server contract's findings. Counters
 (``encoding``) and maps keyed by view label or size are typed ``dict`` of their value type. One funnel key is
-named after the task's depth (``overlap@10``): see :func:`funnel_overlap`.
+named after the task's depth (``overlap@10``): see :func:`~pytest_mrlcheck.result_types.funnel_overlap`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from ..result_types import (  # the result's extras, as the engine gives them
-    FUNNEL_OVERLAP_PREFIX,
     CostPayload,
     FunnelPayload,
     GeometryPayload,
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
 #: Texts encoded, served from the cache, re-encoded by canaries, and API use (``api_requests``, …).
 Counters = dict[str, float]
-
 
 
 class ModelPayload(TypedDict):
@@ -339,11 +337,6 @@ class Report(TypedDict):
 def verdict_payload(verdict: Verdict) -> VerdictPayload:
     """A verdict as plain data (its ``to_dict``, typed)."""
     return cast(VerdictPayload, verdict.to_dict())
-
-
-def funnel_overlap(funnel: FunnelPayload) -> float:
-    """The funnel's top-k overlap with full search (the ``overlap@<depth>`` key)."""
-    return next(float(cast(float, value)) for key, value in funnel.items() if key.startswith(FUNNEL_OVERLAP_PREFIX))
 
 
 def evaluated(record: SpecRecord) -> SpecSummary:

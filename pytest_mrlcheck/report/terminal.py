@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from ..options import get_option
-from ..result_types import FunnelPayload
+from ..result_types import FunnelPayload, funnel_overlap
 from ..views import dims_label, informed_label, item_subject, prefix_label, random_label, window_label
 from .bounds import OWN_ROW_KINDS, ViewBounds, status_of, view_bounds
 from .payload import (
@@ -20,7 +20,6 @@ from .payload import (
     Scores,
     SpecRecord,
     evaluated,
-    funnel_overlap,
 )
 from .summary import group_by_spec
 from .units import human_bytes
