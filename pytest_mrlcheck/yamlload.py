@@ -57,6 +57,7 @@ _UNUSUAL = re.compile("[^\n\r\x20-\x7e\u00a0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 """Characters whose reading libyaml and PyYAML's reader may differ on (tabs, controls, BOMs, astral planes):
 a text holding one goes to the pure-Python loader (``tests/unit/test_spec_properties.py`` compares)."""
 
+_HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
 _FastBase: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -210,17 +211,20 @@ def _bytes_line(path: Path, offset: int) -> int:
         return 1
 
 
-def _fast_documents(path: Path, text: str) -> list[tuple[Any, int]]:
-    """``load_documents`` on libyaml; YAML errors are raised as they are, for the pure-Python path to explain."""
-    _check_depth(path, text, _FastLineLoader)
-    loader = _FastLineLoader(text)
+def _documents(loader: Any, path: Path, mappings_only: bool = False) -> list[tuple[Any, int]]:
+    """Every document ``loader`` composes, with its first line; YAML errors are raised as they are.
+
+    ``mappings_only``: any other document raises a ``YAMLError`` (libyaml marks an empty document's
+    line differently from PyYAML, so such a file is left to the pure-Python loader)."""
     loader.source = path
     documents: list[tuple[Any, int]] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            if not isinstance(node, yaml.MappingNode):  # empty documents' lines differ between the two
+            if mappings_only and not isinstance(node, yaml.MappingNode):
                 raise yaml.YAMLError("not a mapping: left to the pure-Python loader")
+            if node is None:
+                continue
             _check_size(path, node)
             documents.append((loader.construct_document(node), node.start_mark.line + 1))
     finally:
@@ -237,9 +241,10 @@ def load_documents(path: Path) -> list[tuple[Any, int]]:
     except UnicodeDecodeError as exc:
         raise SpecError("the spec file is not valid UTF-8", path=path, line=_bytes_line(path, exc.start),
                         hint="save the file as UTF-8") from None
-    if _FastLineLoader is not _LineLoader and not _UNUSUAL.search(text):
+    if _HAS_LIBYAML and not _UNUSUAL.search(text):
         try:
-            return _fast_documents(path, text)
+            _check_depth(path, text, _FastLineLoader)
+            return _documents(_FastLineLoader(text), path, mappings_only=True)
         except yaml.YAMLError:
             pass  # refused by libyaml: PyYAML's own parser names the problem and its line below
     _check_depth(path, text)
@@ -252,15 +257,8 @@ def load_documents(path: Path) -> list[tuple[Any, int]]:
             line=text.count("\n", 0, exc.position) + 1,
             hint="remove the control character (only tab, newline and printable text are allowed)",
         ) from None
-    loader.source = path
-    documents: list[tuple[Any, int]] = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            _check_size(path, node)
-            documents.append((loader.construct_document(node), node.start_mark.line + 1))
+        return _documents(loader, path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -274,6 +272,3 @@ def load_documents(path: Path) -> list[tuple[Any, int]]:
         ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", path=path) from None
-    finally:
-        loader.dispose()
-    return documents

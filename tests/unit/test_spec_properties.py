@@ -174,11 +174,11 @@ def _both_loaders_agree(spec_path: Path, text: str) -> None:
     spec_path.write_text(text, encoding="utf-8")
 
     def python_only() -> Any:
-        fast, yamlload._FastLineLoader = yamlload._FastLineLoader, yamlload._LineLoader
+        fast, yamlload._HAS_LIBYAML = yamlload._HAS_LIBYAML, False
         try:
             return yamlload.load_documents(spec_path)
         finally:
-            yamlload._FastLineLoader = fast
+            yamlload._HAS_LIBYAML = fast
 
     try:
         slow: Any = [(_lines(doc), line) for doc, line in python_only()]
@@ -205,6 +205,24 @@ def test_the_example_specs_load_the_same_on_both_loaders(tmp_path: Path) -> None
     assert examples
     for example_file in examples:
         _both_loaders_agree(tmp_path / example_file.name, example_file.read_text(encoding="utf-8"))
+
+
+def test_plain_specs_take_the_libyaml_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_mrlcheck import yamlload
+
+    if not yamlload._HAS_LIBYAML:
+        pytest.skip("this PyYAML is built without libyaml")
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the pure-Python loader was used")
+
+    monkeypatch.setattr(yamlload, "_LineLoader", refused)
+    example = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.mrl.yaml"))[0]
+    assert yamlload.load_documents(example)
+    spec = tmp_path / "tabbed.mrl.yaml"
+    spec.write_text("name: a\t\n", encoding="utf-8")  # a tab: the pure-Python loader reads it
+    with pytest.raises(AssertionError, match="pure-Python"):
+        yamlload.load_documents(spec)
 
 
 @pytest.mark.slow
