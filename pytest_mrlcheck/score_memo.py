@@ -125,6 +125,15 @@ class ScoreMemo:
         _add_array(digest, masks)
         return digest.digest()
 
+    def digest_of(self, values: np.ndarray | None) -> np.ndarray:
+        """A 32-byte stand-in for ``values`` in a call's key (``masks``): large inputs such as calibration
+        vectors are hashed once for every call that needs them, and not at all without a memo."""
+        digest = hashlib.sha256(b"none" if values is None else b"array")
+        if self.store is not None and values is not None:
+            _add_array(digest, np.asarray(values))
+        stand_in: np.ndarray = np.frombuffer(digest.digest(), dtype=np.uint8).copy()
+        return stand_in
+
     def scored(self, what: str, compute: Callable[[], np.ndarray], ranges: Sequence[tuple[int, int]],
                masks: np.ndarray, *numbers: int) -> np.ndarray:
         """The values of ``compute()`` for these arguments: read back when stored, else computed and stored."""

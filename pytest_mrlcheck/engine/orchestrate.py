@@ -104,7 +104,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         prefix_sizes = set(plan.prefixes)
         quantized = list(plan.quantized)
         # keyed by each view's range and precision; the calibration vectors set the int8/uint8 ranges
-        cal_key = np.zeros((0, 0)) if cal_vectors is None else np.asarray(cal_vectors)
+        cal_key = memo.digest_of(cal_vectors)
         quantized_values = memo.scored("quantized", lambda: _in_order(
             score_quantized(spec, plan, prepared, cal_vectors), quantized), _spans(quantized), cal_key,
             *_precision_codes(quantized))
@@ -168,8 +168,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
             spec, run, encoder, texts, role), needed=True, access=run.data_access(spec))[1]
     funnel_result = None
     if prepared.funnel and funnel_options:  # its settings are in the memo's base key (the task), calibration here
-        ranges_from = funnel_options.get("calibration")
-        funnel_key = np.zeros((0, 0)) if ranges_from is None else np.asarray(ranges_from)
+        funnel_key = memo.digest_of(funnel_options.get("calibration"))
         funnel_result = prepared.funnel(funnel_options, lambda searched: memo.scored("funnel", searched, [],
                                                                                       funnel_key))
     if funnel_result is not None:

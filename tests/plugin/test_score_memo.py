@@ -255,6 +255,21 @@ def test_code_and_library_versions_are_in_the_key(store: SqliteStore, monkeypatc
     assert json.loads(score_memo.library_versions())["numpy"] == np.__version__
 
 
+def test_calibration_vectors_stand_in_the_key_by_their_digest(store: SqliteStore) -> None:
+    memo = _memo(store)
+    vectors = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    same = memo.digest_of(vectors.copy())
+    assert np.array_equal(memo.digest_of(vectors), same) and same.shape == (32,)
+    changed = vectors.copy()
+    changed[3, 4] += 1e-3
+    assert not np.array_equal(memo.digest_of(changed), same)
+    assert not np.array_equal(memo.digest_of(vectors.astype(np.float64)), same)
+    assert not np.array_equal(memo.digest_of(None), same)
+    assert memo.key("quantized", [(0, 8)], same, 2) != memo.key("quantized", [(0, 8)], memo.digest_of(changed), 2)
+    inactive = score_memo.ScoreMemo(None, b"", False)  # no memo: nothing is hashed
+    assert np.array_equal(inactive.digest_of(vectors), inactive.digest_of(changed))
+
+
 def test_only_the_on_disk_cache_memoises(store: SqliteStore) -> None:
     from pytest_mrlcheck.store import MemoryStore
 
