@@ -142,6 +142,50 @@ def test_the_cache_is_close_to_the_raw_vector_bytes(tmp_path: Path) -> None:
     assert found.mask.all() and np.array_equal(found.matrix, np.stack([vectors[k] for k in keys]))
 
 
+def _mapped_resident_bytes(db: Path) -> int:
+    """Resident bytes of every mapping of ``db`` in this process (Linux ``/proc/self/smaps``)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            inside = line.rstrip().endswith(str(db))
+        elif inside and head[:1] == ["Rss:"]:
+            total += int(head[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the process's memory map (Linux)")
+def test_a_long_read_keeps_few_file_pages_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read drops SQLite's map every few MB, so the file's pages do not pile up in the RSS."""
+    from pytest_mrlcheck import cache_chunks
+
+    vectors = _vectors(12_000, 384)
+    keys = list(vectors)
+    store = SqliteStore(tmp_path)
+    for start in range(0, len(keys), 2048):
+        store.put_many("m", "{}", {k: vectors[k] for k in keys[start:start + 2048]})
+    store.close()
+    db = tmp_path / DB_NAME
+    file_bytes = db.stat().st_size
+    seen: list[int] = []
+    checked = chunks.shape_ok
+
+    def watching(*args: object) -> bool:
+        seen.append(_mapped_resident_bytes(db))
+        return checked(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chunks, "shape_ok", watching)
+    monkeypatch.setattr(cache_chunks, "_REMAP_EVERY", 4 << 20)
+    found = SqliteStore(tmp_path).lookup("m", keys)
+    assert found.mask.all() and np.array_equal(found.matrix, np.stack([vectors[k] for k in keys]))
+    assert len(seen) > 6 and max(seen) <= 12 << 20, (max(seen), file_bytes)
+
+    seen.clear()  # without the remap, the whole file ends up mapped: the test can tell the two apart
+    monkeypatch.setattr(cache_chunks, "_REMAP_EVERY", 1 << 40)
+    assert SqliteStore(tmp_path).lookup("m", keys).mask.all()
+    assert max(seen) >= file_bytes // 2, (max(seen), file_bytes)
+
+
 def test_a_chunk_with_inconsistent_sizes_is_dropped_whole(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path)
     first, second = _vectors(50, 16), _vectors(50, 16, seed=3, prefix="u")
