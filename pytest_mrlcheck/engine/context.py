@@ -15,6 +15,7 @@ from ..providers import Encoder, ProviderContext, make_encoder
 from ..score_memo import InputDigest
 from ..spec import Spec
 from ..store import VectorStore
+from .data_memo import DataMemo
 
 
 @dataclass
@@ -29,6 +30,7 @@ class RunContext:
     policy: EncodePolicy = field(default_factory=EncodePolicy)
     progress: EncodeProgress = no_progress
     loaded_models: dict[Any, Any] = field(default_factory=dict)
+    data: DataMemo = field(default_factory=DataMemo)  # local data loaded in this run, for specs that share it
     book: CanaryBook = field(default_factory=CanaryBook)
     embedded: list[tuple[str, Sequence[str]]] = field(default_factory=list)  # (role, texts) of this evaluation
     inputs: InputDigest = field(default_factory=InputDigest)  # what this evaluation embedded, for the score memo

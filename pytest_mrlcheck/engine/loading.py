@@ -10,6 +10,7 @@ from ..datapaths import DataAccess
 from ..guard import Step, step
 from ..spec import DataSpec, Spec
 from .context import RunContext
+from .data_memo import data_key
 
 
 def data_ref(spec: Spec, data: DataSpec | None = None) -> str:
@@ -47,7 +48,10 @@ def hub_data(spec: Spec, access: DataAccess) -> Any:
 
 
 def load(spec: Spec, run: RunContext, local: Callable[[DataAccess], Any]) -> Any:
-    """The spec's data from the hub (``hf``, ``mteb``) or from ``local`` (a loader of local files)."""
+    """The spec's data from the hub (``hf``, ``mteb``) or from ``local`` (a loader of local files, the
+    one of the spec's task kind); local data another spec of this run already loaded is reused."""
     access = run.data_access(spec)
     with loading(spec):
-        return hub_data(spec, access) if spec.task.data.format in ("hf", "mteb") else local(access)
+        if spec.task.data.format in ("hf", "mteb"):
+            return hub_data(spec, access)
+        return run.data.load(data_key(spec.task.kind, spec.task.data, access), lambda: local(access))

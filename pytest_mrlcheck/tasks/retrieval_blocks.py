@@ -7,11 +7,13 @@ norms). Query rows are split into stripes ranked in parallel over cache-sized ti
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -104,13 +106,23 @@ def query_stripes(n_queries: int, workers: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once per process (each lookup walks
+    every loaded library); numpy's BLAS is loaded before any ranking runs. None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    return ThreadpoolController()
+
+
 def blas_threads(count: int) -> AbstractContextManager[object]:
     """Limit BLAS to ``count`` threads where threadpoolctl is installed (a no-op otherwise)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return nullcontext()
-    limits: AbstractContextManager[object] = threadpool_limits(limits=count, user_api="blas")
+    limits: AbstractContextManager[object] = controller.limit(limits=count, user_api="blas")
     return limits
 
 

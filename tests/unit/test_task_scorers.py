@@ -441,3 +441,18 @@ def test_sample_queries():
     assert not np.array_equal(first, agreement.sample_queries(500, 40, seed=4))
     np.testing.assert_array_equal(agreement.sample_queries(7, 40, seed=0), np.arange(7))
     assert agreement.sample_queries(0, 5).size == 0
+
+
+def test_blas_threads_limits_blas_and_restores_it() -> None:
+    from threadpoolctl import threadpool_info
+
+    from pytest_mrlcheck.tasks.retrieval_blocks import blas_threads
+
+    def counts() -> list[int]:
+        return [int(info["num_threads"]) for info in threadpool_info() if info["user_api"] == "blas"]
+
+    before = counts()
+    for _ in range(2):  # the controller found once serves every later call
+        with threadpool_limits(limits=2, user_api="blas"), blas_threads(1):
+            assert counts() and set(counts()) == {1}
+    assert counts() == before
