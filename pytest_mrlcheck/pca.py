@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 OPTIMISTIC_NOTE = ("PCA was fitted on the evaluation units themselves (optimistic for PCA); fit on a train "
                    "split or a file of texts (views.pca.fit) for an honest reference")
 _CHUNK_COLUMNS = 1024  # projected columns scored at once: bounds the memory of one scoring call
+# (compute the scores of these sizes, the sizes, the fit vectors) → the scores, computed or read back
+ScoresMemo = Callable[[Callable[[], np.ndarray], Sequence[int], np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,11 @@ def score_pca(
     spec: Spec, prepared: Prepared, scores: dict[str, float], prepared_for: Callable[[str], Prepared],
     embed: Callable[[Sequence[str], str], np.ndarray], access: DataAccess,
     fit: Callable[[np.ndarray, int, str], Projection] = fit_projection,
+    remember: ScoresMemo | None = None,
 ) -> PcaResult:
     """Fit PCA on ``views.pca.fit`` (with ``fit``: the score memo passes a memoised one) and score
-    ``pca[k]`` for every size, beside ``prefix[k]``."""
+    ``pca[k]`` for every size, beside ``prefix[k]`` (through ``remember``, the score memo's, when given:
+    keyed by the sizes and the fit vectors, so a warm run projects nothing)."""
     cfg = spec.views.pca
     assert cfg is not None
     started = time.perf_counter()
@@ -125,7 +129,14 @@ def score_pca(
                 hint=f"use sizes up to {texts}, or fit on more texts (views.pca.fit)")
     largest = max(cfg.dims)
     projection = fit(vectors, largest, f"{spec.path}:{cfg.line}: views.pca")
-    pca_scores = _score_projections(spec, prepared, projection, cfg.dims)
+    sizes = sorted(cfg.dims)
+
+    def project_and_score() -> np.ndarray:
+        found = _score_projections(spec, prepared, projection, sizes)
+        return np.array([found[View.pca(k).label] for k in sizes], dtype=np.float64)
+
+    values = project_and_score() if remember is None else remember(project_and_score, sizes, vectors)
+    pca_scores = {View.pca(k).label: float(value) for k, value in zip(sizes, values.tolist(), strict=True)}
     return PcaResult(
         fit=cfg.fit,
         source=source,

@@ -149,6 +149,12 @@ class ScoreMemo:
             self.store.memo_put(key, what, values)
         return values
 
+    def projected_scores(self, compute: Callable[[], np.ndarray], sizes: Sequence[int],
+                         fit_vectors: np.ndarray) -> np.ndarray:
+        """The ``pca[k]`` scores of ``sizes``, keyed also by the vectors PCA was fitted on (the fit,
+        and so the projection, follows from them and the largest size)."""
+        return self.scored("pca-scores", compute, [(0, k) for k in sizes], self.digest_of(fit_vectors))
+
     def fitted_projection(self, fit: Callable[[np.ndarray, int, str], Projection]
                           ) -> Callable[[np.ndarray, int, str], Projection]:
         """``fit`` (a PCA fit), memoised on the fit vectors and size: a stored fit is

@@ -63,7 +63,8 @@ TASKS = {
 SCORERS = [(sts, "score_views"), (sts, "pair_similarities"), (retrieval, "score_views"),
            (classification, "score_views"), (classification, "predict_views"), (clustering, "score_views"),
            (pair_classification, "score_views"), (reranking, "score_views"), (reranking, "candidate_scores"),
-           (agreement, "score_views"), (pca, "fit_projection"), (funnel, "_search_quality"),
+           (agreement, "score_views"), (pca, "fit_projection"), (pca, "_score_projections"),
+           (funnel, "_search_quality"),
            (precision_eval, "score_quantized"), (precision_eval, "quantized_replicates")]
 
 
@@ -157,14 +158,13 @@ def test_a_warm_run_reads_the_cold_numbers_back_without_scoring(
     _run(fake_project, "cold.json")
     assert counted, "the cold run scores"
     rows = _memo_rows(fake_project)
-    # views, and bootstrap replicates, the PCA fit or the funnel's searches when asked; precision views
-    # add their scores and their replicates
-    assert rows == (4 if kind.startswith("precision") else 2 if "bootstrap" in TASKS[kind] or kind in ("pca", "funnel")
-                    else 1)
+    # views, and bootstrap replicates or the funnel's searches when asked; PCA adds its fit and its
+    # projected views' scores; precision views add their scores and their replicates
+    assert rows == (4 if kind.startswith("precision") else 3 if kind == "pca"
+                    else 2 if "bootstrap" in TASKS[kind] or kind == "funnel" else 1)
     counted.clear()
     _run(fake_project, "warm.json")
-    # the warm run scores nothing (PCA: the fit is read back, the projected views are scored again)
-    assert counted == (["pytest_mrlcheck.tasks.retrieval.score_views"] if kind == "pca" else [])
+    assert counted == []  # the warm run scores nothing (PCA: neither fits nor projects)
     assert _numbers(fake_project.path / "warm.json") == _numbers(fake_project.path / "cold.json")
     assert _memo_rows(fake_project) == rows
 
@@ -185,6 +185,32 @@ def test_a_changed_label_option_or_vector_is_scored_again(
         _run(fake_project, f"{change}.json", *(["--mrlcheck-refresh"] if change == "refresh" else []))
         assert bool(counted) == (change != "none"), change
     assert _numbers(fake_project.path / "refresh.json") == _numbers(fake_project.path / "none.json")
+
+
+def test_a_changed_pca_fit_file_is_fitted_and_projected_again(
+    fake_project: pytest.Pytester, write_spec: Callable[..., Path], counted: list[str]
+) -> None:
+    """The fit file's texts are not evaluation inputs: the projected views' key carries the fit vectors."""
+    write_data(fake_project.path)
+    fit = fake_project.path / "data" / "fit.csv"
+    rng = np.random.default_rng(7)
+    fit.write_text("text\n" + "\n".join(_sentence(rng, t % 6) for t in range(30)) + "\n")
+    write_spec(_spec("pca", "task: {kind: retrieval, data: {path: beir}, metric: ndcg@10}\n"
+                            "views: {pca: {fit: data/fit.csv, sizes: [8, 16]}}\n"))
+    _run(fake_project, "a.json")
+    counted.clear()
+    _run(fake_project, "b.json")
+    assert counted == []
+    fit.write_text("text\n" + "\n".join(_sentence(rng, 0) for _ in range(30)) + "\n")  # other texts
+    _run(fake_project, "c.json")
+    assert "pytest_mrlcheck.pca.fit_projection" in counted and "pytest_mrlcheck.pca._score_projections" in counted
+
+    def pca_scores(name: str) -> dict[str, float]:
+        spec = json.loads((fake_project.path / name).read_text())["specs"][0]
+        return {view: value for view, value in spec["scores"].items() if view.startswith("pca[")}
+
+    assert pca_scores("a.json") == pca_scores("b.json") != pca_scores("c.json")
+    assert len(pca_scores("a.json")) == 2
 
 
 def test_no_cache_keeps_no_memo(fake_project: pytest.Pytester, write_spec: Callable[..., Path],
