@@ -24,7 +24,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +102,8 @@ class ScoreMemo:
     store: SqliteStore | None
     base: bytes
     read: bool = True
+    # the last array digest_of hashed, held so that its id stays its own: (array, digest)
+    last_digest: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(cls, spec: Spec, store: VectorStore, inputs: InputDigest, fingerprint: str,
@@ -128,10 +130,14 @@ class ScoreMemo:
     def digest_of(self, values: np.ndarray | None) -> np.ndarray:
         """A 32-byte stand-in for ``values`` in a call's key (``masks``): large inputs such as calibration
         vectors are hashed once for every call that needs them, and not at all without a memo."""
+        if values is not None and self.last_digest and self.last_digest[0][0] is values:
+            return self.last_digest[0][1]  # the PCA fit and its projected views share fit vectors
         digest = hashlib.sha256(b"none" if values is None else b"array")
         if self.store is not None and values is not None:
             _add_array(digest, np.asarray(values))
         stand_in: np.ndarray = np.frombuffer(digest.digest(), dtype=np.uint8).copy()
+        if values is not None and self.store is not None:
+            self.last_digest[:] = [(values, stand_in)]
         return stand_in
 
     def scored(self, what: str, compute: Callable[[], np.ndarray], ranges: Sequence[tuple[int, int]],
@@ -171,9 +177,7 @@ class ScoreMemo:
                 fitted.append(fit(vectors, k, where))
                 return _packed(fitted[0], vectors.shape[1])
 
-            inputs = hashlib.sha256()
-            _add_array(inputs, vectors)
-            values = self.scored("pca-fit", compute, [(0, k)], np.frombuffer(inputs.digest(), dtype=np.uint8))
+            values = self.scored("pca-fit", compute, [(0, k)], self.digest_of(vectors))
             if fitted:  # fitted now: the fit itself
                 return fitted[0]
             return Projection(values[0], values[1 : k + 1], values[k + 1, :k], _SOLVERS[int(values[k + 2, 0])])

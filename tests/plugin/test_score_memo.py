@@ -382,3 +382,22 @@ def test_a_warm_clustering_classification_and_pca_run_does_not_import_sklearn(tm
     assert "sklearn" in loaded[0], "the cold run fits with scikit-learn"
     assert [name for name in ("sklearn", "scipy") if name in loaded[1]] == []
     assert _numbers(folder / "warm-report.json") == _numbers(folder / "cold-report.json")
+
+
+def test_one_array_is_hashed_once_per_evaluation(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PCA fit and its projected views key on the same fit vectors: one hash, one digest."""
+    memo = score_memo.ScoreMemo(store, b"base")
+    hashed: list[int] = []
+    original = score_memo._add_array
+
+    def counting(digest: Any, values: np.ndarray) -> None:
+        hashed.append(values.size)
+        original(digest, values)
+
+    monkeypatch.setattr(score_memo, "_add_array", counting)
+    vectors = np.arange(12.0).reshape(3, 4)
+    first = memo.digest_of(vectors)
+    assert np.array_equal(memo.digest_of(vectors), first) and hashed == [12]
+    other = vectors.copy()  # equal content, another array: hashed, same digest
+    assert np.array_equal(memo.digest_of(other), first) and hashed == [12, 12]
+    assert not np.array_equal(memo.digest_of(vectors + 1), first)
