@@ -162,15 +162,19 @@ def run_pytest(tree: Path, folder: Path, cache: Path, label: str) -> Run:
 
 def empty_score_memo(cache: Path) -> bool:
     """Delete every score memo entry of the cache in ``cache``; False if it keeps no memo."""
-    db = cache / "embeddings.sqlite3"
+    # plain SQL, not SqliteStore: opening the reference's cache with this tree's store could convert it
+    from pytest_mrlcheck import memo_table
+    from pytest_mrlcheck.cache_schema import DB_NAME, has_table
+
+    db = cache / DB_NAME
     if not db.exists():
         return False
     conn = sqlite3.connect(db)
     try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='score_memo'").fetchone() is None:
+        if not has_table(conn, memo_table.TABLE):
             return False
         with conn:
-            conn.execute("DELETE FROM score_memo")
+            conn.execute(f"DELETE FROM {memo_table.TABLE}")
         return True
     finally:
         conn.close()

@@ -153,14 +153,15 @@ def _fill(conn: sqlite3.Connection, model_key: str, count: int,
     matrices: dict[int, np.ndarray] = {}
     found: dict[int, list[np.ndarray]] = {}
 
-    since_remap = [0]
+    since_remap = 0
 
     def fetch(head: ChunkHead) -> tuple[int, bytes, bytes]:
+        nonlocal since_remap
         crc, crcs, data = conn.execute("SELECT crc, crcs, data FROM chunks WHERE id=?", (head.id,)).fetchone()
-        since_remap[0] += len(data)
-        if since_remap[0] >= _REMAP_EVERY:
+        since_remap += len(data)
+        if since_remap >= _REMAP_EVERY:
             _remap(conn)
-            since_remap[0] = 0
+            since_remap = 0
         return int(crc), bytes(crcs), bytes(data)
 
     def settle(head: ChunkHead, asked: np.ndarray, rows: np.ndarray, blobs: tuple[int, bytes, bytes],

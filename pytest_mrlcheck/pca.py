@@ -111,12 +111,11 @@ def fit_projection(vectors: np.ndarray, k: int, where: str) -> Projection:
 def score_pca(
     spec: Spec, prepared: Prepared, scores: dict[str, float], prepared_for: Callable[[str], Prepared],
     embed: Callable[[Sequence[str], str], np.ndarray], access: DataAccess,
-    fit: Callable[[np.ndarray, int, str], Projection] = fit_projection,
-    remember: ScoresMemo | None = None,
+    fit: Callable[[np.ndarray, int, str], Projection], remember: ScoresMemo,
 ) -> PcaResult:
-    """Fit PCA on ``views.pca.fit`` (with ``fit``: the score memo passes a memoised one) and score
-    ``pca[k]`` for every size, beside ``prefix[k]`` (through ``remember``, the score memo's, when given:
-    keyed by the sizes and the fit vectors, so a warm run projects nothing)."""
+    """Fit PCA on ``views.pca.fit`` with ``fit`` (the score memo's memoised :func:`fit_projection`) and
+    score ``pca[k]`` for every size, beside ``prefix[k]``, through ``remember`` (the score memo's, keyed
+    by the sizes and the fit vectors, so a warm run projects nothing)."""
     cfg = spec.views.pca
     assert cfg is not None
     started = time.perf_counter()
@@ -135,7 +134,7 @@ def score_pca(
         found = _score_projections(spec, prepared, projection, sizes)
         return np.array([found[View.pca(k).label] for k in sizes], dtype=np.float64)
 
-    values = project_and_score() if remember is None else remember(project_and_score, sizes, vectors)
+    values = remember(project_and_score, sizes, vectors)
     pca_scores = {View.pca(k).label: float(value) for k, value in zip(sizes, values.tolist(), strict=True)}
     return PcaResult(
         fit=cfg.fit,

@@ -147,8 +147,7 @@ def _score(spec: Spec, run: RunContext, encoder: Encoder, prepared: Prepared, be
         from ..pca import fit_projection, score_pca
 
         pca = score_pca(spec, prepared, scores, prepared_for, lambda texts, role: embed(spec, run, encoder, texts,
-                        role), run.data_access(spec), memo.fitted_projection(fit_projection),
-                        memo.projected_scores if memo.store is not None else None)
+                        role), run.data_access(spec), memo.fitted_projection(fit_projection), memo.projected_scores)
         scores.update(pca.scores)
     geometry: dict[int, GeometryPayload] = {}
     if spec.views.geometry or spec.checks.geometry:
